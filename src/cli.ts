@@ -1,0 +1,100 @@
+#!/usr/bin/env node
+/**
+ * Process entry: argv + env -> config -> compose -> serve, and the signal handling around it.
+ *
+ *   switchboard serve --config F [--host H] [--port P]   hub: Streamable HTTP at /mcp
+ *   switchboard stdio --config F                         sidecar: one agent over stdio
+ *   switchboard check --config F                         validate a config file and exit
+ */
+import { parseArgs } from 'node:util';
+import { loadConfigFile, type Config } from './config/load.js';
+import { GatewayError } from './core/errors.js';
+import { startHub, startSidecar } from './compose.js';
+import { VERSION } from './version.js';
+
+const USAGE = `switchboard ${VERSION}: an MCP gateway
+
+usage:
+  switchboard serve --config FILE [--host HOST] [--port PORT]   run the hub (Streamable HTTP at /mcp)
+  switchboard stdio --config FILE                                run as a stdio sidecar for one agent
+  switchboard check --config FILE                                validate a config file
+
+FILE is YAML or JSON; an mcpServers file from Claude Desktop, Cursor or VS Code works as is.`;
+
+function fail(message: string, code = 2): never {
+  process.stderr.write(`switchboard: ${message}\n`);
+  process.exit(code);
+}
+
+function load(path: string | undefined): Config {
+  if (!path) fail(`--config FILE is required\n\n${USAGE}`);
+  try {
+    return loadConfigFile(path);
+  } catch (error) {
+    fail(error instanceof GatewayError ? error.message : String(error));
+  }
+}
+
+/** Closes on SIGTERM/SIGINT (a second signal exits at once). */
+function onSignals(close: () => Promise<void>): void {
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) process.exit(1);
+    stopping = true;
+    process.stderr.write(`switchboard: ${signal}, shutting down\n`);
+    close().then(
+      () => process.exit(0),
+      (error: unknown) => fail(`shutdown failed: ${String(error)}`, 1),
+    );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}
+
+async function main(argv: string[]): Promise<void> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      config: { type: 'string', short: 'c' },
+      host: { type: 'string' },
+      port: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+      version: { type: 'boolean' },
+    },
+  });
+  if (values.version) return void process.stdout.write(`${VERSION}\n`);
+  const command = positionals[0];
+  if (values.help || !command) return void process.stdout.write(`${USAGE}\n`);
+
+  if (command === 'check') {
+    const config = load(values.config);
+    process.stdout.write(`ok: ${config.servers.length} server(s) in ${config.source}\n`);
+    return;
+  }
+  if (command === 'serve') {
+    const config = load(values.config);
+    const port = values.port === undefined ? undefined : Number(values.port);
+    if (port !== undefined && (!Number.isInteger(port) || port < 0 || port > 65535)) fail(`--port must be an integer from 0 to 65535, got "${values.port}"`);
+    try {
+      const hub = await startHub(config, { ...(values.host ? { host: values.host } : {}), ...(port !== undefined ? { port } : {}) });
+      onSignals(hub.close);
+      await hub.ready;
+    } catch (error) {
+      fail(error instanceof Error ? error.message : String(error), 1);
+    }
+    return;
+  }
+  if (command === 'stdio') {
+    const config = load(values.config);
+    const sidecar = startSidecar(config);
+    onSignals(sidecar.close);
+    // The agent closing our stdin ends the session.
+    process.stdin.on('end', () => void sidecar.close().then(() => process.exit(0)));
+    await sidecar.ready;
+    return;
+  }
+  fail(`unknown command "${command}"\n\n${USAGE}`);
+}
+
+main(process.argv.slice(2)).catch((error: unknown) => fail(error instanceof Error ? error.message : String(error), 1));

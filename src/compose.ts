@@ -1,0 +1,104 @@
+/**
+ * The composition root: the one place that builds the store, the gateway and the edges, and the
+ * one place that knows the shutdown order (readiness off, drain with a deadline, close in reverse).
+ * Tests and benchmarks start hubs and sidecars through these functions, exactly as the CLI does.
+ */
+import type { AddressInfo } from 'node:net';
+import type { Config } from './config/load.js';
+import { Gateway } from './gateway/gateway.js';
+import { buildHttpApp } from './http/app.js';
+import { createMcpEndpoint } from './http/mcp-route.js';
+import { ArgumentValidator } from './mcp/validate.js';
+import { AgentNotifier } from './mcp/notifier.js';
+import { serveAgentStdio } from './mcp/stdio.js';
+import type { AgentServerDeps } from './mcp/agent-server.js';
+import { openDb } from './store/db.js';
+import { SqliteServerRegistry } from './store/servers-repo.js';
+import { createLogger, type Logger } from './telemetry/logger.js';
+import { VERSION } from './version.js';
+
+/** Options shared by both modes. */
+export interface ComposeOptions {
+  readonly log?: Logger;
+  readonly env?: NodeJS.ProcessEnv;
+}
+
+/** A running hub (Streamable HTTP). */
+export interface Hub {
+  readonly gateway: Gateway;
+  /** `http://host:port` the hub listens on. */
+  readonly url: string;
+  readonly port: number;
+  /** Resolves when every initial upstream has had its first connection attempt. */
+  readonly ready: Promise<void>;
+  /** Graceful shutdown; idempotent. */
+  close(): Promise<void>;
+}
+
+/** A running sidecar (stdio). */
+export interface Sidecar {
+  readonly gateway: Gateway;
+  readonly ready: Promise<void>;
+  close(): Promise<void>;
+}
+
+function core(config: Config, options: ComposeOptions) {
+  const log = options.log ?? createLogger({ level: config.log.level });
+  const db = openDb(config.store.path);
+  const gateway = new Gateway({ config, log, registry: new SqliteServerRegistry(db), ...(options.env ? { env: options.env } : {}) });
+  const notifier = new AgentNotifier();
+  gateway.onCatalogChange((change) => notifier.publish(change));
+  const agentDeps: AgentServerDeps = { gateway, validator: new ArgumentValidator(), maxRequestBytes: config.gateway.maxRequestBytes, version: VERSION };
+  return { log, db, gateway, notifier, agentDeps };
+}
+
+/** Starts the hub: HTTP listens first (liveness answers at once), then upstreams connect. */
+export async function startHub(config: Config, options: ComposeOptions & { host?: string; port?: number } = {}): Promise<Hub> {
+  const { log, db, gateway, notifier, agentDeps } = core(config, options);
+  const endpoint = createMcpEndpoint(agentDeps, notifier, log);
+  let shuttingDown = false;
+  const app = buildHttpApp({ config, gateway, endpoint, log, isShuttingDown: () => shuttingDown });
+  const host = options.host ?? config.http.host;
+  await app.listen({ host, port: options.port ?? config.http.port });
+  const port = (app.server.address() as AddressInfo).port;
+  const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  log.info({ url: `${url}/mcp` }, 'hub listening');
+  const ready = gateway.start();
+  let closing: Promise<void> | undefined;
+  return {
+    gateway,
+    url,
+    port,
+    ready,
+    close: () =>
+      (closing ??= (async () => {
+        shuttingDown = true;
+        await ready.catch(() => {});
+        await gateway.close();
+        await endpoint.close();
+        await app.close();
+        db.close();
+        log.info('hub stopped');
+      })()),
+  };
+}
+
+/** Starts the sidecar: one agent on this process's stdin/stdout. */
+export function startSidecar(config: Config, options: ComposeOptions = {}): Sidecar {
+  const { log, db, gateway, notifier, agentDeps } = core(config, options);
+  const edge = serveAgentStdio(agentDeps, notifier);
+  const ready = gateway.start();
+  let closing: Promise<void> | undefined;
+  return {
+    gateway,
+    ready,
+    close: () =>
+      (closing ??= (async () => {
+        await ready.catch(() => {});
+        await gateway.close();
+        await edge.close();
+        db.close();
+        log.info('sidecar stopped');
+      })()),
+  };
+}

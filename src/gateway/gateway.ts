@@ -1,0 +1,222 @@
+/**
+ * The gateway's use-cases: start and stop upstreams, federate their catalogs, route calls, and
+ * register or remove servers at run time. The edges (mcp/, http/) call only this class.
+ *
+ * Dependencies come in through the constructor (see compose.ts for the defaults); there is no
+ * module-level state, so tests run several gateways in one process.
+ */
+import type { Config } from '../config/load.js';
+import { expandEnv, describeIssues, formatPath, type ConfigIssue } from '../config/load.js';
+import { serverEntrySchema } from '../config/schema.js';
+import { redactSpec, toUpstreamSpec, type UpstreamSpec } from '../config/spec.js';
+import { GatewayError } from '../core/errors.js';
+import type { CallToolResult, GetPromptResult, ReadResourceResult } from '../core/protocol.js';
+import { Federation, type CatalogChange } from '../catalog/federation.js';
+import type { CatalogSnapshot, CatalogTool } from '../catalog/snapshot.js';
+import type { ServerRegistry } from '../store/servers-repo.js';
+import type { Logger } from '../telemetry/logger.js';
+import { Upstream, type ForwardOptions, type UpstreamStatus } from '../upstream/upstream.js';
+import { suggest } from './suggest.js';
+
+/** Where a server's definition came from. */
+export type ServerSource = 'config' | 'runtime';
+
+/** A server's status as the admin API shows it. */
+export interface ServerView extends UpstreamStatus {
+  readonly source: ServerSource;
+  readonly spec: Record<string, unknown>;
+}
+
+/** What the gateway needs from its surroundings. */
+export interface GatewayDeps {
+  readonly config: Config;
+  readonly log: Logger;
+  readonly registry: ServerRegistry;
+  readonly env?: NodeJS.ProcessEnv;
+}
+
+/** Options for a forwarded tool call. */
+export type CallOptions = ForwardOptions;
+
+/** The federating, routing gateway. */
+export class Gateway {
+  readonly config: Config;
+  readonly #log: Logger;
+  readonly #registry: ServerRegistry;
+  readonly #env: NodeJS.ProcessEnv;
+  readonly #federation: Federation;
+  readonly #upstreams = new Map<string, { upstream: Upstream; source: ServerSource }>();
+  #ready = false;
+  #closing: Promise<void> | undefined;
+
+  constructor(deps: GatewayDeps) {
+    this.config = deps.config;
+    this.#log = deps.log;
+    this.#registry = deps.registry;
+    this.#env = deps.env ?? process.env;
+    this.#federation = new Federation({ prefix: deps.config.gateway.prefix, separator: deps.config.gateway.separator });
+    this.#federation.onChange((change) => {
+      this.#log.info({ version: change.snapshot.version, tools: change.snapshot.tools.length, changed: { tools: change.tools, prompts: change.prompts, resources: change.resources } }, 'catalog updated');
+      for (const conflict of change.snapshot.conflicts) this.#log.error({ conflict: conflict.name, servers: conflict.servers }, conflict.message);
+    });
+  }
+
+  /** True once every initial server has had its first connection attempt. */
+  get ready(): boolean {
+    return this.#ready;
+  }
+
+  /** The current catalog snapshot (immutable; take it once per request). */
+  get catalog(): CatalogSnapshot {
+    return this.#federation.current;
+  }
+
+  /** Subscribes to catalog changes. */
+  onCatalogChange(listener: (change: CatalogChange) => void): () => void {
+    return this.#federation.onChange(listener);
+  }
+
+  /** Connects every configured and persisted server in parallel; one failing server never blocks the rest. */
+  async start(): Promise<void> {
+    const stored = this.#registry.list();
+    const specs: { spec: UpstreamSpec; source: ServerSource }[] = this.config.servers.map((spec) => ({ spec, source: 'config' }));
+    for (const row of stored) {
+      if (specs.some((s) => s.spec.name === row.name)) {
+        this.#log.warn({ server: row.name }, 'a runtime registration has the name of a configured server; the config wins');
+        continue;
+      }
+      try {
+        specs.push({ spec: this.#parseEntry(row.name, row.entry), source: 'runtime' });
+      } catch (error) {
+        this.#log.error({ server: row.name, err: (error as Error).message }, 'stored registration is invalid; skipped');
+      }
+    }
+    await Promise.all(specs.map(({ spec, source }) => this.#add(spec, source)));
+    this.#ready = true;
+    this.#log.info({ servers: specs.length, tools: this.catalog.tools.length, version: this.catalog.version }, 'gateway ready');
+  }
+
+  /** Looks up a tool by its exposed id, or fails with suggestions. */
+  resolveTool(id: string, snapshot: CatalogSnapshot = this.catalog): CatalogTool {
+    const tool = snapshot.toolById.get(id);
+    if (tool) return tool;
+    const close = suggest(id, snapshot.tools.map((t) => t.id));
+    throw new GatewayError('UNKNOWN_TOOL', `unknown tool "${id}"${close.length ? `; did you mean ${close.map((c) => `"${c}"`).join(', ')}?` : ''}`, { tool: id, suggestions: close });
+  }
+
+  /** Routes a tool call to the server that owns the tool. */
+  async callTool(tool: CatalogTool, args: Record<string, unknown> | undefined, meta: Record<string, unknown> | undefined, options: CallOptions): Promise<CallToolResult> {
+    const entry = this.#upstreams.get(tool.server);
+    if (!entry) throw new GatewayError('UPSTREAM_UNAVAILABLE', `server "${tool.server}" has been removed`, { server: tool.server });
+    const started = performance.now();
+    try {
+      const result = await entry.upstream.callTool(tool.name, args, meta, options);
+      this.#log.info({ tool: tool.id, server: tool.server, ms: round(performance.now() - started), isError: result.isError === true }, 'tools/call');
+      return result;
+    } catch (error) {
+      this.#log.warn({ tool: tool.id, server: tool.server, ms: round(performance.now() - started), err: (error as Error).message }, 'tools/call failed');
+      throw error;
+    }
+  }
+
+  /** Routes prompts/get by exposed prompt id. */
+  async getPrompt(id: string, args: Record<string, string> | undefined, options: ForwardOptions): Promise<GetPromptResult> {
+    const prompt = this.catalog.promptById.get(id);
+    if (!prompt) throw new GatewayError('UNKNOWN_PROMPT', `unknown prompt "${id}"`, { prompt: id });
+    return this.#upstream(prompt.server).getPrompt(prompt.name, args, options);
+  }
+
+  /** Routes resources/read to the server that lists the URI, else to one whose template matches it. */
+  async readResource(uri: string, options: ForwardOptions): Promise<ReadResourceResult> {
+    const snapshot = this.catalog;
+    const owner = snapshot.resourceOwner.get(uri) ?? snapshot.resourceTemplates.find((t) => templateMatches(t.uriTemplate, uri))?.server;
+    if (!owner) throw new GatewayError('UNKNOWN_RESOURCE', `no connected server offers resource "${uri}"`, { uri });
+    return this.#upstream(owner).readResource(uri, options);
+  }
+
+  /** Every server with its status. */
+  listServers(): ServerView[] {
+    return [...this.#upstreams.values()].map(({ upstream, source }) => ({ ...upstream.status(), source, spec: redactSpec(upstream.spec) }));
+  }
+
+  /** Registers a server at run time, persists it, and waits for its first connection attempt. */
+  async register(name: string, entry: unknown): Promise<ServerView> {
+    if (this.#closing) throw new GatewayError('SHUTTING_DOWN', 'the gateway is shutting down');
+    const spec = this.#parseEntry(name, entry);
+    if (this.#upstreams.has(name)) throw new GatewayError('SERVER_EXISTS', `a server named "${name}" already exists; remove it first`, { server: name });
+    this.#registry.save(name, entry);
+    await this.#add(spec, 'runtime');
+    this.#log.info({ server: name, spec: redactSpec(spec) }, 'server registered');
+    const view = this.listServers().find((s) => s.name === name);
+    if (!view) throw new GatewayError('SERVER_NOT_FOUND', `server "${name}" was removed while it was being registered`);
+    return view;
+  }
+
+  /** Removes a server: it leaves the catalog at once; in-flight calls get the drain deadline to finish. */
+  async remove(name: string): Promise<{ removed: string; source: ServerSource }> {
+    const entry = this.#upstreams.get(name);
+    if (!entry) throw new GatewayError('SERVER_NOT_FOUND', `no server named "${name}"`, { server: name });
+    this.#upstreams.delete(name);
+    this.#registry.remove(name);
+    this.#federation.update(name, undefined);
+    await entry.upstream.drain(this.config.gateway.drainTimeoutMs);
+    this.#log.info({ server: name, source: entry.source }, 'server removed');
+    return { removed: name, source: entry.source };
+  }
+
+  /** Closes every upstream (draining in-flight calls up to the deadline). Idempotent. */
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      const all = [...this.#upstreams.values()];
+      await Promise.all(all.map(({ upstream }) => upstream.drain(this.config.gateway.drainTimeoutMs)));
+      this.#upstreams.clear();
+    })();
+    return this.#closing;
+  }
+
+  #upstream(server: string): Upstream {
+    const entry = this.#upstreams.get(server);
+    if (!entry) throw new GatewayError('UPSTREAM_UNAVAILABLE', `server "${server}" has been removed`, { server });
+    return entry.upstream;
+  }
+
+  async #add(spec: UpstreamSpec, source: ServerSource): Promise<void> {
+    const { gateway } = this.config;
+    const log = this.#log.child({ server: spec.name });
+    const upstream = new Upstream(spec, log, gateway, {
+      onPart: (server, part) => {
+        // A part arriving after removal must not resurrect the server in the catalog.
+        if (part !== undefined && this.#upstreams.get(server)?.upstream !== upstream) return;
+        if (part === undefined && this.#upstreams.has(server) && this.#upstreams.get(server)?.upstream !== upstream) return;
+        this.#federation.update(server, part);
+      },
+      onState: (status) => log.info({ state: status.state, lastError: status.lastError }, 'upstream state'),
+    });
+    this.#upstreams.set(spec.name, { upstream, source });
+    this.#federation.reserve(spec.name);
+    await upstream.start();
+  }
+
+  #parseEntry(name: string, entry: unknown): UpstreamSpec {
+    const issues: ConfigIssue[] = [];
+    if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/.test(name)) issues.push({ path: 'name', message: 'server names use letters, digits, "_", "-" and "." (at most 64)' });
+    const expanded = expandEnv(entry, this.#env, [], issues);
+    const parsed = serverEntrySchema.safeParse(expanded);
+    if (!parsed.success) issues.push(...parsed.error.issues.map((i) => ({ path: formatPath(i.path), message: i.message })));
+    if (issues.length > 0 || !parsed.success) throw new GatewayError('CONFIG_INVALID', describeIssues(`server "${name}"`, issues), { issues });
+    return toUpstreamSpec(name, parsed.data);
+  }
+}
+
+function round(ms: number): number {
+  return Math.round(ms * 100) / 100;
+}
+
+/** RFC 6570 level-1 matching, enough to route a URI to the template that produced it. */
+function templateMatches(template: string, uri: string): boolean {
+  const pattern = template
+    .split(/(\{[^}]+\})/)
+    .map((part) => (part.startsWith('{') ? '[^/]+' : part.replace(/[.*+?^$()|[\]\\]/g, '\\$&')))
+    .join('');
+  return new RegExp(`^${pattern}$`).test(uri);
+}

@@ -1,0 +1,46 @@
+/**
+ * The admin REST API under /v1: servers (list, register, remove) and the federated catalog.
+ * Every error is a GatewayError rendered by the app's one error handler.
+ */
+import type { FastifyInstance } from 'fastify';
+import { GatewayError } from '../core/errors.js';
+import type { Gateway } from '../gateway/gateway.js';
+
+/** Registers the /v1 routes. `adminToken`, when set, is required as a bearer token. */
+export function registerAdminRoutes(app: FastifyInstance, gateway: Gateway, adminToken: string | undefined): void {
+  app.register(async (v1) => {
+    if (adminToken) {
+      v1.addHook('onRequest', async (request) => {
+        if (request.headers.authorization !== `Bearer ${adminToken}`) {
+          throw new GatewayError('UNAUTHORIZED', 'the admin API needs "Authorization: Bearer <http.adminToken>"');
+        }
+      });
+    }
+
+    v1.get('/servers', async () => ({ servers: gateway.listServers() }));
+
+    v1.post('/servers', async (request, reply) => {
+      const body = request.body;
+      if (body === null || typeof body !== 'object' || Array.isArray(body)) {
+        throw new GatewayError('BAD_REQUEST', 'expected a JSON object: {"name": "...", "command": "...", "args": [...]} or {"name": "...", "url": "..."}');
+      }
+      const { name, ...entry } = body as Record<string, unknown>;
+      if (typeof name !== 'string' || name === '') throw new GatewayError('CONFIG_INVALID', 'server "?": name: a non-empty string is required', { issues: [{ path: 'name', message: 'required' }] });
+      const server = await gateway.register(name, entry);
+      return reply.code(201).send({ server });
+    });
+
+    v1.delete<{ Params: { name: string } }>('/servers/:name', async (request) => gateway.remove(request.params.name));
+
+    v1.get('/catalog', async () => {
+      const snapshot = gateway.catalog;
+      return {
+        version: snapshot.version,
+        tools: snapshot.tools.map((t) => ({ id: t.id, server: t.server, name: t.name, title: t.tool.title, description: t.tool.description })),
+        prompts: snapshot.prompts.map((p) => ({ id: p.id, server: p.server, name: p.name, description: p.prompt.description })),
+        resources: snapshot.resources.map((r) => ({ uri: r.uri, name: r.name, server: r.server })),
+        conflicts: snapshot.conflicts,
+      };
+    });
+  }, { prefix: '/v1' });
+}

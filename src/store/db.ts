@@ -1,0 +1,42 @@
+/**
+ * The SQLite store: one better-sqlite3 database file in WAL mode, migrated forward at open.
+ *
+ * Only this folder imports better-sqlite3. Migrations are numbered and append-only; the database's
+ * `user_version` records how far a file has been migrated, so an old file upgrades in place.
+ */
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+
+/** An open database handle. */
+export type Db = Database.Database;
+
+/** Append-only schema history; index + 1 is the user_version after applying it. */
+const MIGRATIONS: readonly string[] = [
+  `CREATE TABLE registered_servers (
+     name TEXT PRIMARY KEY,
+     entry TEXT NOT NULL,
+     created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now'))
+   ) STRICT;`,
+];
+
+/** Opens (creating folders as needed) and migrates the database at `path` (":memory:" for tests). */
+export function openDb(path: string): Db {
+  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+  const db = new Database(path);
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = NORMAL');
+  db.pragma('busy_timeout = 5000');
+  migrate(db);
+  return db;
+}
+
+function migrate(db: Db): void {
+  const current = db.pragma('user_version', { simple: true }) as number;
+  for (let version = current; version < MIGRATIONS.length; version++) {
+    db.transaction(() => {
+      db.exec(MIGRATIONS[version] ?? '');
+      db.pragma(`user_version = ${version + 1}`);
+    })();
+  }
+}

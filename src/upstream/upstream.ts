@@ -1,0 +1,336 @@
+/**
+ * One upstream MCP server: its SDK client, connection lifecycle and health.
+ *
+ * Lifecycle: connect with a bounded timeout; on success fetch the server's tools, prompts and
+ * resources (walking every page) and hand them to `onPart`; follow `list_changed` from the server;
+ * on an unexpected close reconnect with jittered exponential backoff; ping periodically and force a
+ * reconnect when the server stops answering. `close()` is idempotent and stops a stdio child with
+ * the SDK's stdin-end, SIGTERM, SIGKILL sequence.
+ */
+import { Client, SdkError, SdkErrorCode, type CallToolResult, type PriorDiscovery } from '@modelcontextprotocol/client';
+import { GatewayError } from '../core/errors.js';
+import type { UpstreamSpec } from '../config/spec.js';
+import type { Logger } from '../telemetry/logger.js';
+import { emptyPart, type ServerPart } from '../core/protocol.js';
+import { fetchPart } from './part.js';
+import { buildTransport, type BuiltTransport } from './transport.js';
+
+/** Where an upstream is in its lifecycle. */
+export type UpstreamState = 'connecting' | 'ready' | 'reconnecting' | 'draining' | 'closed';
+
+/** A snapshot of an upstream's state for the admin API and logs. */
+export interface UpstreamStatus {
+  readonly name: string;
+  readonly kind: UpstreamSpec['kind'];
+  readonly state: UpstreamState;
+  readonly era: string | undefined;
+  readonly protocolVersion: string | undefined;
+  readonly serverInfo: { name: string; version: string } | undefined;
+  readonly pid: number | null;
+  readonly connects: number;
+  readonly lastError: string | undefined;
+  readonly inFlight: number;
+  readonly latencyMs: number | undefined;
+  readonly tools: number;
+}
+
+/** Timings an upstream runs with. */
+export interface UpstreamOptions {
+  readonly connectTimeoutMs: number;
+  readonly healthIntervalMs: number;
+  readonly healthTimeoutMs: number;
+  readonly callTimeoutMs: number;
+  /** Backoff bounds for reconnects. */
+  readonly backoffMinMs?: number;
+  readonly backoffMaxMs?: number;
+}
+
+/** Callbacks into the gateway. */
+export interface UpstreamHooks {
+  /** The server's catalog part changed (connect, list_changed); undefined when it went away. */
+  onPart(name: string, part: ServerPart | undefined): void;
+  /** The state changed. */
+  onState?(status: UpstreamStatus): void;
+}
+
+/** Options for one forwarded request. */
+export interface ForwardOptions {
+  readonly signal?: AbortSignal;
+  readonly timeoutMs?: number;
+  readonly onprogress?: (progress: { progress: number; total?: number; message?: string }) => void;
+}
+
+/** A connected (or connecting) upstream server. */
+export class Upstream {
+  readonly spec: UpstreamSpec;
+  readonly #log: Logger;
+  readonly #opts: Required<UpstreamOptions>;
+  readonly #hooks: UpstreamHooks;
+  #state: UpstreamState = 'connecting';
+  #client: Client | undefined;
+  #built: BuiltTransport | undefined;
+  #prior: PriorDiscovery | undefined;
+  #connects = 0;
+  #attempt = 0;
+  #lastError: string | undefined;
+  #inFlight = 0;
+  #latencyMs: number | undefined;
+  #toolCount = 0;
+  #retryTimer: NodeJS.Timeout | undefined;
+  #healthTimer: NodeJS.Timeout | undefined;
+  #idle: (() => void) | undefined;
+  #closed: Promise<void> | undefined;
+
+  constructor(spec: UpstreamSpec, log: Logger, options: UpstreamOptions, hooks: UpstreamHooks) {
+    this.spec = spec;
+    this.#log = log;
+    this.#opts = { backoffMinMs: 250, backoffMaxMs: 30_000, ...options };
+    this.#hooks = hooks;
+  }
+
+  get name(): string {
+    return this.spec.name;
+  }
+
+  get state(): UpstreamState {
+    return this.#state;
+  }
+
+  /** Starts connecting; resolves once the first attempt has settled (never rejects). */
+  async start(): Promise<void> {
+    await this.#connect();
+  }
+
+  /** The current status for the admin API. */
+  status(): UpstreamStatus {
+    const info = this.#client?.getServerVersion();
+    return {
+      name: this.name,
+      kind: this.spec.kind,
+      state: this.#state,
+      era: this.#state === 'ready' ? this.#client?.getProtocolEra() : undefined,
+      protocolVersion: this.#state === 'ready' ? this.#client?.getNegotiatedProtocolVersion() : undefined,
+      serverInfo: info ? { name: info.name, version: info.version } : undefined,
+      pid: this.#built?.pid() ?? null,
+      connects: this.#connects,
+      lastError: this.#lastError,
+      inFlight: this.#inFlight,
+      latencyMs: this.#latencyMs === undefined ? undefined : Math.round(this.#latencyMs * 100) / 100,
+      tools: this.#toolCount,
+    };
+  }
+
+  /** Calls a tool on this server, passing the agent's signal, timeout and progress through. */
+  async callTool(name: string, args: Record<string, unknown> | undefined, meta: Record<string, unknown> | undefined, options: ForwardOptions): Promise<CallToolResult> {
+    return this.#forward('tools/call', (client, requestOptions) =>
+      client.callTool({ name, ...(args ? { arguments: args } : {}), ...(meta ? { _meta: meta } : {}) }, requestOptions),
+    options);
+  }
+
+  /** Gets a prompt from this server. */
+  async getPrompt(name: string, args: Record<string, string> | undefined, options: ForwardOptions) {
+    return this.#forward('prompts/get', (client, o) => client.getPrompt({ name, ...(args ? { arguments: args } : {}) }, o), options);
+  }
+
+  /** Reads a resource from this server. */
+  async readResource(uri: string, options: ForwardOptions) {
+    return this.#forward('resources/read', (client, o) => client.readResource({ uri }, o), options);
+  }
+
+  /** Stops taking new calls, waits for in-flight ones up to `deadlineMs`, then closes. */
+  async drain(deadlineMs: number): Promise<void> {
+    if (this.#state === 'closed') return;
+    this.#setState('draining');
+    if (this.#inFlight > 0) {
+      const idle = new Promise<void>((resolve) => (this.#idle = resolve));
+      const timer = new Promise<void>((resolve) => setTimeout(resolve, deadlineMs).unref());
+      await Promise.race([idle, timer]);
+      if (this.#inFlight > 0) this.#log.warn({ inFlight: this.#inFlight }, 'drain deadline passed; aborting the remaining calls');
+    }
+    await this.close();
+  }
+
+  /** Closes the connection and stops reconnecting. Idempotent. */
+  close(): Promise<void> {
+    this.#closed ??= (async () => {
+      this.#setState('closed');
+      clearTimeout(this.#retryTimer);
+      clearInterval(this.#healthTimer);
+      await this.#disconnect();
+      this.#hooks.onPart(this.name, undefined);
+    })();
+    return this.#closed;
+  }
+
+  async #forward<T>(method: string, run: (client: Client, options: object) => Promise<T>, options: ForwardOptions): Promise<T> {
+    const client = this.#client;
+    if (this.#state !== 'ready' || !client) {
+      throw new GatewayError('UPSTREAM_UNAVAILABLE', `server "${this.name}" is ${this.#state === 'draining' ? 'being removed' : 'not connected'} (${this.#lastError ?? this.#state}); try again shortly`, { server: this.name, state: this.#state });
+    }
+    const timeoutMs = options.timeoutMs ?? this.spec.timeoutMs ?? this.#opts.callTimeoutMs;
+    this.#inFlight++;
+    const started = performance.now();
+    try {
+      const result = await run(client, {
+        signal: options.signal,
+        timeout: timeoutMs,
+        ...(options.onprogress ? { onprogress: options.onprogress, resetTimeoutOnProgress: false } : {}),
+      });
+      const ms = performance.now() - started;
+      this.#latencyMs = this.#latencyMs === undefined ? ms : this.#latencyMs * 0.8 + ms * 0.2;
+      return result;
+    } catch (error) {
+      throw this.#translate(error, method, timeoutMs, options.signal);
+    } finally {
+      this.#inFlight--;
+      if (this.#inFlight === 0) this.#idle?.();
+    }
+  }
+
+  /** Maps SDK failures to gateway errors; protocol errors from the server itself pass through. */
+  #translate(error: unknown, method: string, timeoutMs: number, signal: AbortSignal | undefined): unknown {
+    if (signal?.aborted) return error;
+    if (error instanceof SdkError) {
+      if (error.code === SdkErrorCode.RequestTimeout) {
+        return new GatewayError('UPSTREAM_TIMEOUT', `server "${this.name}" did not answer ${method} within ${timeoutMs} ms; the request was cancelled upstream`, { server: this.name, timeoutMs }, { cause: error });
+      }
+      return new GatewayError('UPSTREAM_FAILED', `server "${this.name}" failed during ${method}: ${error.message}`, { server: this.name, sdkCode: error.code }, { cause: error });
+    }
+    if (error instanceof GatewayError) return error;
+    if (error instanceof Error && !('code' in error && typeof (error as { code: unknown }).code === 'number')) {
+      return new GatewayError('UPSTREAM_FAILED', `server "${this.name}" failed during ${method}: ${error.message}`, { server: this.name }, { cause: error });
+    }
+    return error;
+  }
+
+  async #connect(): Promise<void> {
+    if (this.#state === 'closed' || this.#state === 'draining') return;
+    const attempt = ++this.#attempt;
+    const built = buildTransport(this.spec, this.#log);
+    const client = new Client(
+      { name: 'switchboard', version: '0.1.0' },
+      {
+        versionNegotiation: this.#negotiation(),
+        listChanged: {
+          tools: { autoRefresh: false, onChanged: () => void this.#refresh('tools') },
+          prompts: { autoRefresh: false, onChanged: () => void this.#refresh('prompts') },
+          resources: { autoRefresh: false, onChanged: () => void this.#refresh('resources') },
+        },
+      },
+    );
+    this.#built = built;
+    this.#client = client;
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      const timeout = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`no answer within ${this.#opts.connectTimeoutMs} ms`)), this.#opts.connectTimeoutMs);
+      });
+      await Promise.race([client.connect(built.transport, this.#prior ? { prior: this.#prior } : undefined), timeout]);
+      clearTimeout(timer);
+      const part = await Promise.race([fetchPart(client), timeout]);
+      if (attempt !== this.#attempt || this.#stopped()) {
+        await client.close().catch(() => {});
+        return;
+      }
+      const discover = client.getDiscoverResult();
+      this.#prior = discover ? { kind: 'modern', discover } : { kind: 'legacy' };
+      client.onclose = () => this.#lost(client, 'connection closed');
+      this.#connects++;
+      this.#attempt = 0;
+      this.#lastError = undefined;
+      this.#toolCount = part.tools.length;
+      this.#setState('ready');
+      this.#log.info({ era: client.getProtocolEra(), protocolVersion: client.getNegotiatedProtocolVersion(), tools: part.tools.length, prompts: part.prompts.length, resources: part.resources.length }, 'upstream connected');
+      this.#hooks.onPart(this.name, part);
+      this.#startHealth(client);
+    } catch (error) {
+      clearTimeout(timer);
+      this.#lastError = error instanceof Error ? error.message : String(error);
+      this.#log.warn({ err: this.#lastError, attempt }, 'upstream connect failed');
+      await client.close().catch(() => {});
+      this.#scheduleReconnect();
+    }
+  }
+
+  /** True once close() or drain() began (a check that must re-read state after awaits). */
+  #stopped(): boolean {
+    const state: UpstreamState = this.#state;
+    return state === 'closed' || state === 'draining';
+  }
+
+  #negotiation() {
+    const probe = { timeoutMs: Math.min(5_000, Math.max(500, Math.floor(this.#opts.connectTimeoutMs / 3))) };
+    if (this.spec.protocol === 'legacy') return undefined;
+    if (this.spec.protocol === '2026-07-28') return { mode: { pin: '2026-07-28' as const }, probe };
+    return { mode: 'auto' as const, probe };
+  }
+
+  async #refresh(which: 'tools' | 'prompts' | 'resources'): Promise<void> {
+    const client = this.#client;
+    if (!client || this.#state !== 'ready') return;
+    try {
+      const part = await fetchPart(client);
+      if (client !== this.#client || this.#state !== 'ready') return;
+      this.#toolCount = part.tools.length;
+      this.#log.info({ which, tools: part.tools.length }, 'upstream list changed');
+      this.#hooks.onPart(this.name, part);
+    } catch (error) {
+      this.#log.warn({ err: (error as Error).message, which }, 'refresh after list_changed failed');
+    }
+  }
+
+  #startHealth(client: Client): void {
+    clearInterval(this.#healthTimer);
+    this.#healthTimer = setInterval(() => void this.#checkHealth(client), this.#opts.healthIntervalMs);
+    this.#healthTimer.unref();
+  }
+
+  async #checkHealth(client: Client): Promise<void> {
+    if (client !== this.#client || this.#state !== 'ready') return;
+    try {
+      const options = { timeout: this.#opts.healthTimeoutMs };
+      // 2025-era servers answer ping; 2026-07-28 defines no ping, so re-probe with server/discover.
+      await (client.getProtocolEra() === 'modern' ? client.discover(options) : client.ping(options));
+    } catch (error) {
+      this.#log.warn({ err: (error as Error).message }, 'health check failed; reconnecting');
+      this.#lost(client, `health check failed: ${(error as Error).message}`);
+    }
+  }
+
+  #lost(client: Client, reason: string): void {
+    if (client !== this.#client || this.#state === 'closed' || this.#state === 'draining') return;
+    this.#lastError = reason;
+    this.#log.warn({ reason }, 'upstream lost');
+    this.#hooks.onPart(this.name, emptyPart());
+    this.#toolCount = 0;
+    void this.#disconnect();
+    this.#scheduleReconnect();
+  }
+
+  #scheduleReconnect(): void {
+    if (this.#state === 'closed' || this.#state === 'draining') return;
+    this.#setState(this.#connects === 0 && this.#attempt <= 1 ? 'connecting' : 'reconnecting');
+    const base = Math.min(this.#opts.backoffMaxMs, this.#opts.backoffMinMs * 2 ** Math.max(0, this.#attempt - 1));
+    const delay = Math.round(base / 2 + Math.random() * (base / 2));
+    clearTimeout(this.#retryTimer);
+    this.#retryTimer = setTimeout(() => void this.#connect(), delay);
+    this.#retryTimer.unref();
+  }
+
+  async #disconnect(): Promise<void> {
+    clearInterval(this.#healthTimer);
+    const client = this.#client;
+    this.#client = undefined;
+    if (client) {
+      client.onclose = undefined;
+      await client.close().catch(() => {});
+    }
+  }
+
+  #setState(state: UpstreamState): void {
+    if (this.#state === state) return;
+    if (this.#state === 'closed') return;
+    this.#state = state;
+    this.#hooks.onState?.(this.status());
+  }
+}
