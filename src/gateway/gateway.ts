@@ -47,6 +47,7 @@ export class Gateway {
   readonly #federation: Federation;
   readonly #upstreams = new Map<string, { upstream: Upstream; source: ServerSource }>();
   #ready = false;
+  #reportedConflicts = new Set<string>();
   #closing: Promise<void> | undefined;
 
   constructor(deps: GatewayDeps) {
@@ -57,7 +58,14 @@ export class Gateway {
     this.#federation = new Federation({ prefix: deps.config.gateway.prefix, separator: deps.config.gateway.separator });
     this.#federation.onChange((change) => {
       this.#log.info({ version: change.snapshot.version, tools: change.snapshot.tools.length, changed: { tools: change.tools, prompts: change.prompts, resources: change.resources } }, 'catalog updated');
-      for (const conflict of change.snapshot.conflicts) this.#log.error({ conflict: conflict.name, servers: conflict.servers }, conflict.message);
+      // Log each conflict once, when it appears, not on every later catalog change.
+      const current = new Set(change.snapshot.conflicts.map((c) => c.message));
+      for (const conflict of change.snapshot.conflicts) {
+        if (this.#reportedConflicts.has(conflict.message)) continue;
+        const level = conflict.kind === 'resource' ? 'warn' : 'error';
+        this.#log[level]({ conflict: conflict.name, kind: conflict.kind, servers: conflict.servers }, conflict.message);
+      }
+      this.#reportedConflicts = current;
     });
   }
 
@@ -100,6 +108,14 @@ export class Gateway {
   resolveTool(id: string, snapshot: CatalogSnapshot = this.catalog): CatalogTool {
     const tool = snapshot.toolById.get(id);
     if (tool) return tool;
+    // A tool of a server that is configured but down: say so instead of "unknown tool".
+    const separator = this.config.gateway.separator;
+    for (const [server, { upstream }] of this.#upstreams) {
+      if (id.startsWith(`${server}${separator}`) && upstream.state !== 'ready') {
+        const status = upstream.status();
+        throw new GatewayError('UPSTREAM_UNAVAILABLE', `server "${server}" is not connected (${status.state}${status.lastError ? `: ${status.lastError}` : ''}); its tools are unavailable until it reconnects`, { server, tool: id, state: status.state });
+      }
+    }
     const close = suggest(id, snapshot.tools.map((t) => t.id));
     throw new GatewayError('UNKNOWN_TOOL', `unknown tool "${id}"${close.length ? `; did you mean ${close.map((c) => `"${c}"`).join(', ')}?` : ''}`, { tool: id, suggestions: close });
   }

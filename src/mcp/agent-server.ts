@@ -48,7 +48,10 @@ export function createAgentServer(deps: AgentServerDeps): Server {
     try {
       tool = gateway.resolveTool(name);
     } catch (error) {
-      throw toProtocolError(asGatewayError(error));
+      const gatewayError = asGatewayError(error);
+      // A known server that is down is a backend problem: a retryable tool error, not a bad request.
+      if (!gatewayError.callerFault) return errorResult(gatewayError);
+      throw toProtocolError(gatewayError);
     }
     const size = args ? Buffer.byteLength(JSON.stringify(args)) : 0;
     if (size > deps.maxRequestBytes) {

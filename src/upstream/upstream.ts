@@ -240,7 +240,7 @@ export class Upstream {
       this.#lastError = undefined;
       this.#toolCount = part.tools.length;
       this.#setState('ready');
-      this.#log.info({ era: client.getProtocolEra(), protocolVersion: client.getNegotiatedProtocolVersion(), tools: part.tools.length, prompts: part.prompts.length, resources: part.resources.length }, 'upstream connected');
+      this.#log.info({ childPid: built.pid() ?? undefined, era: client.getProtocolEra(), protocolVersion: client.getNegotiatedProtocolVersion(), tools: part.tools.length, prompts: part.prompts.length, resources: part.resources.length }, 'upstream connected');
       this.#hooks.onPart(this.name, part);
       this.#startHealth(client);
     } catch (error) {

@@ -1,0 +1,171 @@
+/**
+ * Shared test harness: real fixture servers (child processes), configs in temp folders, hubs on
+ * loopback ports, and real MCP clients of either protocol era. Everything started here is
+ * registered for cleanup, so a failing test leaves no process behind.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
+import { buildConfig, type Config } from '../src/config/load.js';
+import { startHub, type Hub } from '../src/compose.js';
+import { silentLogger } from '../src/telemetry/logger.js';
+
+export const ROOT = resolve(import.meta.dirname, '..');
+export const FIXTURE = join(ROOT, 'test/fixtures/fixture-server.ts');
+export const EVERYTHING = join(ROOT, 'node_modules/@modelcontextprotocol/server-everything/dist/index.js');
+
+/** Things to stop after a test file. */
+const cleanups: (() => Promise<unknown> | unknown)[] = [];
+
+/** Registers a cleanup to run in `cleanup()`. */
+export function onCleanup(fn: () => Promise<unknown> | unknown): void {
+  cleanups.push(fn);
+}
+
+/** Runs and clears every registered cleanup (call from afterAll/afterEach). */
+export async function cleanup(): Promise<void> {
+  const all = cleanups.splice(0).reverse();
+  for (const fn of all) await Promise.resolve().then(fn).catch(() => {});
+}
+
+/** A fresh temp folder. */
+export function tempDir(prefix = 'switchboard-test-'): string {
+  return mkdtempSync(join(tmpdir(), prefix));
+}
+
+/** A stdio server entry running the fixture server. */
+export function fixtureEntry(name: string, extra: string[] = []): { command: string; args: string[] } {
+  return { command: process.execPath, args: ['--import', 'tsx', FIXTURE, '--name', name, ...extra] };
+}
+
+/** A stdio server entry running the published server-everything. */
+export function everythingEntry(): { command: string; args: string[] } {
+  return { command: process.execPath, args: [EVERYTHING, 'stdio'] };
+}
+
+/** A fixture server over Streamable HTTP, as a child process. */
+export interface HttpFixture {
+  readonly url: string;
+  readonly port: number;
+  readonly proc: ChildProcess;
+  kill(signal?: NodeJS.Signals): Promise<void>;
+}
+
+/** Starts the fixture in HTTP mode and waits for its `LISTENING <port>` line. */
+export async function startHttpFixture(name: string, extra: string[] = [], port = 0): Promise<HttpFixture> {
+  const proc = spawn(process.execPath, ['--import', 'tsx', FIXTURE, '--name', name, '--transport', 'http', '--port', String(port), ...extra], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+  const listening = await new Promise<number>((resolvePort, reject) => {
+    const timer = setTimeout(() => reject(new Error(`fixture ${name} did not start`)), 30_000);
+    proc.once('exit', (code) => reject(new Error(`fixture ${name} exited with ${code}`)));
+    createInterface({ input: proc.stdout! }).on('line', (line) => {
+      const match = /^LISTENING (\d+)/.exec(line);
+      if (match) {
+        clearTimeout(timer);
+        resolvePort(Number(match[1]));
+      }
+    });
+  });
+  const kill = async (signal: NodeJS.Signals = 'SIGTERM') => {
+    if (proc.exitCode !== null || proc.signalCode !== null) return;
+    const exited = new Promise((r) => proc.once('exit', r));
+    proc.kill(signal);
+    await exited;
+  };
+  onCleanup(() => kill('SIGKILL'));
+  return { url: `http://127.0.0.1:${listening}/mcp`, port: listening, proc, kill };
+}
+
+/** Builds a config with a temp store and fast timings; `servers` in the mcpServers shape. */
+export function makeConfig(servers: Record<string, unknown>, overrides: { gateway?: Record<string, unknown>; http?: Record<string, unknown>; store?: string } = {}): Config {
+  return buildConfig({
+    gateway: { connectTimeoutMs: 15_000, healthIntervalMs: 1_000, healthTimeoutMs: 2_000, callTimeoutMs: 20_000, drainTimeoutMs: 2_000, ...overrides.gateway },
+    http: { port: 0, ...overrides.http },
+    store: { path: overrides.store ?? join(tempDir(), 'switchboard.db') },
+    log: { level: 'silent' },
+    servers,
+  });
+}
+
+/** Starts an in-process hub on a free loopback port and waits until it is ready. */
+export async function startTestHub(config: Config): Promise<Hub> {
+  const hub = await startHub(config, { log: silentLogger() });
+  onCleanup(() => hub.close());
+  await hub.ready;
+  return hub;
+}
+
+/** Which protocol era an agent speaks. */
+export type Era = 'legacy' | 'modern';
+
+/** Connects a real MCP client to a hub's /mcp endpoint in the given era. */
+export async function connectAgent(url: string, era: Era = 'legacy', name = 'test-agent'): Promise<Client> {
+  const client = new Client({ name, version: '1.0.0' }, era === 'modern' ? { versionNegotiation: { mode: { pin: '2026-07-28' } } } : {});
+  await client.connect(new StreamableHTTPClientTransport(new URL(`${url}/mcp`)));
+  onCleanup(() => client.close());
+  return client;
+}
+
+/** Polls `check` until it returns a truthy value or the timeout passes. */
+export async function waitFor<T>(check: () => T | Promise<T>, timeoutMs = 15_000, what = 'condition'): Promise<NonNullable<T>> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const value = await check();
+      if (value) return value as NonNullable<T>;
+    } catch (error) {
+      last = error;
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+}
+
+/** The text of a tool result's first text block. */
+export function textOf(result: { content?: unknown }): string {
+  const content = (result.content ?? []) as { type: string; text?: string }[];
+  return content.find((c) => c.type === 'text')?.text ?? '';
+}
+
+/** True while a process id is alive. */
+export function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** A free loopback port (for servers that cannot be told to pick one). */
+export async function freePort(): Promise<number> {
+  const { createServer } = await import('node:net');
+  return new Promise((resolvePort, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolvePort(port));
+    });
+  });
+}
+
+/** Starts the published server-everything over HTTP (`sse` or `streamableHttp`) on a free port. */
+export async function startEverythingHttp(mode: 'sse' | 'streamableHttp'): Promise<{ url: string; proc: ChildProcess }> {
+  const port = await freePort();
+  const proc = spawn(process.execPath, [EVERYTHING, mode], { cwd: ROOT, env: { ...process.env, PORT: String(port) }, stdio: ['ignore', 'ignore', 'pipe'] });
+  onCleanup(() => proc.kill('SIGKILL'));
+  await new Promise<void>((ready, reject) => {
+    const timer = setTimeout(() => reject(new Error(`server-everything ${mode} did not start`)), 20_000);
+    proc.stderr!.on('data', (chunk: Buffer) => {
+      if (/listening|running/i.test(chunk.toString())) {
+        clearTimeout(timer);
+        ready();
+      }
+    });
+  });
+  return { url: `http://127.0.0.1:${port}/${mode === 'sse' ? 'sse' : 'mcp'}`, proc };
+}
