@@ -67,7 +67,9 @@ describe.each(['legacy', 'modern'] as const)('a %s-era agent', (era) => {
     expect(result.isError).toBe(true);
     expect(textOf(result)).toMatch(/invalid arguments for tool "alpha__add"/);
     const after = (await agent.callTool({ name: 'alpha__stats', arguments: {} })).structuredContent as { calls: number };
-    expect(after.calls).toBe(before.calls + 1);
+    // stats is not counted, so an unchanged count means add never ran upstream; the message names the
+    // exposed tool id, which only the gateway knows.
+    expect(after.calls).toBe(before.calls);
   });
 
   it('federates prompts and resources', async () => {

@@ -2,8 +2,13 @@
  * The HTTP edge's guards: oversize bodies and arguments, DNS-rebinding protection (Host and
  * Origin), unknown sessions, and readiness before the catalog is built.
  */
+import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cleanup, connectAgent, fixtureEntry, makeConfig, startTestHub, textOf } from './helpers.js';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Client } from '@modelcontextprotocol/client';
+import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
+import { cleanup, connectAgent, fixtureEntry, makeConfig, onCleanup, ROOT, startTestHub, tempDir, textOf, waitFor } from './helpers.js';
 import { startHub, type Hub } from '../src/compose.js';
 import { silentLogger } from '../src/telemetry/logger.js';
 import { ERROR_META_KEY } from '../src/mcp/agent-server.js';
@@ -31,10 +36,19 @@ describe('http edge', () => {
   });
 
   it('rejects a foreign Host header (DNS rebinding) and a foreign Origin', async () => {
-    const rebinding = await fetch(`${hub.url}/mcp`, { method: 'POST', headers: { ...headers, host: 'evil.example.com' }, body: JSON.stringify(initialize) });
-    expect(rebinding.status).toBe(403);
-    const origin = await fetch(`${hub.url}/mcp`, { method: 'POST', headers: { ...headers, origin: 'https://evil.example.com' }, body: JSON.stringify(initialize) });
-    expect(origin.status).toBe(403);
+    // fetch() may not set Host, so speak raw HTTP.
+    const post = (extra: Record<string, string>) =>
+      new Promise<number>((resolve, reject) => {
+        const req = request(`${hub.url}/mcp`, { method: 'POST', headers: { ...headers, ...extra } }, (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        });
+        req.on('error', reject);
+        req.end(JSON.stringify(initialize));
+      });
+    expect(await post({ host: 'evil.example.com' })).toBe(403);
+    expect(await post({ origin: 'https://evil.example.com' })).toBe(403);
+    expect(await post({ host: `localhost:${hub.port}`, origin: 'http://localhost:3000' })).toBe(200);
   });
 
   it('answers an unknown session id with 404 so the client starts over', async () => {
@@ -59,13 +73,26 @@ describe('http edge', () => {
     }
   });
 
-  it('refuses oversize tool arguments on the way in, as a tool error', async () => {
-    const big = await startTestHub(makeConfig({ alpha: fixtureEntry('alpha') }, { gateway: { maxRequestBytes: 200_000 } }));
-    const agent = await connectAgent(big.url);
-    // Under the HTTP body limit, over nothing: the call goes through.
-    expect(textOf(await agent.callTool({ name: 'alpha__echo', arguments: { text: 'y'.repeat(1000) } }))).toContain('yyy');
-    const result = await agent.callTool({ name: 'alpha__big', arguments: { kb: 64 } });
-    expect(textOf(result).length).toBeGreaterThanOrEqual(64 * 1024);
+  it('passes large results through untouched', async () => {
+    const agent = await connectAgent(hub.url);
+    const result = await agent.callTool({ name: 'alpha__big', arguments: { kb: 256 } });
+    expect(textOf(result)).toHaveLength(256 * 1024);
     expect(result._meta?.[ERROR_META_KEY]).toBeUndefined();
+  });
+
+  it('refuses oversize tool arguments from a stdio agent as a tool error, without calling the upstream', async () => {
+    const dir = tempDir();
+    const file = join(dir, 'sidecar.json');
+    writeFileSync(file, JSON.stringify({ gateway: { maxRequestBytes: 10_000 }, store: { path: join(dir, 'db.sqlite') }, log: { level: 'warn' }, servers: { alpha: fixtureEntry('alpha') } }));
+    const agent = new Client({ name: 'stdio-agent', version: '1.0.0' });
+    await agent.connect(new StdioClientTransport({ command: process.execPath, args: ['--import', 'tsx', join(ROOT, 'src/cli.ts'), 'stdio', '--config', file], cwd: ROOT, stderr: 'ignore' }));
+    onCleanup(() => agent.close());
+    await waitFor(async () => (await agent.listTools()).tools.some((t) => t.name === 'alpha__echo'), 20_000, 'alpha to connect');
+    const result = await agent.callTool({ name: 'alpha__echo', arguments: { text: 'z'.repeat(20_000) } });
+    expect(result.isError).toBe(true);
+    expect(textOf(result)).toMatch(/arguments for "alpha__echo" are \d+ bytes; the limit is 10000/);
+    expect(result._meta?.[ERROR_META_KEY]).toMatchObject({ code: 'PAYLOAD_TOO_LARGE', retryable: false });
+    const stats = (await agent.callTool({ name: 'alpha__stats', arguments: {} })).structuredContent as { calls: number };
+    expect(stats.calls).toBe(0);
   });
 });
