@@ -80,4 +80,26 @@ describe('failing upstreams', () => {
     expect(after.pid).not.toBe(before?.pid);
     expect(textOf(await agent.callTool({ name: 'crashy__echo', arguments: { text: 'back' } }))).toBe('crashy: back');
   });
+
+  it('a server that stops answering (SIGSTOP) fails its health check and is replaced', async () => {
+    const before = await waitFor(async () => {
+      const status = await row('healthy');
+      return status?.state === 'ready' && status.pid ? status : undefined;
+    }, 20_000, 'healthy ready');
+    process.kill(before.pid!, 'SIGSTOP');
+    try {
+      const after = await waitFor(async () => {
+        const status = await row('healthy');
+        return status?.state === 'ready' && status.pid !== before.pid ? status : undefined;
+      }, 30_000, 'a fresh healthy process');
+      expect(after.connects).toBeGreaterThan(before.connects);
+      expect(textOf(await agent.callTool({ name: 'healthy__echo', arguments: { text: 'revived' } }))).toBe('healthy: revived');
+    } finally {
+      try {
+        process.kill(before.pid!, 'SIGKILL');
+      } catch {
+        // already gone: the gateway's shutdown sequence ended it
+      }
+    }
+  });
 });

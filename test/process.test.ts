@@ -13,7 +13,7 @@ afterAll(cleanup);
 function writeConfig(port: number | undefined): string {
   const dir = tempDir();
   const file = join(dir, 'config.json');
-  writeFileSync(file, JSON.stringify({ http: { port: port ?? 0 }, store: { path: join(dir, 'db.sqlite') }, log: { level: 'info' }, servers: { one: fixtureEntry('one'), two: fixtureEntry('two') } }));
+  writeFileSync(file, JSON.stringify({ http: { port: port ?? 0 }, store: { path: join(dir, 'db.sqlite') }, log: { level: 'info' }, servers: { one: { ...fixtureEntry('one'), env: { ONE_API_KEY: 'do-not-log-this-secret' } }, two: fixtureEntry('two') } }));
   return file;
 }
 
@@ -29,6 +29,10 @@ describe('process lifecycle', () => {
     const servers = ((await (await fetch(`${url}/v1/servers`)).json()) as { servers: { pid: number }[] }).servers;
     const pids = servers.map((s) => s.pid);
     expect(pids.every((pid) => typeof pid === 'number' && alive(pid))).toBe(true);
+
+    // Structured logs on stderr: each upstream's own stderr lines under its name, secrets never.
+    expect(logs).toMatch(/"server":"one","stream":"stderr","msg":"one ready on stdio"/);
+    expect(logs).not.toContain('do-not-log-this-secret');
 
     const exited = new Promise<number | null>((r) => proc.once('exit', (code) => r(code)));
     proc.kill('SIGTERM');
