@@ -99,6 +99,19 @@ function assignIds<T extends Named>(items: readonly T[], kind: 'tool' | 'prompt'
   return { ids, conflicts };
 }
 
+/** Keeps the items that got an id (first one wins an id), frozen, in order. */
+function expose<R, E extends { readonly id: string }>(raw: readonly R[], ids: readonly (string | undefined)[], make: (raw: R, id: string) => E): E[] {
+  const taken = new Set<string>();
+  const out: E[] = [];
+  raw.forEach((item, i) => {
+    const id = ids[i];
+    if (id === undefined || taken.has(id)) return;
+    taken.add(id);
+    out.push(Object.freeze(make(item, id)));
+  });
+  return out;
+}
+
 /** Builds a snapshot from the servers' parts, in registration order. */
 export function buildSnapshot(parts: ReadonlyMap<string, ServerPart>, naming: NamingOptions, version: number): CatalogSnapshot {
   const rawTools = [...parts].flatMap(([server, part]) => part.tools.map((tool) => ({ server, name: tool.name, tool })));
@@ -106,25 +119,10 @@ export function buildSnapshot(parts: ReadonlyMap<string, ServerPart>, naming: Na
   const toolNames = assignIds(rawTools, 'tool', naming);
   const promptNames = assignIds(rawPrompts, 'prompt', naming);
 
-  const tools: CatalogTool[] = [];
-  const toolById = new Map<string, CatalogTool>();
-  rawTools.forEach((raw, i) => {
-    const id = toolNames.ids[i];
-    if (id === undefined || toolById.has(id)) return;
-    const entry = Object.freeze({ id, server: raw.server, name: raw.name, tool: Object.freeze({ ...raw.tool, name: id }) });
-    tools.push(entry);
-    toolById.set(id, entry);
-  });
-
-  const prompts: CatalogPrompt[] = [];
-  const promptById = new Map<string, CatalogPrompt>();
-  rawPrompts.forEach((raw, i) => {
-    const id = promptNames.ids[i];
-    if (id === undefined || promptById.has(id)) return;
-    const entry = Object.freeze({ id, server: raw.server, name: raw.name, prompt: Object.freeze({ ...raw.prompt, name: id }) });
-    prompts.push(entry);
-    promptById.set(id, entry);
-  });
+  const tools = expose(rawTools, toolNames.ids, (raw, id) => ({ id, server: raw.server, name: raw.name, tool: Object.freeze({ ...raw.tool, name: id }) }));
+  const prompts = expose(rawPrompts, promptNames.ids, (raw, id) => ({ id, server: raw.server, name: raw.name, prompt: Object.freeze({ ...raw.prompt, name: id }) }));
+  const toolById = new Map(tools.map((t) => [t.id, t]));
+  const promptById = new Map(prompts.map((p) => [p.id, p]));
 
   // Resource URIs are global names already; the first server to offer a URI owns it.
   const resourceOwner = new Map<string, string>();

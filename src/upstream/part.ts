@@ -19,34 +19,23 @@ async function walk<T>(page: (cursor: string | undefined) => Promise<{ items: re
   return all;
 }
 
+/** Walks a paginated list method, reading the items under `key`. */
+function list<K extends string, T>(method: (params?: { cursor: string }) => Promise<{ [P in K]: T[] } & { nextCursor?: string | undefined }>, key: K): Promise<T[]> {
+  return walk<T>(async (cursor) => {
+    const page = await method(cursor ? { cursor } : undefined);
+    return { items: page[key], nextCursor: page.nextCursor };
+  });
+}
+
 /** Fetches a connected server's whole part, only asking for what its capabilities advertise. */
 export async function fetchPart(client: Client): Promise<ServerPart> {
   const caps = client.getServerCapabilities() ?? {};
+  const none = Promise.resolve([]);
   const [tools, prompts, resources, resourceTemplates] = await Promise.all([
-    caps.tools
-      ? walk<Tool>(async (cursor) => {
-          const r = await client.listTools(cursor ? { cursor } : undefined);
-          return { items: r.tools, nextCursor: r.nextCursor };
-        })
-      : [],
-    caps.prompts
-      ? walk<Prompt>(async (cursor) => {
-          const r = await client.listPrompts(cursor ? { cursor } : undefined);
-          return { items: r.prompts, nextCursor: r.nextCursor };
-        })
-      : [],
-    caps.resources
-      ? walk<Resource>(async (cursor) => {
-          const r = await client.listResources(cursor ? { cursor } : undefined);
-          return { items: r.resources, nextCursor: r.nextCursor };
-        })
-      : [],
-    caps.resources
-      ? walk<ResourceTemplateType>(async (cursor) => {
-          const r = await client.listResourceTemplates(cursor ? { cursor } : undefined);
-          return { items: r.resourceTemplates, nextCursor: r.nextCursor };
-        })
-      : [],
+    caps.tools ? list<'tools', Tool>((p) => client.listTools(p), 'tools') : none,
+    caps.prompts ? list<'prompts', Prompt>((p) => client.listPrompts(p), 'prompts') : none,
+    caps.resources ? list<'resources', Resource>((p) => client.listResources(p), 'resources') : none,
+    caps.resources ? list<'resourceTemplates', ResourceTemplateType>((p) => client.listResourceTemplates(p), 'resourceTemplates') : none,
   ]);
   return { tools, prompts, resources, resourceTemplates, instructions: client.getInstructions() };
 }
