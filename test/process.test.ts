@@ -31,7 +31,7 @@ describe('process lifecycle', () => {
     expect(pids.every((pid) => typeof pid === 'number' && alive(pid))).toBe(true);
 
     // Structured logs on stderr: each upstream's own stderr lines under its name, secrets never.
-    expect(logs).toMatch(/"server":"one","stream":"stderr","msg":"one ready on stdio"/);
+    expect(logs).toMatch(/"server":"one","stream":"stderr","msg":"\[fixture one\] ready on stdio"/);
     expect(logs).not.toContain('do-not-log-this-secret');
 
     const exited = new Promise<number | null>((r) => proc.once('exit', (code) => r(code)));
