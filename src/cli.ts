@@ -11,6 +11,20 @@ import { loadConfigFile, type Config } from './config/load.js';
 import { GatewayError } from './core/errors.js';
 import { startHub, startSidecar } from './compose.js';
 import { VERSION } from './version.js';
+import { resolve } from 'node:path';
+import { TransformersEmbedder } from './index/embedder/transformers.js';
+
+/** Downloads a model from the hub into `modelsDir/<id>/` and checks that it embeds. */
+async function pullModel(id: string, modelsDir: string): Promise<void> {
+  process.stderr.write(`switchboard: fetching ${id} into ${modelsDir}/${id}/ ...\n`);
+  try {
+    const embedder = await TransformersEmbedder.load({ model: id, modelsDir, allowRemote: true });
+    process.stdout.write(`ok: ${id} (${embedder.dim} dimensions) is in ${modelsDir}/${id}/; select it with routing.model: ${id}\n`);
+    await embedder.close();
+  } catch (error) {
+    fail(`could not fetch ${id}: ${(error as Error).message}\nThis machine may have no route to the model hub. On a machine that has one, run this command there and copy ${modelsDir}/${id}/ (config.json, tokenizer.json, tokenizer_config.json, onnx/model.onnx) here.`, 1);
+  }
+}
 
 const USAGE = `switchboard ${VERSION}: an MCP gateway
 
@@ -18,6 +32,7 @@ usage:
   switchboard serve --config FILE [--host HOST] [--port PORT]   run the hub (Streamable HTTP at /mcp)
   switchboard stdio --config FILE                                run as a stdio sidecar for one agent
   switchboard check --config FILE                                validate a config file
+  switchboard model pull HUB-ID [--models-dir DIR]               fetch a transformers.js ONNX sentence model into models/
 
 FILE is YAML or JSON; an mcpServers file from Claude Desktop, Cursor or VS Code works as is.`;
 
@@ -60,6 +75,7 @@ async function main(argv: string[]): Promise<void> {
       host: { type: 'string' },
       port: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
+      'models-dir': { type: 'string' },
       version: { type: 'boolean' },
     },
   });
@@ -67,6 +83,12 @@ async function main(argv: string[]): Promise<void> {
   const command = positionals[0];
   if (values.help || !command) return void process.stdout.write(`${USAGE}\n`);
 
+  if (command === 'model') {
+    const [, action, id] = positionals;
+    if (action !== 'pull' || !id) fail(`usage: switchboard model pull <hub-id> (for example Xenova/all-MiniLM-L6-v2)`);
+    await pullModel(id, resolve(values['models-dir'] ?? 'models'));
+    return;
+  }
   if (command === 'check') {
     const config = load(values.config);
     process.stdout.write(`ok: ${config.servers.length} server(s) in ${config.source}\n`);
@@ -87,7 +109,7 @@ async function main(argv: string[]): Promise<void> {
   }
   if (command === 'stdio') {
     const config = load(values.config);
-    const sidecar = startSidecar(config);
+    const sidecar = await startSidecar(config);
     onSignals(sidecar.close);
     // The agent closing our stdin ends the session.
     process.stdin.on('end', () => void sidecar.close().then(() => process.exit(0)));

@@ -4,6 +4,7 @@
  * Tests and benchmarks start hubs and sidecars through these functions, exactly as the CLI does.
  */
 import type { AddressInfo } from 'node:net';
+import { resolve } from 'node:path';
 import type { Config } from './config/load.js';
 import { Gateway } from './gateway/gateway.js';
 import { buildHttpApp } from './http/app.js';
@@ -12,8 +13,18 @@ import { ArgumentValidator } from './mcp/validate.js';
 import { AgentNotifier } from './mcp/notifier.js';
 import { serveAgentStdio } from './mcp/stdio.js';
 import type { AgentServerDeps } from './mcp/agent-server.js';
-import { openDb } from './store/db.js';
+import { openDb, type Db } from './store/db.js';
+import { SqliteEmbeddingCache } from './store/embedding-cache.js';
+import { SqliteExampleStore } from './store/examples-repo.js';
 import { SqliteServerRegistry } from './store/servers-repo.js';
+import { Capabilities } from './gateway/capabilities.js';
+import { CapabilityIndex } from './index/capability-index.js';
+import { TransformersEmbedder } from './index/embedder/transformers.js';
+import { Bm25fIndex } from './index/lexical/bm25f.js';
+import { tokenize } from './index/lexical/tokenize.js';
+import { createVectorIndex } from './index/vector/factory.js';
+import { DEFAULT_DENSE_WEIGHT, DEFAULT_SCORER } from './router/calibration.js';
+import type { Embedder } from './index/types.js';
 import { createLogger, type Logger } from './telemetry/logger.js';
 import { VERSION } from './version.js';
 
@@ -42,22 +53,57 @@ export interface Sidecar {
   close(): Promise<void>;
 }
 
-function core(config: Config, options: ComposeOptions) {
+/** Loads the configured embedding model; without one (or if it fails to load) routing is lexical only. */
+async function loadEmbedder(config: Config, log: Logger): Promise<Embedder | undefined> {
+  const { model, modelsDir } = config.routing;
+  if (model === 'none') return undefined;
+  try {
+    const embedder = await TransformersEmbedder.load({ model, modelsDir: resolve(modelsDir) });
+    log.info({ model, dim: embedder.dim }, 'embedding model loaded');
+    return embedder;
+  } catch (error) {
+    log.warn({ model, modelsDir, err: (error as Error).message }, 'embedding model could not be loaded; find_capability uses the lexical index only');
+    return undefined;
+  }
+}
+
+/** The capability router: index (lexical + dense), scorer settings and learned examples. */
+async function buildCapabilities(config: Config, gateway: Gateway, db: Db, log: Logger): Promise<Capabilities> {
+  const { routing } = config;
+  const embedder = await loadEmbedder(config, log);
+  const index = new CapabilityIndex({
+    lexical: new Bm25fIndex(),
+    vectors: (dim, expectedSize) => createVectorIndex({ dim, kind: routing.vectorIndex, expectedSize, hnswThreshold: routing.hnswThreshold }),
+    ...(embedder ? { embedder } : {}),
+    cache: new SqliteEmbeddingCache(db),
+    tokenize: (text) => tokenize(text, { stem: true, stopwords: 'conversational' }),
+  });
+  return new Capabilities({
+    gateway,
+    index,
+    examples: new SqliteExampleStore(db, routing.maxLearnedPerTool),
+    options: { scorer: DEFAULT_SCORER, denseWeight: routing.denseWeight ?? DEFAULT_DENSE_WEIGHT, learning: routing.learning },
+    log: log.child({ component: 'router' }),
+  });
+}
+
+async function core(config: Config, options: ComposeOptions) {
   const log = options.log ?? createLogger({ level: config.log.level });
   const db = openDb(config.store.path);
   const gateway = new Gateway({ config, log, registry: new SqliteServerRegistry(db), ...(options.env ? { env: options.env } : {}) });
   const notifier = new AgentNotifier();
   gateway.onCatalogChange((change) => notifier.publish(change));
-  const agentDeps: AgentServerDeps = { gateway, validator: new ArgumentValidator(), maxRequestBytes: config.gateway.maxRequestBytes, version: VERSION };
-  return { log, db, gateway, notifier, agentDeps };
+  const capabilities = await buildCapabilities(config, gateway, db, log);
+  const agentDeps: AgentServerDeps = { gateway, capabilities, exposure: config.routing.exposure, validator: new ArgumentValidator(), maxRequestBytes: config.gateway.maxRequestBytes, version: VERSION };
+  return { log, db, gateway, notifier, agentDeps, capabilities };
 }
 
 /** Starts the hub: HTTP listens first (liveness answers at once), then upstreams connect. */
 export async function startHub(config: Config, options: ComposeOptions & { host?: string; port?: number } = {}): Promise<Hub> {
-  const { log, db, gateway, notifier, agentDeps } = core(config, options);
+  const { log, db, gateway, notifier, agentDeps, capabilities } = await core(config, options);
   const endpoint = createMcpEndpoint(agentDeps, notifier, log);
   let shuttingDown = false;
-  const app = buildHttpApp({ config, gateway, endpoint, log, isShuttingDown: () => shuttingDown });
+  const app = buildHttpApp({ config, gateway, capabilities, endpoint, log, isShuttingDown: () => shuttingDown });
   const host = options.host ?? config.http.host;
   await app.listen({ host, port: options.port ?? config.http.port });
   const port = (app.server.address() as AddressInfo).port;
@@ -84,8 +130,8 @@ export async function startHub(config: Config, options: ComposeOptions & { host?
 }
 
 /** Starts the sidecar: one agent on this process's stdin/stdout. */
-export function startSidecar(config: Config, options: ComposeOptions = {}): Sidecar {
-  const { log, db, gateway, notifier, agentDeps } = core(config, options);
+export async function startSidecar(config: Config, options: ComposeOptions = {}): Promise<Sidecar> {
+  const { log, db, gateway, notifier, agentDeps } = await core(config, options);
   const edge = serveAgentStdio(agentDeps, notifier);
   const ready = gateway.start();
   let closing: Promise<void> | undefined;

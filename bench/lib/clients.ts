@@ -1,30 +1,40 @@
 /**
  * MCP clients for the benchmarks: over stdio (spawning a command) and over Streamable HTTP, in
- * either protocol era, plus a sequential call-timing loop.
+ * either protocol era, plus an interleaved, sequential call-timing loop.
  */
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
 import { ROOT } from './procs.js';
 
-/** Which era a benchmark client speaks. */
+/** Which era a benchmark client speaks: default options (2025) or `versionNegotiation: auto`. */
 export type Era = 'legacy' | 'modern';
 
+/** The revision a `modern` client must end up on; `auto` may fall back silently, so we check. */
+export const MODERN_REVISION = '2026-07-28';
+
 function client(era: Era): Client {
-  return new Client({ name: 'bench', version: '1.0.0' }, era === 'modern' ? { versionNegotiation: { mode: { pin: '2026-07-28' } } } : {});
+  return new Client({ name: 'bench', version: '1.0.0' }, era === 'modern' ? { versionNegotiation: { mode: 'auto' } } : {});
+}
+
+/** Fails if an `auto` client fell back to 2025 (the row would be mislabelled). */
+function checkEra(c: Client, era: Era, where: string): Client {
+  const version = c.getNegotiatedProtocolVersion();
+  if (era === 'modern' && version !== MODERN_REVISION) throw new Error(`${where}: expected ${MODERN_REVISION}, negotiated ${version ?? 'nothing'}`);
+  return c;
 }
 
 /** A client connected over stdio to a spawned command. */
 export async function stdioClient(args: string[], era: Era = 'legacy'): Promise<Client> {
   const c = client(era);
   await c.connect(new StdioClientTransport({ command: process.execPath, args, cwd: ROOT, stderr: 'ignore' }));
-  return c;
+  return checkEra(c, era, args.join(' '));
 }
 
 /** A client connected over Streamable HTTP. */
 export async function httpClient(url: string, era: Era = 'legacy'): Promise<Client> {
   const c = client(era);
   await c.connect(new StreamableHTTPClientTransport(new URL(url)));
-  return c;
+  return checkEra(c, era, url);
 }
 
 /** Waits until the client's tool list has `name` (a sidecar answers before its upstreams connect). */
@@ -37,16 +47,34 @@ export async function waitForTool(c: Client, name: string, timeoutMs = 30_000): 
   throw new Error(`tool ${name} did not appear within ${timeoutMs} ms`);
 }
 
-/** Calls a tool `n` times sequentially (after `warmup` untimed calls); returns per-call ms. */
-export async function timeCalls(c: Client, name: string, args: Record<string, unknown>, n: number, warmup: number): Promise<number[]> {
-  await waitForTool(c, name);
-  for (let i = 0; i < warmup; i++) await c.callTool({ name, arguments: args });
-  const samples: number[] = [];
-  for (let i = 0; i < n; i++) {
-    const t0 = performance.now();
-    const result = await c.callTool({ name, arguments: args });
-    samples.push(performance.now() - t0);
-    if (result.isError) throw new Error(`${name} failed: ${JSON.stringify(result.content)}`);
+/** One thing to time: a connected client and the tool it calls. */
+export interface Target {
+  readonly client: Client;
+  readonly tool: string;
+}
+
+/** The block size for interleaving: big enough to stay warm, small enough to share the machine's mood. */
+export const BLOCK = 50;
+
+/**
+ * Calls each target's tool `n` times, one call at a time, after `warmup` untimed calls each; returns
+ * per-call ms per target. Targets take turns in blocks of `block` calls (A B A B ...), so a change in
+ * background load during the run lands on every target alike instead of on whichever ran last.
+ */
+export async function timeInterleaved(targets: readonly Target[], args: Record<string, unknown>, n: number, warmup: number, block = BLOCK): Promise<number[][]> {
+  for (const { client, tool } of targets) await waitForTool(client, tool);
+  for (const { client, tool } of targets) for (let i = 0; i < warmup; i++) await client.callTool({ name: tool, arguments: args });
+  const samples = targets.map(() => [] as number[]);
+  for (let done = 0; done < n; done += block) {
+    const size = Math.min(block, n - done);
+    for (const [k, { client, tool }] of targets.entries()) {
+      for (let i = 0; i < size; i++) {
+        const t0 = performance.now();
+        const result = await client.callTool({ name: tool, arguments: args });
+        samples[k]!.push(performance.now() - t0);
+        if (result.isError) throw new Error(`${tool} failed: ${JSON.stringify(result.content)}`);
+      }
+    }
   }
   return samples;
 }

@@ -1,10 +1,11 @@
 /**
  * Child processes for the benchmarks: fixture servers over HTTP and the gateway itself (hub or
  * sidecar) as real processes, so the client, the gateway and the upstream never share an event
- * loop. Everything started is killed by `stopAll()`.
+ * loop. Everything started (children and temp folders) is removed by `stopAll()`.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -14,6 +15,7 @@ export const FIXTURE = join(ROOT, 'test/fixtures/fixture-server.ts');
 export const CLI = join(ROOT, 'src/cli.ts');
 
 const started = new Set<ChildProcess>();
+const tempDirs = new Set<string>();
 
 /** The argv of a fixture server over stdio. */
 export function fixtureArgs(name: string, extra: string[] = []): string[] {
@@ -65,21 +67,44 @@ export async function startHttpFixture(name: string, extra: string[] = []): Prom
   return `http://127.0.0.1:${port}/mcp`;
 }
 
-/** Writes a gateway config (temp store, quiet logs) and returns its path. */
+/**
+ * Writes a gateway config in a temp folder (store included, never data/) and returns its path.
+ * Logs are at `warn` as the brief asks (a per-call info line is part of what an operator may turn
+ * on, not of the gateway's floor); BENCH_LOG_LEVEL=info measures with them.
+ */
 export function writeGatewayConfig(servers: Record<string, unknown>): string {
   const dir = mkdtempSync(join(tmpdir(), 'switchboard-bench-'));
+  tempDirs.add(dir);
   const file = join(dir, 'config.json');
-  writeFileSync(file, JSON.stringify({ http: { port: 0 }, store: { path: join(dir, 'db.sqlite') }, log: { level: process.env.BENCH_LOG_LEVEL ?? 'info' }, gateway: { healthIntervalMs: 60_000 }, servers }));
+  writeFileSync(file, JSON.stringify({ http: { port: 0 }, store: { path: join(dir, 'db.sqlite') }, log: { level: process.env.BENCH_LOG_LEVEL ?? 'warn' }, gateway: { healthIntervalMs: 60_000 }, servers }));
   return file;
 }
 
-/** Starts the hub as a child process; resolves with its base URL once ready. */
-export async function startHubProcess(configFile: string): Promise<string> {
-  const proc = track(spawn(process.execPath, ['--import', 'tsx', CLI, 'serve', '--config', configFile], { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] }));
-  const lines = watchLines(proc.stderr!);
-  const url = await lines.waitFor(/"url":"(http:\/\/[^"]+)\/mcp"/, 'the hub to listen');
-  await lines.waitFor(/"msg":"gateway (ready)"/, 'the hub to be ready');
-  return url;
+/** A loopback port that was free a moment ago (the hub's logs are quiet at warn, so we choose it). */
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((done, fail) => server.once('error', fail).listen(0, '127.0.0.1', done));
+  const address = server.address();
+  await new Promise<void>((done) => server.close(() => done()));
+  if (!address || typeof address === 'string') throw new Error('could not pick a free port');
+  return address.port;
+}
+
+/** Starts the hub as a child process on a port we pick; resolves with its base URL once /readyz says ready. */
+export async function startHubProcess(configFile: string, timeoutMs = 30_000): Promise<string> {
+  const port = await freePort();
+  const proc = track(spawn(process.execPath, ['--import', 'tsx', CLI, 'serve', '--config', configFile, '--host', '127.0.0.1', '--port', String(port)], { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] }));
+  const stderr: string[] = [];
+  createInterface({ input: proc.stderr! }).on('line', (line) => void (stderr.push(line) > 20 && stderr.shift()));
+  const url = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (proc.exitCode !== null) throw new Error(`the hub exited (${proc.exitCode}) before it was ready:\n${stderr.join('\n')}`);
+    const ready = await fetch(`${url}/readyz`).then((r) => r.ok, () => false);
+    if (ready) return url;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`the hub was not ready within ${timeoutMs} ms:\n${stderr.join('\n')}`);
 }
 
 /** Kills every child this run started. */
@@ -90,4 +115,6 @@ export async function stopAll(): Promise<void> {
     proc.kill('SIGTERM');
     setTimeout(() => proc.kill('SIGKILL'), 3_000).unref();
   })));
+  for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
+  tempDirs.clear();
 }

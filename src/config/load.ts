@@ -16,6 +16,7 @@ export interface Config {
   readonly gateway: ParsedConfig['gateway'];
   readonly http: ParsedConfig['http'];
   readonly store: ParsedConfig['store'];
+  readonly routing: ParsedConfig['routing'];
   readonly log: ParsedConfig['log'];
   /** Enabled servers in file order (`servers` first, then `mcpServers`). */
   readonly servers: readonly UpstreamSpec[];
@@ -95,6 +96,7 @@ export function buildConfig(raw: unknown, options: { env?: NodeJS.ProcessEnv; so
     gateway: data.gateway,
     http: data.http,
     store: data.store,
+    routing: data.routing,
     log: data.log,
     servers,
     source: options.source,

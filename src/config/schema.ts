@@ -19,6 +19,8 @@ const commonFields = {
   timeoutMs: z.number().int().positive().optional(),
   /** Protocol era to speak: probe (`auto`), force 2025 (`legacy`), or pin the 2026-07-28 revision. */
   protocol: z.enum(['auto', 'legacy', '2026-07-28']).optional(),
+  /** Example needs per tool (by the tool's name on this server), indexed for find_capability. */
+  examples: z.record(z.string(), z.array(z.string().min(1))).optional(),
 };
 
 /** A server entry as written in a file (stdio or HTTP), before translation. */
@@ -93,6 +95,25 @@ export const configSchema = z
       .prefault({}),
     store: z
       .object({ path: z.string().default('data/switchboard.db') })
+      .strict()
+      .prefault({}),
+    /** Capability routing: find_capability, call_capability and the index behind them. */
+    routing: z
+      .object({
+        /** What tools/list shows: the catalog (full), only the meta-tools (discovery), or both. */
+        exposure: z.enum(['full', 'discovery', 'both']).default('both'),
+        /** Embedding model: a folder under modelsDir; "none" routes on the lexical index alone. */
+        model: z.string().default('switchboard-static-v1'),
+        modelsDir: z.string().default('models'),
+        /** Vector index: exact below hnswThreshold tools, HNSW from there (auto), or forced. */
+        vectorIndex: z.enum(['auto', 'exact', 'hnsw']).default('auto'),
+        hnswThreshold: z.number().int().positive().default(5_000),
+        /** Weight of meaning (dense) evidence against lexical evidence in the fused score. */
+        denseWeight: z.number().min(0).max(5).optional(),
+        /** Learn example needs from successful calls that follow a find_capability decision. */
+        learning: z.boolean().default(false),
+        maxLearnedPerTool: z.number().int().positive().default(20),
+      })
       .strict()
       .prefault({}),
     log: z

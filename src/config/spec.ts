@@ -14,6 +14,8 @@ interface SpecBase {
   readonly description: string | undefined;
   readonly timeoutMs: number | undefined;
   readonly protocol: ProtocolMode;
+  /** Example needs by tool name (on this server). */
+  readonly examples: Readonly<Record<string, readonly string[]>>;
 }
 
 /** A server run as a child process, spoken to over stdin/stdout. */
@@ -42,6 +44,7 @@ export function toUpstreamSpec(name: string, entry: ServerEntry): UpstreamSpec {
     description: entry.description,
     timeoutMs: entry.timeoutMs,
     protocol: entry.protocol ?? 'auto',
+    examples: entry.examples ?? {},
   };
   if (entry.type === 'stdio' || (entry.type === undefined && entry.command !== undefined)) {
     return {

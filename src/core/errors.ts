@@ -18,6 +18,7 @@ export const ErrorCodes = {
   UNAUTHORIZED: { status: 401, caller: true, retryable: false },
   SERVER_EXISTS: { status: 409, caller: true, retryable: false },
   SERVER_NOT_FOUND: { status: 404, caller: true, retryable: false },
+  NOT_FOUND: { status: 404, caller: true, retryable: false },
   UPSTREAM_UNAVAILABLE: { status: 503, caller: false, retryable: true },
   UPSTREAM_TIMEOUT: { status: 504, caller: false, retryable: true },
   UPSTREAM_FAILED: { status: 502, caller: false, retryable: true },

@@ -4,10 +4,11 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { GatewayError } from '../core/errors.js';
+import type { Capabilities } from '../gateway/capabilities.js';
 import type { Gateway } from '../gateway/gateway.js';
 
 /** Registers the /v1 routes. `adminToken`, when set, is required as a bearer token. */
-export function registerAdminRoutes(app: FastifyInstance, gateway: Gateway, adminToken: string | undefined): void {
+export function registerAdminRoutes(app: FastifyInstance, gateway: Gateway, capabilities: Capabilities, adminToken: string | undefined): void {
   app.register(async (v1) => {
     if (adminToken) {
       v1.addHook('onRequest', async (request) => {
@@ -31,6 +32,22 @@ export function registerAdminRoutes(app: FastifyInstance, gateway: Gateway, admi
     });
 
     v1.delete<{ Params: { name: string } }>('/servers/:name', async (request) => gateway.remove(request.params.name));
+
+    v1.get<{ Querystring: { q?: string; k?: string; servers?: string } }>('/capabilities/search', async (request) => {
+      const { q, k, servers } = request.query;
+      if (!q || !q.trim()) throw new GatewayError('BAD_REQUEST', 'q (the need, in words) is required: /v1/capabilities/search?q=create+an+issue&k=5');
+      const count = k === undefined ? undefined : Number(k);
+      if (count !== undefined && (!Number.isInteger(count) || count < 1 || count > 50)) throw new GatewayError('BAD_REQUEST', 'k must be an integer from 1 to 50');
+      return capabilities.find({ capability: q, ...(count ? { k: count } : {}), ...(servers ? { servers: servers.split(',').filter(Boolean) } : {}) });
+    });
+
+    v1.get<{ Querystring: { tool?: string } }>('/examples', async (request) => ({ examples: capabilities.listExamples(request.query.tool) }));
+
+    v1.delete<{ Params: { id: string } }>('/examples/:id', async (request) => {
+      const id = Number(request.params.id);
+      if (!Number.isInteger(id) || !capabilities.removeExample(id)) throw new GatewayError('NOT_FOUND', `no learned example with id "${request.params.id}"`);
+      return { removed: id };
+    });
 
     v1.get('/catalog', async () => {
       const snapshot = gateway.catalog;

@@ -9,6 +9,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { hostHeaderValidation, localhostHostValidation, localhostOriginValidation } from '@modelcontextprotocol/node';
 import type { Config } from '../config/load.js';
 import { asGatewayError, GatewayError } from '../core/errors.js';
+import type { Capabilities } from '../gateway/capabilities.js';
 import type { Gateway } from '../gateway/gateway.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { McpEndpoint } from './mcp-route.js';
@@ -32,6 +33,7 @@ export function assertSafeBind(config: Config['http']): void {
 export interface HttpAppDeps {
   readonly config: Config;
   readonly gateway: Gateway;
+  readonly capabilities: Capabilities;
   readonly endpoint: McpEndpoint;
   readonly log: Logger;
   readonly isShuttingDown: () => boolean;
@@ -84,6 +86,6 @@ export function buildHttpApp(deps: HttpAppDeps): FastifyInstance {
     return reply.code(ready ? 200 : 503).send({ ready, catalogVersion: gateway.catalog.version, tools: gateway.catalog.tools.length, shuttingDown: deps.isShuttingDown() });
   });
 
-  registerAdminRoutes(app, gateway, config.http.adminToken);
+  registerAdminRoutes(app, gateway, deps.capabilities, config.http.adminToken);
   return app;
 }

@@ -9,9 +9,11 @@
  */
 import { ProtocolError, ProtocolErrorCode, Server, type CallToolResult, type ServerContext, type Tool } from '@modelcontextprotocol/server';
 import { asGatewayError, GatewayError } from '../core/errors.js';
+import type { Capabilities } from '../gateway/capabilities.js';
 import type { Gateway } from '../gateway/gateway.js';
+import { DECISION_META_KEY, findResultToToolResult, META_TOOLS, metaToolDefinitions } from './meta-tools.js';
 import { paginate } from './paginate.js';
-import { ArgumentValidator } from './validate.js';
+import type { ArgumentValidator } from './validate.js';
 
 /** `_meta` key carrying the gateway's structured error on failed tool results. */
 export const ERROR_META_KEY = 'io.switchboard/error';
@@ -23,6 +25,10 @@ export interface AgentServerDeps {
   /** Largest accepted tool-arguments payload, in bytes. */
   readonly maxRequestBytes: number;
   readonly version: string;
+  /** Capability routing (find_capability, call_capability); absent = no meta-tools. */
+  readonly capabilities?: Capabilities;
+  /** What tools/list shows. */
+  readonly exposure: 'full' | 'discovery' | 'both';
 }
 
 /** Builds one agent-facing server instance. */
@@ -36,14 +42,18 @@ export function createAgentServer(deps: AgentServerDeps): Server {
     },
   );
 
+  const { capabilities } = deps;
+  const meta = capabilities && deps.exposure !== 'full' ? metaToolDefinitions : [];
+
   server.setRequestHandler('tools/list', async (request) => {
     const snapshot = gateway.catalog;
-    const page = paginate(snapshot.tools, snapshot.version, request.params?.cursor);
-    return { tools: page.items.map((t) => t.tool as Tool), ...(page.nextCursor ? { nextCursor: page.nextCursor } : {}) };
+    const all = deps.exposure === 'discovery' ? meta : [...meta, ...snapshot.tools.map((t) => t.tool as Tool)];
+    const page = paginate(all, snapshot.version, request.params?.cursor);
+    return { tools: [...page.items], ...(page.nextCursor ? { nextCursor: page.nextCursor } : {}) };
   });
 
-  server.setRequestHandler('tools/call', async (request, ctx) => {
-    const { name, arguments: args, _meta: meta } = request.params;
+  /** Forwards one call of a catalog tool: resolve, size and schema checks, upstream call, learning. */
+  async function forward(name: string, args: Record<string, unknown> | undefined, callMeta: Record<string, unknown> | undefined, decisionId: string | undefined, ctx: ServerContext): Promise<CallToolResult> {
     let tool;
     try {
       tool = gateway.resolveTool(name);
@@ -63,16 +73,57 @@ export function createAgentServer(deps: AgentServerDeps): Server {
     }
     const progressToken = ctx.mcpReq._meta?.progressToken;
     try {
-      return await gateway.callTool(tool, args, forwardMeta(meta), {
+      const result = await gateway.callTool(tool, args, forwardMeta(callMeta), {
         signal: ctx.mcpReq.signal,
         ...(progressToken !== undefined ? { onprogress: (p) => void notifyProgress(ctx, progressToken, p) } : {}),
       });
+      capabilities?.learn(decisionId, tool.id, result.isError !== true);
+      return result;
     } catch (error) {
       if (error instanceof ProtocolError) throw error; // the upstream's own JSON-RPC error passes through
       if (ctx.mcpReq.signal.aborted) throw error;
       return errorResult(asGatewayError(error));
     }
+  }
+
+  server.setRequestHandler('tools/call', async (request, ctx) => {
+    const { name, arguments: args, _meta: callMeta } = request.params;
+    if (capabilities && meta.length > 0 && name === META_TOOLS.find) return findCapability(capabilities, args ?? {});
+    if (capabilities && meta.length > 0 && name === META_TOOLS.call) return callCapability(capabilities, args ?? {}, ctx);
+    const decisionId = typeof callMeta?.[DECISION_META_KEY] === 'string' ? (callMeta[DECISION_META_KEY] as string) : undefined;
+    return forward(name, args, callMeta, decisionId, ctx);
   });
+
+  async function findCapability(caps: Capabilities, args: Record<string, unknown>): Promise<CallToolResult> {
+    const problems = deps.validator.check(metaToolDefinitions[0] as Tool, args);
+    if (problems) return errorResult(new GatewayError('INVALID_ARGUMENTS', `invalid arguments for find_capability: ${problems}`));
+    try {
+      const result = await caps.find({ capability: String(args.capability), ...(typeof args.k === 'number' ? { k: args.k } : {}), ...(Array.isArray(args.servers) ? { servers: args.servers as string[] } : {}) });
+      return findResultToToolResult(result, args.include_schema === true);
+    } catch (error) {
+      return errorResult(asGatewayError(error));
+    }
+  }
+
+  async function callCapability(caps: Capabilities, args: Record<string, unknown>, ctx: ServerContext): Promise<CallToolResult> {
+    const problems = deps.validator.check(metaToolDefinitions[1] as Tool, args);
+    if (problems) return errorResult(new GatewayError('INVALID_ARGUMENTS', `invalid arguments for call_capability: ${problems}`));
+    const toolArgs = args.arguments as Record<string, unknown>;
+    let decisionId = typeof args.decisionId === 'string' ? args.decisionId : undefined;
+    let tool = typeof args.tool === 'string' ? args.tool : undefined;
+    if (!tool) {
+      if (typeof args.capability !== 'string') return errorResult(new GatewayError('INVALID_ARGUMENTS', 'call_capability needs either "tool" (an id from find_capability) or "capability" (a need in words)'));
+      const found = await caps.find({ capability: args.capability, k: 3 });
+      const best = found.matches[0];
+      if (!found.confident || !best) {
+        const closest = found.matches.map((m) => m.tool).join(', ');
+        return errorResult(new GatewayError('UNKNOWN_TOOL', `no confident match for "${args.capability}"${closest ? `; closest: ${closest} (call one by id if it fits)` : ''}`, { decisionId: found.decisionId }));
+      }
+      tool = best.tool;
+      decisionId = found.decisionId;
+    }
+    return forward(tool, toolArgs, undefined, decisionId, ctx);
+  }
 
   server.setRequestHandler('prompts/list', async (request) => {
     const snapshot = gateway.catalog;

@@ -18,6 +18,22 @@ const MIGRATIONS: readonly string[] = [
      entry TEXT NOT NULL,
      created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now'))
    ) STRICT;`,
+  `CREATE TABLE embeddings (
+     model TEXT NOT NULL,
+     text_hash TEXT NOT NULL,
+     dim INTEGER NOT NULL,
+     vector BLOB NOT NULL,
+     PRIMARY KEY (model, text_hash)
+   ) STRICT, WITHOUT ROWID;`,
+  `CREATE TABLE learned_examples (
+     id INTEGER PRIMARY KEY,
+     tool TEXT NOT NULL,
+     need TEXT NOT NULL,
+     decision_id TEXT,
+     created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')),
+     UNIQUE (tool, need)
+   ) STRICT;
+   CREATE INDEX learned_examples_tool ON learned_examples (tool, created_at);`,
 ];
 
 /** Opens (creating folders as needed) and migrates the database at `path` (":memory:" for tests). */

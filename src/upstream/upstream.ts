@@ -31,6 +31,8 @@ export interface UpstreamStatus {
   readonly lastError: string | undefined;
   readonly inFlight: number;
   readonly latencyMs: number | undefined;
+  /** Moving average of failed calls (transport errors and timeouts), 0..1. */
+  readonly errorRate: number;
   readonly tools: number;
 }
 
@@ -75,6 +77,7 @@ export class Upstream {
   #lastError: string | undefined;
   #inFlight = 0;
   #latencyMs: number | undefined;
+  #errorRate = 0;
   #toolCount = 0;
   #retryTimer: NodeJS.Timeout | undefined;
   #healthTimer: NodeJS.Timeout | undefined;
@@ -116,6 +119,7 @@ export class Upstream {
       lastError: this.#lastError,
       inFlight: this.#inFlight,
       latencyMs: this.#latencyMs === undefined ? undefined : Math.round(this.#latencyMs * 100) / 100,
+      errorRate: Math.round(this.#errorRate * 1000) / 1000,
       tools: this.#toolCount,
     };
   }
@@ -178,9 +182,13 @@ export class Upstream {
       });
       const ms = performance.now() - started;
       this.#latencyMs = this.#latencyMs === undefined ? ms : this.#latencyMs * 0.8 + ms * 0.2;
+      this.#errorRate *= 0.9;
       return result;
     } catch (error) {
-      throw this.#translate(error, method, timeoutMs, options.signal);
+      const translated = this.#translate(error, method, timeoutMs, options.signal);
+      // Only backend faults count against the server; the server's own JSON-RPC errors and cancellations do not.
+      if (translated instanceof GatewayError) this.#errorRate = this.#errorRate * 0.9 + 0.1;
+      throw translated;
     } finally {
       this.#inFlight--;
       if (this.#inFlight === 0) this.#idle?.();

@@ -1,0 +1,75 @@
+/**
+ * The retrieval systems the quality benchmark compares, all built from the product's own code
+ * (CapabilityIndex, fusion, scorer): the reference BM25 of DESIGN.md §7, tuned BM25F, dense only,
+ * and the hybrid the gateway ships.
+ */
+import type { CatalogTool } from '../../src/catalog/snapshot.js';
+import { capabilityDoc, routeNeed } from '../../src/gateway/capabilities.js';
+import { CapabilityIndex, type SearchMode } from '../../src/index/capability-index.js';
+import { Bm25Index } from '../../src/index/lexical/bm25.js';
+import { Bm25fIndex } from '../../src/index/lexical/bm25f.js';
+import { tokenize } from '../../src/index/lexical/tokenize.js';
+import type { Embedder } from '../../src/index/types.js';
+import { createVectorIndex } from '../../src/index/vector/factory.js';
+import type { ConfidenceFeatures, ScorerSettings } from '../../src/router/scorer.js';
+import type { EvalSet } from './types.js';
+
+/** The systems by name. */
+export type SystemName = 'bm25-reference' | 'bm25f' | 'dense' | 'hybrid';
+
+/** One query's answer from a system. */
+export interface Answer {
+  readonly ranked: string[];
+  readonly rejected: boolean;
+  readonly features: ConfidenceFeatures | undefined;
+}
+
+/** A built system. */
+export interface System {
+  readonly name: SystemName;
+  readonly index: CapabilityIndex;
+  readonly buildMs: number;
+  answer(query: string): Promise<Answer>;
+}
+
+/** Catalog tools of an evaluation set, with "server/tool" ids. */
+export function evalTools(set: EvalSet): { tool: CatalogTool; serverDescription: string | undefined }[] {
+  return set.servers.flatMap((s) =>
+    s.tools.map((t) => ({
+      tool: { id: `${s.name}/${t.name}`, server: s.name, name: t.name, tool: { name: t.name, ...(t.title ? { title: t.title } : {}), ...(t.description ? { description: t.description } : {}), inputSchema: (t.inputSchema ?? { type: 'object' }) as { type: 'object' } } },
+      serverDescription: s.description,
+    })),
+  );
+}
+
+/** Builds a system over a set. `vectorKind` picks the dense index (auto: exact below 5,000 tools). */
+export async function buildSystem(name: SystemName, set: EvalSet, options: { embedder?: Embedder; denseWeight: number; scorer: ScorerSettings; vectorKind?: 'auto' | 'exact' | 'hnsw' }): Promise<System> {
+  const dense = name === 'dense' || name === 'hybrid';
+  if (dense && !options.embedder) throw new Error(`system ${name} needs an embedding model`);
+  const stemmed = (text: string) => tokenize(text, { stem: true, stopwords: 'conversational' });
+  const index = new CapabilityIndex({
+    lexical: name === 'bm25-reference' ? new Bm25Index() : new Bm25fIndex(),
+    ...(dense && options.embedder ? { embedder: options.embedder, vectors: (dim: number, expectedSize: number) => createVectorIndex({ dim, kind: options.vectorKind ?? 'auto', expectedSize }) } : {}),
+    tokenize: stemmed,
+  });
+  const docs = evalTools(set).map(({ tool, serverDescription }) => capabilityDoc(tool, serverDescription, []));
+  const started = performance.now();
+  await index.sync(docs);
+  const buildMs = performance.now() - started;
+  const mode: SearchMode = name === 'dense' ? 'dense' : name === 'hybrid' ? 'hybrid' : 'lexical';
+  return {
+    name,
+    index,
+    buildMs,
+    async answer(query) {
+      if (name === 'bm25-reference') {
+        // The reference is plain BM25 ranking: no fusion, no scorer, no "no match" answer.
+        const hits = await index.search(query, { k: 10, mode: 'lexical' });
+        return { ranked: hits.lexical.slice(0, 10).map((h) => h.id), rejected: false, features: undefined };
+      }
+      const ranking = await routeNeed(index, query, { k: 10, mode, denseWeight: options.denseWeight, scorer: options.scorer, signals: new Map() });
+      const ranked = ranking.matches.flatMap((m) => [m.tool, ...m.alternatives.map((a) => a.tool)]).slice(0, 10);
+      return { ranked, rejected: !ranking.confident, features: ranking.features };
+    },
+  };
+}

@@ -1,0 +1,184 @@
+/**
+ * The find_capability use-case: keeps the capability index in step with the catalog, answers a
+ * need with ranked matches (tool, server, schema, score, reasons) and a decision id, and, with
+ * learning on, turns a successful call that followed a decision into an example need for the tool.
+ */
+import { randomUUID } from 'node:crypto';
+import { GatewayError } from '../core/errors.js';
+import type { CatalogSnapshot, CatalogTool } from '../catalog/snapshot.js';
+import type { CapabilityDoc, CapabilityIndex, SearchMode } from '../index/capability-index.js';
+import { toolDocument } from '../index/lexical/document.js';
+import { zFuse } from '../router/fusion.js';
+import { rank, type Candidate, type Match, type Ranking, type ScorerSettings, type ServerSignal } from '../router/scorer.js';
+import type { Logger } from '../telemetry/logger.js';
+import type { Gateway } from './gateway.js';
+
+/** Persistence of learned examples (SQLite in store/). */
+export interface ExampleStore {
+  add(tool: string, need: string, decisionId: string | undefined): boolean;
+  list(tool?: string): { id: number; tool: string; need: string }[];
+  remove(id: number): boolean;
+}
+
+/** A find_capability request. */
+export interface FindRequest {
+  readonly capability: string;
+  readonly k?: number;
+  readonly servers?: readonly string[];
+  readonly mode?: SearchMode;
+}
+
+/** A find_capability answer. */
+export interface FindResult {
+  readonly decisionId: string;
+  readonly catalogVersion: number;
+  readonly confident: boolean;
+  readonly confidence: number;
+  readonly matches: readonly (Match & { readonly title: string | undefined; readonly description: string | undefined; readonly inputSchema: unknown })[];
+}
+
+/** Settings of the use-case. */
+export interface CapabilityOptions {
+  readonly scorer: ScorerSettings;
+  readonly denseWeight: number;
+  readonly learning: boolean;
+}
+
+const MAX_DECISIONS = 10_000;
+
+/** Builds the index documents of a catalog tool (examples from config and from use included). */
+export function capabilityDoc(tool: CatalogTool, serverDescription: string | undefined, examples: readonly string[]): CapabilityDoc {
+  const lexical = toolDocument({ id: tool.id, server: tool.server, ...(serverDescription ? { serverDescription } : {}), tool: tool.tool, examples });
+  const params = (lexical.fields.params ?? '').split(/\s+/).filter(Boolean);
+  const embedText = [tool.tool.title ?? tool.name, tool.tool.description ?? '', params.length ? `parameters: ${params.join(' ')}` : '', ...examples].filter(Boolean).join('. ');
+  return { id: tool.id, server: tool.server, name: tool.name, params, lexical, embedText };
+}
+
+/** How one need is routed: index search, z-score fusion, scoring with live signals. */
+export interface RouteOptions {
+  readonly k: number;
+  readonly servers?: readonly string[];
+  readonly mode?: SearchMode;
+  readonly denseWeight: number;
+  readonly scorer: ScorerSettings;
+  readonly signals: ReadonlyMap<string, ServerSignal>;
+  /** Drops candidates the current catalog no longer has. */
+  readonly allow?: (id: string) => boolean;
+}
+
+/** Routes a need through an index (shared by the gateway and the quality benchmark). */
+export async function routeNeed(index: CapabilityIndex, need: string, options: RouteOptions): Promise<Ranking> {
+  const hits = await index.search(need, { k: options.k, ...(options.servers ? { servers: options.servers } : {}), ...(options.mode ? { mode: options.mode } : {}) });
+  const fused = zFuse(hits.lexical, hits.dense, options.mode === 'dense' ? 1 : options.denseWeight);
+  const candidates = new Map<string, Candidate>();
+  for (const [id, c] of hits.candidates) if (!options.allow || options.allow(id)) candidates.set(id, c);
+  return rank(fused, candidates, options.signals, options.scorer, options.k);
+}
+
+/** The capability routing use-case. */
+export class Capabilities {
+  readonly #gateway: Gateway;
+  readonly #index: CapabilityIndex;
+  readonly #examples: ExampleStore | undefined;
+  readonly #options: CapabilityOptions;
+  readonly #log: Logger;
+  readonly #decisions = new Map<string, { need: string; tools: Set<string> }>();
+  #synced = Promise.resolve();
+  #indexedVersion = -1;
+
+  constructor(deps: { gateway: Gateway; index: CapabilityIndex; examples?: ExampleStore; options: CapabilityOptions; log: Logger }) {
+    this.#gateway = deps.gateway;
+    this.#index = deps.index;
+    this.#examples = deps.examples;
+    this.#options = deps.options;
+    this.#log = deps.log;
+    deps.gateway.onCatalogChange((change) => {
+      if (change.tools) void this.refresh();
+    });
+  }
+
+  /** Re-indexes the current catalog (serialised: one sync at a time, the last one wins). */
+  refresh(): Promise<void> {
+    this.#synced = this.#synced.then(async () => {
+      const snapshot = this.#gateway.catalog;
+      const started = performance.now();
+      const report = await this.#index.sync(this.#docs(snapshot));
+      this.#indexedVersion = snapshot.version;
+      this.#log.info({ version: snapshot.version, tools: this.#index.size, ...report, ms: Math.round(performance.now() - started) }, 'capability index synced');
+    }).catch((error: unknown) => this.#log.error({ err: (error as Error).message }, 'capability index sync failed'));
+    return this.#synced;
+  }
+
+  /** Ranks the catalog's tools for a need. */
+  async find(request: FindRequest): Promise<FindResult> {
+    const need = request.capability.trim();
+    if (!need) throw new GatewayError('INVALID_ARGUMENTS', 'capability must describe a need in words, e.g. "create an issue in the tracker"');
+    const snapshot = this.#gateway.catalog;
+    if (this.#indexedVersion !== snapshot.version) await this.refresh();
+    const k = Math.min(50, Math.max(1, request.k ?? 5));
+    const started = performance.now();
+    const ranking = await routeNeed(this.#index, need, {
+      k,
+      ...(request.servers ? { servers: request.servers } : {}),
+      ...(request.mode ? { mode: request.mode } : {}),
+      denseWeight: this.#options.denseWeight,
+      scorer: this.#options.scorer,
+      signals: this.#signals(),
+      allow: (id) => snapshot.toolById.has(id),
+    });
+    const decisionId = randomUUID();
+    this.#remember(decisionId, need, ranking.matches);
+    const matches = ranking.matches.map((m) => {
+      const tool = snapshot.toolById.get(m.tool)?.tool;
+      return { ...m, title: tool?.title, description: tool?.description, inputSchema: tool?.inputSchema };
+    });
+    this.#log.info({ decisionId, matches: matches.length, top: matches[0]?.tool, confident: ranking.confident, ms: Math.round((performance.now() - started) * 100) / 100 }, 'find_capability');
+    return { decisionId, catalogVersion: snapshot.version, confident: ranking.confident, confidence: ranking.confidence, matches };
+  }
+
+  /** Called after a tool call: with learning on, a successful call of an offered tool teaches the need. */
+  learn(decisionId: string | undefined, toolId: string, succeeded: boolean): void {
+    if (!this.#options.learning || !this.#examples || !decisionId || !succeeded) return;
+    const decision = this.#decisions.get(decisionId);
+    if (!decision || !decision.tools.has(toolId)) return;
+    if (this.#examples.add(toolId, decision.need, decisionId)) {
+      this.#log.info({ decisionId, tool: toolId }, 'learned example need');
+      void this.refresh();
+    }
+  }
+
+  /** Learned examples (admin API). */
+  listExamples(tool?: string) {
+    return this.#examples?.list(tool) ?? [];
+  }
+
+  /** Removes a learned example (admin API). */
+  removeExample(id: number): boolean {
+    const removed = this.#examples?.remove(id) ?? false;
+    if (removed) void this.refresh();
+    return removed;
+  }
+
+  #docs(snapshot: CatalogSnapshot): CapabilityDoc[] {
+    const learned = new Map<string, string[]>();
+    for (const e of this.#examples?.list() ?? []) learned.set(e.tool, [...(learned.get(e.tool) ?? []), e.need]);
+    const specs = new Map(this.#gateway.listServers().map((s) => [s.name, s]));
+    return snapshot.tools.map((tool) => {
+      const spec = specs.get(tool.server)?.spec as { description?: string; examples?: Record<string, string[]> } | undefined;
+      const examples = [...(spec?.examples?.[tool.name] ?? []), ...(learned.get(tool.id) ?? [])];
+      return capabilityDoc(tool, spec?.description, examples);
+    });
+  }
+
+  #signals(): Map<string, ServerSignal> {
+    return new Map(this.#gateway.listServers().map((s) => [s.name, { healthy: s.state === 'ready', latencyMs: s.latencyMs, errorRate: s.errorRate }]));
+  }
+
+  #remember(decisionId: string, need: string, matches: readonly Match[]): void {
+    this.#decisions.set(decisionId, { need, tools: new Set(matches.flatMap((m) => [m.tool, ...m.alternatives.map((a) => a.tool)])) });
+    if (this.#decisions.size > MAX_DECISIONS) {
+      const oldest = this.#decisions.keys().next().value;
+      if (oldest !== undefined) this.#decisions.delete(oldest);
+    }
+  }
+}

@@ -1,0 +1,164 @@
+/**
+ * The capability index: keeps a lexical index and (when an embedder is configured) a vector index in
+ * step with the catalog, and answers a need with fused candidates.
+ *
+ * `sync` is incremental: documents whose text is unchanged are left alone, changed ones are
+ * re-indexed, and only texts missing from the embedding cache reach the embedder. Candidates carry
+ * the query terms they matched and an IDF-weighted coverage, which the scorer turns into reasons
+ * and a confidence.
+ */
+import type { Embedder, Hit, LexicalDocument, LexicalIndex, VectorIndex } from './types.js';
+
+/** One tool as the index sees it. */
+export interface CapabilityDoc {
+  readonly id: string;
+  readonly server: string;
+  readonly name: string;
+  readonly params: readonly string[];
+  readonly lexical: LexicalDocument;
+  /** The text embedded for the dense index. */
+  readonly embedText: string;
+}
+
+/** Cache of embeddings by model and text (implemented over SQLite in store/). */
+export interface EmbeddingCache {
+  getMany(model: string, texts: readonly string[]): Map<string, Float32Array>;
+  putMany(model: string, entries: ReadonlyMap<string, Float32Array>): void;
+}
+
+/** Which evidence a search uses. */
+export type SearchMode = 'lexical' | 'dense' | 'hybrid';
+
+/** What the index is built from. */
+export interface CapabilityIndexDeps {
+  readonly lexical: LexicalIndex;
+  readonly vectors?: (dim: number, expectedSize: number) => VectorIndex;
+  readonly embedder?: Embedder;
+  readonly cache?: EmbeddingCache;
+  /** Tokenizes a query or document text the way the lexical index does (stemmed, stopwords out). */
+  readonly tokenize: (text: string) => string[];
+  /** Candidates taken from each list before fusion. */
+  readonly pool?: number;
+}
+
+/** A candidate with the evidence behind it. */
+export interface IndexCandidate extends CapabilityDoc {
+  readonly matchedTerms: readonly string[];
+  readonly coverage: number;
+}
+
+/** Result of a sync, for logs and tests. */
+export interface SyncReport {
+  readonly added: number;
+  readonly removed: number;
+  readonly embedded: number;
+  readonly fromCache: number;
+}
+
+/** The live capability index. */
+export class CapabilityIndex {
+  readonly #deps: CapabilityIndexDeps;
+  readonly #docs = new Map<string, { doc: CapabilityDoc; key: string; terms: Set<string> }>();
+  readonly #df = new Map<string, number>();
+  #vectors: VectorIndex | undefined;
+
+  constructor(deps: CapabilityIndexDeps) {
+    this.#deps = deps;
+  }
+
+  /** Documents indexed. */
+  get size(): number {
+    return this.#docs.size;
+  }
+
+  /** The embedder's model id, if dense search is on. */
+  get model(): string | undefined {
+    return this.#deps.embedder?.id;
+  }
+
+  /** Brings the index in line with `docs` (the whole current catalog). */
+  async sync(docs: readonly CapabilityDoc[]): Promise<SyncReport> {
+    const wanted = new Map(docs.map((d) => [d.id, d]));
+    let removed = 0;
+    for (const id of [...this.#docs.keys()]) {
+      if (!wanted.has(id)) {
+        this.#drop(id);
+        removed++;
+      }
+    }
+    const changed = docs.filter((d) => this.#docs.get(d.id)?.key !== keyOf(d));
+    for (const doc of changed) {
+      if (this.#docs.has(doc.id)) this.#drop(doc.id);
+      const terms = new Set(Object.values(doc.lexical.fields).flatMap((text) => this.#deps.tokenize(text ?? '')));
+      for (const t of terms) this.#df.set(t, (this.#df.get(t) ?? 0) + 1);
+      this.#docs.set(doc.id, { doc, key: keyOf(doc), terms });
+      this.#deps.lexical.upsert(doc.lexical);
+    }
+    const { embedded, fromCache } = await this.#embed(changed, docs.length);
+    return { added: changed.length, removed, embedded, fromCache };
+  }
+
+  /** Lexical and dense hits for a need (restricted to `servers` when given) and the candidates behind them. */
+  async search(query: string, options: { k: number; servers?: readonly string[]; mode?: SearchMode }): Promise<{ lexical: Hit[]; dense: Hit[]; candidates: Map<string, IndexCandidate> }> {
+    const mode = options.mode ?? (this.#vectors ? 'hybrid' : 'lexical');
+    const pool = Math.max(this.#deps.pool ?? 50, options.k * 4);
+    const allow = options.servers?.length ? new Set(options.servers) : undefined;
+    const keep = (hits: Hit[]) => (allow ? hits.filter((h) => allow.has(this.#docs.get(h.id)?.doc.server ?? '')) : hits).slice(0, pool);
+    const over = allow ? pool * 4 : pool;
+    const lexical = mode === 'dense' ? [] : keep(this.#deps.lexical.search(query, over));
+    let dense: Hit[] = [];
+    if (mode !== 'lexical' && this.#vectors && this.#deps.embedder) {
+      const [vector] = await this.#deps.embedder.embed([query]);
+      if (vector) dense = keep(this.#vectors.search(vector, over));
+    }
+    const queryTerms = [...new Set(this.#deps.tokenize(query))];
+    const n = Math.max(1, this.#docs.size);
+    const idf = (t: string) => Math.log(1 + n / (1 + (this.#df.get(t) ?? 0)));
+    const total = queryTerms.reduce((a, t) => a + idf(t), 0) || 1;
+    const candidates = new Map<string, IndexCandidate>();
+    for (const hit of [...lexical, ...dense]) {
+      const entry = this.#docs.get(hit.id);
+      if (!entry || candidates.has(hit.id)) continue;
+      const matched = queryTerms.filter((t) => entry.terms.has(t));
+      candidates.set(hit.id, { ...entry.doc, matchedTerms: matched, coverage: matched.reduce((a, t) => a + idf(t), 0) / total });
+    }
+    return { lexical, dense, candidates };
+  }
+
+  #drop(id: string): void {
+    const entry = this.#docs.get(id);
+    if (!entry) return;
+    for (const t of entry.terms) {
+      const left = (this.#df.get(t) ?? 1) - 1;
+      if (left > 0) this.#df.set(t, left);
+      else this.#df.delete(t);
+    }
+    this.#docs.delete(id);
+    this.#deps.lexical.remove(id);
+    this.#vectors?.remove(id);
+  }
+
+  async #embed(changed: readonly CapabilityDoc[], total: number): Promise<{ embedded: number; fromCache: number }> {
+    const { embedder, cache, vectors } = this.#deps;
+    if (!embedder || !vectors || changed.length === 0) return { embedded: 0, fromCache: 0 };
+    this.#vectors ??= vectors(embedder.dim, total);
+    const texts = [...new Set(changed.map((d) => d.embedText))];
+    const cached = cache?.getMany(embedder.id, texts) ?? new Map<string, Float32Array>();
+    const missing = texts.filter((t) => !cached.has(t));
+    const fresh = new Map<string, Float32Array>();
+    if (missing.length) {
+      const out = await embedder.embed(missing);
+      missing.forEach((t, i) => fresh.set(t, out[i] ?? new Float32Array(embedder.dim)));
+      cache?.putMany(embedder.id, fresh);
+    }
+    for (const doc of changed) {
+      const vector = cached.get(doc.embedText) ?? fresh.get(doc.embedText);
+      if (vector) this.#vectors.upsert(doc.id, vector);
+    }
+    return { embedded: missing.length, fromCache: texts.length - missing.length };
+  }
+}
+
+function keyOf(doc: CapabilityDoc): string {
+  return JSON.stringify([doc.server, doc.lexical.fields, doc.embedText]);
+}

@@ -1,0 +1,71 @@
+/**
+ * The tuned lexical index the gateway routes with (DESIGN.md §7): BM25F over the fields of a tool,
+ * each with its own weight and length normalisation, Porter2 stemming and the conversational
+ * stoplist. Measured against the reference BM25: +6.9 top-1, +4.8 Recall@5 on real MCP servers.
+ */
+import type { Hit, LexicalDocument, LexicalField, LexicalIndex } from '../types.js';
+import { FieldedIndex } from './fielded.js';
+import { createTokenizer, type StopwordMode } from './tokenize.js';
+
+/** The fields in the engine's order. */
+export const LEXICAL_FIELDS: readonly LexicalField[] = ['name', 'title', 'description', 'params', 'paramDescriptions', 'server', 'examples'];
+
+/**
+ * Default field weights. Measured: name x2, description x1, parameter names and descriptions x0.5,
+ * server x1 (needs name products: "on GitHub"). Not measured yet: title x1 (a human-readable name,
+ * usually repeating the name, so x1 on top of the name's x2) and examples x1 (operator-supplied
+ * example needs: stated like queries, so as strong as the description).
+ */
+export const DEFAULT_FIELD_WEIGHTS: Readonly<Record<LexicalField, number>> = {
+  name: 2,
+  title: 1,
+  description: 1,
+  params: 0.5,
+  paramDescriptions: 0.5,
+  server: 1,
+  examples: 1,
+};
+
+/** Options of the BM25F index; everything defaults to DESIGN.md §7. */
+export interface Bm25fOptions {
+  /** Per-field weights, merged over `DEFAULT_FIELD_WEIGHTS` (0 drops a field). */
+  readonly weights?: Partial<Record<LexicalField, number>>;
+  /** Length normalisation, one value for all fields or per field (default 0.4; found insensitive). */
+  readonly b?: number | Partial<Record<LexicalField, number>>;
+  /** Term-frequency saturation (default 0.9). */
+  readonly k1?: number;
+  /** Porter2 stemming (default on). */
+  readonly stem?: boolean;
+  /** Stoplist (default conversational). */
+  readonly stopwords?: StopwordMode;
+}
+
+/** BM25F over tool fields; incremental upsert and remove. */
+export class Bm25fIndex implements LexicalIndex {
+  readonly #engine: FieldedIndex;
+
+  constructor(options: Bm25fOptions = {}) {
+    const weights = { ...DEFAULT_FIELD_WEIGHTS, ...options.weights };
+    const b = (field: LexicalField) => (typeof options.b === 'number' ? options.b : (options.b?.[field] ?? 0.4));
+    this.#engine = new FieldedIndex(
+      { weights: LEXICAL_FIELDS.map((f) => weights[f]), b: LEXICAL_FIELDS.map(b), k1: options.k1 ?? 0.9 },
+      createTokenizer({ stem: options.stem ?? true, stopwords: options.stopwords ?? 'conversational' }),
+    );
+  }
+
+  get size(): number {
+    return this.#engine.size;
+  }
+
+  upsert(doc: LexicalDocument): void {
+    this.#engine.upsert(doc.id, LEXICAL_FIELDS.map((f) => doc.fields[f]));
+  }
+
+  remove(id: string): boolean {
+    return this.#engine.remove(id);
+  }
+
+  search(query: string, k: number): Hit[] {
+    return this.#engine.search(query, k);
+  }
+}

@@ -1,0 +1,158 @@
+/**
+ * The scorer: turns fused relevance into a ranked list of capabilities, weighing live signals
+ * (health, latency, error rate), grouping equivalent tools offered by several servers into one
+ * capability with its candidate servers, and deciding whether any match is confident at all.
+ *
+ * Pure: every number comes in as an argument, and every decision carries its reasons.
+ */
+import type { Fused } from './fusion.js';
+
+/** What the scorer knows about one candidate tool. */
+export interface Candidate {
+  readonly id: string;
+  readonly server: string;
+  /** The tool's name on its server (equivalence is judged on it and the parameters). */
+  readonly name: string;
+  readonly params: readonly string[];
+  /** Query terms found in the tool's text, for the reasons (may be empty). */
+  readonly matchedTerms: readonly string[];
+  /** IDF-weighted share of the query found in the tool's text, 0..1. */
+  readonly coverage: number;
+}
+
+/** Live state of a server. */
+export interface ServerSignal {
+  readonly healthy: boolean;
+  readonly latencyMs: number | undefined;
+  /** Recent share of failed calls, 0..1. */
+  readonly errorRate: number;
+}
+
+/** Scorer settings (see calibration.ts for how the defaults were measured). */
+export interface ScorerSettings {
+  /** Weight of the latency penalty per decade above 100 ms. */
+  readonly latencyWeight: number;
+  /** Weight of the error-rate penalty. */
+  readonly errorWeight: number;
+  /** Logistic confidence model over [coverage, dense, margin]. */
+  readonly confidence: { readonly bias: number; readonly coverage: number; readonly dense: number; readonly margin: number };
+  /** Below this confidence the answer is "no confident match". */
+  readonly threshold: number;
+}
+
+/** One server able to run a capability. */
+export interface Provider {
+  readonly tool: string;
+  readonly server: string;
+  readonly score: number;
+  readonly reasons: readonly string[];
+}
+
+/** A ranked capability: the best tool/server and its equivalents on other servers. */
+export interface Match {
+  readonly tool: string;
+  readonly server: string;
+  readonly score: number;
+  readonly relevance: number;
+  readonly reasons: readonly string[];
+  /** Equivalent tools on other servers, best first. */
+  readonly alternatives: readonly Provider[];
+}
+
+/** The evidence the confidence model reads (exposed for calibration). */
+export interface ConfidenceFeatures {
+  readonly coverage: number;
+  readonly dense: number;
+  readonly margin: number;
+}
+
+/** The scorer's answer. */
+export interface Ranking {
+  readonly matches: readonly Match[];
+  readonly confidence: number;
+  readonly confident: boolean;
+  readonly features: ConfidenceFeatures;
+}
+
+function jaccard(a: readonly string[], b: readonly string[]): number {
+  if (a.length === 0 && b.length === 0) return 1;
+  const sa = new Set(a);
+  const inter = b.filter((x) => sa.has(x)).length;
+  return inter / (sa.size + new Set(b).size - inter);
+}
+
+function normalizedName(name: string): string {
+  return name.toLowerCase().replace(/[^a-z0-9]/g, '');
+}
+
+/** True when two tools on different servers offer the same capability (same name, similar parameters). */
+export function equivalent(a: Candidate, b: Candidate): boolean {
+  return a.server !== b.server && normalizedName(a.name) === normalizedName(b.name) && jaccard(a.params, b.params) >= 0.5;
+}
+
+function liveAdjustment(signal: ServerSignal | undefined, settings: ScorerSettings, reasons: string[]): number {
+  if (!signal) return 0;
+  let delta = 0;
+  if (signal.latencyMs !== undefined && signal.latencyMs > 100) {
+    delta -= settings.latencyWeight * Math.log10(signal.latencyMs / 100);
+    reasons.push(`slow server (${Math.round(signal.latencyMs)} ms)`);
+  }
+  if (signal.errorRate > 0.05) {
+    delta -= settings.errorWeight * signal.errorRate;
+    reasons.push(`recent errors (${Math.round(signal.errorRate * 100)}%)`);
+  }
+  return delta;
+}
+
+const sigmoid = (x: number) => 1 / (1 + Math.exp(-x));
+
+/**
+ * Ranks fused candidates. Candidates on unhealthy servers are dropped (a down server is never
+ * offered); equivalent tools are grouped under the best-scoring provider.
+ */
+export function rank(fused: readonly Fused[], candidates: ReadonlyMap<string, Candidate>, signals: ReadonlyMap<string, ServerSignal>, settings: ScorerSettings, k: number): Ranking {
+  const providers: (Provider & { candidate: Candidate; relevance: number })[] = [];
+  for (const f of fused) {
+    const candidate = candidates.get(f.id);
+    if (!candidate) continue;
+    const signal = signals.get(candidate.server);
+    if (signal && !signal.healthy) continue;
+    const reasons: string[] = [];
+    if (candidate.matchedTerms.length > 0) reasons.push(`matches ${candidate.matchedTerms.map((t) => `"${t}"`).join(', ')}`);
+    if (f.dense !== undefined) reasons.push(`meaning similarity ${f.dense.toFixed(2)}`);
+    const score = f.fused + liveAdjustment(signal, settings, reasons);
+    providers.push({ tool: f.id, server: candidate.server, score, reasons, candidate, relevance: f.fused });
+  }
+  providers.sort((a, b) => b.score - a.score || (a.tool < b.tool ? -1 : 1));
+
+  const matches: Match[] = [];
+  const grouped = new Set<string>();
+  for (const p of providers) {
+    if (grouped.has(p.tool)) continue;
+    grouped.add(p.tool);
+    const alternatives = providers.filter((q) => !grouped.has(q.tool) && equivalent(p.candidate, q.candidate));
+    for (const a of alternatives) grouped.add(a.tool);
+    const reasons = alternatives.length ? [...p.reasons, `also offered by ${alternatives.map((a) => `"${a.server}"`).join(', ')}; "${p.server}" ranks best`] : p.reasons;
+    matches.push({ tool: p.tool, server: p.server, score: round(p.score), relevance: round(p.relevance), reasons, alternatives: alternatives.map(({ tool, server, score, reasons: r }) => ({ tool, server, score: round(score), reasons: r })) });
+    if (matches.length >= k) break;
+  }
+
+  const top = providers[0];
+  const second = providers.find((p) => top && p !== top && !equivalent(top.candidate, p.candidate));
+  const features: ConfidenceFeatures = top
+    ? // A lone candidate has no margin to speak of: one weak hit must not look decisive.
+      { coverage: top.candidate.coverage, dense: fused.find((f) => f.id === top.tool)?.dense ?? 0, margin: second ? Math.min(3, top.relevance - second.relevance) : 0 }
+    : { coverage: 0, dense: 0, margin: 0 };
+  const confidence = top ? confidenceOf(features, settings) : 0;
+  return { matches, confidence: round(confidence), confident: confidence >= settings.threshold, features };
+}
+
+/** The logistic confidence model. */
+export function confidenceOf(features: ConfidenceFeatures, settings: ScorerSettings): number {
+  const c = settings.confidence;
+  return sigmoid(c.bias + c.coverage * features.coverage + c.dense * features.dense + c.margin * features.margin);
+}
+
+function round(x: number): number {
+  return Math.round(x * 1000) / 1000;
+}
