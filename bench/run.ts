@@ -46,6 +46,7 @@ const SECTIONS: Record<string, () => Promise<Section>> = {
   'overhead-http': async () => (await import('./sections/overhead.js')).overheadHttp,
   'throughput-http': async () => (await import('./sections/throughput.js')).throughputHttp,
   quality: async () => (await import('./sections/quality.js')).quality,
+  'routing-speed': async () => (await import('./sections/routing-speed.js')).routingSpeed,
 };
 
 const cell = (s: Summary) => `${s.p50} / ${s.p90} / ${s.p99} / ${s.mean}`;

@@ -30,6 +30,8 @@ export interface System {
   readonly index: CapabilityIndex;
   readonly buildMs: number;
   answer(query: string): Promise<Answer>;
+  /** Re-indexes with example needs per tool id (as learning from use would add them). */
+  learn(examples: ReadonlyMap<string, readonly string[]>): Promise<void>;
 }
 
 /** Catalog tools of an evaluation set, with "server/tool" ids. */
@@ -52,7 +54,8 @@ export async function buildSystem(name: SystemName, set: EvalSet, options: { emb
     ...(dense && options.embedder ? { embedder: options.embedder, vectors: (dim: number, expectedSize: number) => createVectorIndex({ dim, kind: options.vectorKind ?? 'auto', expectedSize }) } : {}),
     tokenize: stemmed,
   });
-  const docs = evalTools(set).map(({ tool, serverDescription }) => capabilityDoc(tool, serverDescription, []));
+  const tools = evalTools(set);
+  const docs = tools.map(({ tool, serverDescription }) => capabilityDoc(tool, serverDescription, []));
   const started = performance.now();
   await index.sync(docs);
   const buildMs = performance.now() - started;
@@ -61,6 +64,9 @@ export async function buildSystem(name: SystemName, set: EvalSet, options: { emb
     name,
     index,
     buildMs,
+    async learn(examples) {
+      await index.sync(tools.map(({ tool, serverDescription }) => capabilityDoc(tool, serverDescription, examples.get(tool.id) ?? [])));
+    },
     async answer(query) {
       if (name === 'bm25-reference') {
         // The reference is plain BM25 ranking: no fusion, no scorer, no "no match" answer.

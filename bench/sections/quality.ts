@@ -11,6 +11,7 @@ import type { Embedder } from '../../src/index/types.js';
 import { DEFAULT_DENSE_WEIGHT, DEFAULT_SCORER } from '../../src/router/calibration.js';
 import type { ScorerSettings } from '../../src/router/scorer.js';
 import { calibrate, splitDevTest } from '../quality/calibrate.js';
+import { learningEffect } from '../quality/learning.js';
 import { loadAgreed, loadLiveMcpBench, loadMcpToolBench, loadSmitheryDistractors, loadSwitchboard, withDistractors } from '../quality/loaders.js';
 import { evaluate, pairedBootstrap, type Metrics, type PerQuery, type QueryOutcome } from '../quality/metrics.js';
 import { buildSystem, type SystemName } from '../quality/systems.js';
@@ -105,5 +106,11 @@ export async function quality(options: BenchOptions): Promise<SectionResult> {
     results.push(await measureSet({ ...test, name: 'switchboard (held-out test half)' }, embedder, scorer, denseWeight));
   }
   for (const set of sets) results.push(await measureSet(set, embedder, scorer, denseWeight));
-  return { results: { denseWeight, scorer, sets: results }, rows: [], notes, markdown: markdown(results) };
+  const extra = markdown(results);
+  let learning;
+  if (ours) {
+    learning = await learningEffect(ours, { ...(embedder ? { embedder } : {}), denseWeight, scorer });
+    extra.push('', `**Learning from use** (${embedder ? 'hybrid' : 'BM25F'}): the dev half replayed as traffic taught ${learning.learned} example needs; held-out half before -> after: top-1 ${pct(learning.before.top1)} -> ${pct(learning.after.top1)} (${gain(learning.gain.top1)}), R@5 ${pct(learning.before.recall5)} -> ${pct(learning.after.recall5)} (${gain(learning.gain.recall5)}), MRR@10 ${pct(learning.before.mrr10)} -> ${pct(learning.after.mrr10)} (${gain(learning.gain.mrr10)}).`);
+  }
+  return { results: { denseWeight, scorer, sets: results, learning }, rows: [], notes, markdown: extra };
 }

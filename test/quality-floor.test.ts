@@ -1,0 +1,58 @@
+/**
+ * Retrieval quality guard: find_capability's lexical path (BM25F + scorer) and, when the default
+ * model is present, the hybrid, measured on our evaluation set (data/eval/switchboard) must stay
+ * above floors set a little below the figures measured when they were introduced, so a regression
+ * fails CI. The benchmark (`npm run bench -- quality`) reports the full tables.
+ */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { loadSwitchboard } from '../bench/quality/loaders.js';
+import { evaluate, type QueryOutcome } from '../bench/quality/metrics.js';
+import { buildSystem, type SystemName } from '../bench/quality/systems.js';
+import { TransformersEmbedder } from '../src/index/embedder/transformers.js';
+import { DEFAULT_DENSE_WEIGHT, DEFAULT_SCORER } from '../src/router/calibration.js';
+import { ROOT } from './helpers.js';
+
+const set = loadSwitchboard(join(ROOT, 'data/eval/switchboard'));
+
+async function measure(name: SystemName) {
+  const embedder = name === 'hybrid' ? await TransformersEmbedder.load({ model: 'switchboard-static-v1', modelsDir: join(ROOT, 'models') }) : undefined;
+  const system = await buildSystem(name, set, { ...(embedder ? { embedder } : {}), denseWeight: DEFAULT_DENSE_WEIGHT, scorer: DEFAULT_SCORER });
+  const outcomes = new Map<string, QueryOutcome>();
+  for (const q of set.queries) outcomes.set(q.id, await system.answer(q.query));
+  return evaluate(set.queries, outcomes).metrics;
+}
+
+describe('retrieval quality on our evaluation set', () => {
+  it('has the size the issue asks for', () => {
+    expect(set.servers.length).toBeGreaterThanOrEqual(20);
+    expect(set.servers.reduce((a, s) => a + s.tools.length, 0)).toBeGreaterThanOrEqual(300);
+    expect(set.queries.length).toBeGreaterThanOrEqual(300);
+    expect(set.queries.some((q) => q.relevant.length === 0)).toBe(true);
+    expect(set.queries.some((q) => q.relevant.length > 1)).toBe(true);
+  });
+
+  it('the reference BM25 stays where it was measured (the baseline itself is not drifting)', async () => {
+    const m = await measure('bm25-reference');
+    expect(m.top1).toBeGreaterThan(0.3);
+    expect(m.top1).toBeLessThan(0.36);
+  });
+
+  it('BM25F with the scorer stays above its floor', async () => {
+    const m = await measure('bm25f');
+    // Measured 35.9 top-1 / 60.1 R@5 / 46.1 MRR@10 when introduced.
+    expect(m.top1).toBeGreaterThanOrEqual(0.33);
+    expect(m.recall5).toBeGreaterThanOrEqual(0.56);
+    expect(m.mrr10).toBeGreaterThanOrEqual(0.43);
+  });
+
+  it.runIf(existsSync(join(ROOT, 'models/switchboard-static-v1/onnx/model.onnx')))('the hybrid with the shipped model stays above its floor', async () => {
+    const m = await measure('hybrid');
+    expect(m.top1).toBeGreaterThanOrEqual(HYBRID_FLOOR.top1);
+    expect(m.recall5).toBeGreaterThanOrEqual(HYBRID_FLOOR.recall5);
+  });
+});
+
+/** Set when the model ships (see models/switchboard-static-v1/README.md for the measured figures). */
+const HYBRID_FLOOR = { top1: 0.33, recall5: 0.56 };
