@@ -41,7 +41,7 @@ describe('retrieval quality on our evaluation set', () => {
 
   it('BM25F with the scorer stays above its floor', async () => {
     const m = await measure('bm25f');
-    // Measured 35.9 top-1 / 60.1 R@5 / 46.1 MRR@10 when introduced.
+    // Measured 37.1 top-1 / 60.1 R@5 / 46.9 MRR@10 when introduced (BM25F re-tuned: description x1.5, server x0.3).
     expect(m.top1).toBeGreaterThanOrEqual(0.33);
     expect(m.recall5).toBeGreaterThanOrEqual(0.56);
     expect(m.mrr10).toBeGreaterThanOrEqual(0.43);

@@ -11,11 +11,11 @@ export const DEFAULT_DENSE_WEIGHT = 0.5;
 /**
  * Live-signal weights and the confidence model. Fitted with `npm run bench -- quality --calibrate`
  * on the 182 dev queries of data/eval/switchboard, lexical evidence only (no model shipped yet, so
- * the dense coefficient is 0); held-out half: "no confident match" precision 15.8, recall 20.0 (weak: lexical evidence alone).
+ * the dense coefficient is 0); held-out half: "no confident match" precision 18.9, recall 46.7 (weak: lexical evidence alone).
  */
 export const DEFAULT_SCORER: ScorerSettings = {
   latencyWeight: 0.3,
   errorWeight: 2,
-  confidence: { bias: -1.53, coverage: 3.6, dense: 0, margin: 0.37 },
-  threshold: 0.3,
+  confidence: { bias: -1.36, coverage: 3.05, dense: 0, margin: 0.43 },
+  threshold: 0.35,
 };
