@@ -10,20 +10,12 @@ import type { VectorIndex } from '../src/index/types.js';
 import { ExactIndex } from '../src/index/vector/exact.js';
 import { createVectorIndex, loadVectorIndex } from '../src/index/vector/factory.js';
 import { HnswIndex } from '../src/index/vector/hnsw.js';
+import { prng } from '../src/core/prng.js';
 
 const DIM = 16;
 
-/** A seeded PRNG (mulberry32) so every run sees the same vectors. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A seeded PRNG so every run sees the same vectors. */
+const rng = prng;
 
 /** `n` unit vectors; a small test set is where random vectors are fine (every search is near-exact). */
 function unitVectors(n: number, seed: number, dim = DIM): Float32Array[] {

@@ -10,6 +10,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { createVectorIndex } from '../src/index/vector/factory.js';
+import { prng } from '../src/core/prng.js';
 
 const DIM = 128;
 const N = 20_000;
@@ -22,17 +23,7 @@ const THEME_SPREAD = 0.6; // topics of a theme sit near each other, so neighbour
 const TOPIC_SPREAD = 1.0;
 const NOISE = 0.5;
 
-/** mulberry32: small, fast, seedable. */
-function uniform(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const uniform = prng;
 
 /** Standard normal samples (Box-Muller). */
 function normal(seed: number): () => number {

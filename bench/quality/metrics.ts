@@ -2,6 +2,7 @@
  * Retrieval metrics over ranked lists of "server/tool" ids, and a paired bootstrap for the
  * difference between two systems on the same queries.
  */
+import { prng } from '../../src/core/prng.js';
 import type { EvalQuery } from './types.js';
 
 /** Per-query outcome of one system. */
@@ -82,18 +83,6 @@ export function evaluate(queries: readonly EvalQuery[], outcomes: ReadonlyMap<st
       unanswerable,
     },
     perQuery,
-  };
-}
-
-/** Mulberry32: a small seeded PRNG so bootstrap intervals are reproducible. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
 }
 
