@@ -14,7 +14,7 @@ export interface Embedder {
   /** The model id (e.g. "switchboard-static-v1" or "Xenova/all-MiniLM-L6-v2"); part of every cache key. */
   readonly id: string;
   readonly dim: number;
-  /** Embeds a batch; every returned vector has length `dim` and unit norm (or is all zeros for empty text). */
+  /** Embeds a batch; every returned vector has length `dim` and unit norm (text with no known word: zeros or a fixed vector, by model). */
   embed(texts: readonly string[]): Promise<Float32Array[]>;
   close?(): Promise<void>;
 }
