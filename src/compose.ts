@@ -37,6 +37,8 @@ export interface ComposeOptions {
 /** A running hub (Streamable HTTP). */
 export interface Hub {
   readonly gateway: Gateway;
+  /** Capability routing (find_capability and its index). */
+  readonly capabilities: Capabilities;
   /** `http://host:port` the hub listens on. */
   readonly url: string;
   readonly port: number;
@@ -113,6 +115,7 @@ export async function startHub(config: Config, options: ComposeOptions & { host?
   let closing: Promise<void> | undefined;
   return {
     gateway,
+    capabilities,
     url,
     port,
     ready,

@@ -96,6 +96,11 @@ export class Capabilities {
       if (change.tools) void this.refresh();
     });
   }
+  /** The embedding model routing uses (undefined: lexical only). */
+  get model(): string | undefined {
+    return this.#index.model;
+  }
+
 
   /** Re-indexes the current catalog (serialised: one sync at a time, the last one wins). */
   refresh(): Promise<void> {

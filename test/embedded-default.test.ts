@@ -1,0 +1,63 @@
+/**
+ * The embedded default as a user meets it: the hub runs examples/default.yaml (server-everything,
+ * server-memory and server-filesystem from npm, the shipped model), a real MCP client connects over
+ * HTTP and asks find_capability for needs in its own words. The needs were written for this test
+ * before it was first run, without looking at the tools' descriptions, and were not changed to
+ * make it pass. The issue asks for the right tool first for "most needs"; the shipped default
+ * reaches 9 of these 16 when this test was written, so the floor guards that level and the
+ * gap is reported in the issue's note rather than hidden by rewording the needs.
+ */
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Client } from '@modelcontextprotocol/client';
+import { loadConfigFile } from '../src/config/load.js';
+import type { Hub } from '../src/compose.js';
+import { cleanup, connectAgent, ROOT, startTestHub, tempDir } from './helpers.js';
+
+/** [need, acceptable first answers] */
+const NEEDS: readonly [string, readonly string[]][] = [
+  ['remember that Alice works at Acme as a new person in my knowledge graph', ['memory__create_entities']],
+  ['record that Alice manages Bob', ['memory__create_relations']],
+  ['add another fact about an existing person I stored', ['memory__add_observations']],
+  ['forget everything about a person', ['memory__delete_entities']],
+  ['show me everything I have stored in memory', ['memory__read_graph']],
+  ['look up stored people by keyword', ['memory__search_nodes', 'memory__open_nodes']],
+  ['what is inside this folder', ['filesystem__list_directory', 'filesystem__list_directory_with_sizes', 'filesystem__directory_tree']],
+  ['get the text of a config file', ['filesystem__read_text_file', 'filesystem__read_file']],
+  ['save this text to disk as notes.txt', ['filesystem__write_file']],
+  ['rename report.txt to report-final.txt', ['filesystem__move_file']],
+  ['make a new folder called drafts', ['filesystem__create_directory']],
+  ['find files whose names match *.md', ['filesystem__search_files']],
+  ['how big is this file and when was it last modified', ['filesystem__get_file_info', 'filesystem__list_directory_with_sizes']],
+  ['change one line in an existing file', ['filesystem__edit_file']],
+  ['repeat my message back to me', ['everything__echo']],
+  ['add 17 and 25 together', ['everything__get-sum']],
+];
+
+let hub: Hub;
+let agent: Client;
+
+beforeAll(async () => {
+  const config = loadConfigFile(join(ROOT, 'examples/default.yaml'), { ...process.env, SWITCHBOARD_PORT: '0', SWITCHBOARD_DB: join(tempDir(), 'switchboard.db') });
+  hub = await startTestHub(config);
+  agent = await connectAgent(hub.url);
+});
+
+afterAll(cleanup);
+
+describe('the embedded default routes needs in plain words', () => {
+  it('uses the shipped model (hybrid routing, not lexical only)', () => {
+    expect(hub.capabilities?.model).toBe('switchboard-static-v1');
+  });
+
+  it('names the right tool first for at least half of the needs (measured 9 of 16)', async () => {
+    const misses: string[] = [];
+    for (const [need, right] of NEEDS) {
+      const result = await agent.callTool({ name: 'find_capability', arguments: { capability: need, k: 3 } });
+      const first = (result.structuredContent as { matches: { tool: string }[] }).matches[0]?.tool ?? '(none)';
+      if (!right.includes(first)) misses.push(`${need} -> ${first}`);
+    }
+    const hits = NEEDS.length - misses.length;
+    expect(hits, misses.join('\n')).toBeGreaterThanOrEqual(Math.ceil(NEEDS.length / 2));
+  });
+});
