@@ -4,7 +4,7 @@
  * Tests and benchmarks start hubs and sidecars through these functions, exactly as the CLI does.
  */
 import type { AddressInfo } from 'node:net';
-import { resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import type { Config } from './config/load.js';
 import { Gateway } from './gateway/gateway.js';
 import { buildHttpApp } from './http/app.js';
@@ -22,7 +22,8 @@ import { CapabilityIndex } from './index/capability-index.js';
 import { TransformersEmbedder } from './index/embedder/transformers.js';
 import { Bm25fIndex } from './index/lexical/bm25f.js';
 import { tokenize } from './index/lexical/tokenize.js';
-import { createVectorIndex } from './index/vector/factory.js';
+import { createVectorIndex, vectorKindFor } from './index/vector/factory.js';
+import { FileVectorStore } from './index/vector/persist.js';
 import { DEFAULT_DENSE_WEIGHT, DEFAULT_SCORER } from './router/calibration.js';
 import type { Embedder } from './index/types.js';
 import { createLogger, type Logger } from './telemetry/logger.js';
@@ -76,6 +77,8 @@ async function buildCapabilities(config: Config, gateway: Gateway, db: Db, log: 
   const index = new CapabilityIndex({
     lexical: new Bm25fIndex(),
     vectors: (dim, expectedSize) => createVectorIndex({ dim, kind: routing.vectorIndex, expectedSize, hnswThreshold: routing.hnswThreshold }),
+    vectorKind: (expectedSize) => vectorKindFor({ dim: 0, kind: routing.vectorIndex, expectedSize, hnswThreshold: routing.hnswThreshold }),
+    ...(config.store.path === ':memory:' ? {} : { persist: new FileVectorStore(join(dirname(resolve(config.store.path)), 'vectors'), (err, what) => log.warn({ err: err.message }, `vector index: ${what} failed; it will be rebuilt`)) }),
     ...(embedder ? { embedder } : {}),
     cache: new SqliteEmbeddingCache(db),
     tokenize: (text) => tokenize(text, { stem: true, stopwords: 'conversational' }),

@@ -7,7 +7,9 @@
  * the query terms they matched and an IDF-weighted coverage, which the scorer turns into reasons
  * and a confidence.
  */
+import { createHash } from 'node:crypto';
 import type { Embedder, Hit, LexicalDocument, LexicalIndex, VectorIndex } from './types.js';
+import type { VectorSnapshotStore } from './vector/persist.js';
 
 /** One tool as the index sees it. */
 export interface CapabilityDoc {
@@ -33,6 +35,10 @@ export type SearchMode = 'lexical' | 'dense' | 'hybrid';
 export interface CapabilityIndexDeps {
   readonly lexical: LexicalIndex;
   readonly vectors?: (dim: number, expectedSize: number) => VectorIndex;
+  /** The kind `vectors` would build for a catalog of this size (a saved index of another kind is rebuilt). */
+  readonly vectorKind?: (expectedSize: number) => VectorIndex['kind'];
+  /** Keeps the vector index between runs; absent = rebuilt from the embedding cache at every start. */
+  readonly persist?: VectorSnapshotStore;
   readonly embedder?: Embedder;
   readonly cache?: EmbeddingCache;
   /** Tokenizes a query or document text the way the lexical index does (stemmed, stopwords out). */
@@ -61,6 +67,9 @@ export class CapabilityIndex {
   readonly #docs = new Map<string, { doc: CapabilityDoc; key: string; terms: Set<string> }>();
   readonly #df = new Map<string, number>();
   #vectors: VectorIndex | undefined;
+  /** Hash of the text behind each vector (to skip re-adding an unchanged tool to a loaded index). */
+  readonly #vectorKeys = new Map<string, string>();
+  #loaded = false;
 
   constructor(deps: CapabilityIndexDeps) {
     this.#deps = deps;
@@ -94,7 +103,17 @@ export class CapabilityIndex {
       this.#docs.set(doc.id, { doc, key: keyOf(doc), terms });
       this.#deps.lexical.upsert(doc.lexical);
     }
-    const { embedded, fromCache } = await this.#embed(changed, docs.length);
+    const { embedded, fromCache, touched } = await this.#embed(changed, docs.length);
+    if (this.#vectors) {
+      // A loaded index may hold tools that have left the catalog since it was saved.
+      for (const id of [...this.#vectorKeys.keys()]) {
+        if (!this.#docs.has(id)) {
+          this.#vectors.remove(id);
+          this.#vectorKeys.delete(id);
+        }
+      }
+      if (touched || removed > 0) this.#deps.persist?.save(this.#deps.embedder?.id ?? '', this.#vectors, this.#vectorKeys);
+    }
     return { added: changed.length, removed, embedded, fromCache };
   }
 
@@ -135,14 +154,32 @@ export class CapabilityIndex {
     }
     this.#docs.delete(id);
     this.#deps.lexical.remove(id);
-    this.#vectors?.remove(id);
   }
 
-  async #embed(changed: readonly CapabilityDoc[], total: number): Promise<{ embedded: number; fromCache: number }> {
-    const { embedder, cache, vectors } = this.#deps;
-    if (!embedder || !vectors || changed.length === 0) return { embedded: 0, fromCache: 0 };
-    this.#vectors ??= vectors(embedder.dim, total);
-    const texts = [...new Set(changed.map((d) => d.embedText))];
+  /** Loads the saved index for this model, if one fits; otherwise creates an empty one. */
+  #openVectors(embedder: Embedder, total: number): VectorIndex | undefined {
+    const { vectors, persist, vectorKind } = this.#deps;
+    if (!vectors) return undefined;
+    if (!this.#loaded) {
+      this.#loaded = true;
+      const saved = persist?.load(embedder.id, embedder.dim);
+      if (saved && (!vectorKind || vectorKind(total) === saved.index.kind)) {
+        for (const [id, key] of saved.keys) this.#vectorKeys.set(id, key);
+        return saved.index;
+      }
+    }
+    return vectors(embedder.dim, total);
+  }
+
+  async #embed(changed: readonly CapabilityDoc[], total: number): Promise<{ embedded: number; fromCache: number; touched: boolean }> {
+    const { embedder, cache } = this.#deps;
+    if (!embedder || changed.length === 0) return { embedded: 0, fromCache: 0, touched: false };
+    this.#vectors ??= this.#openVectors(embedder, total);
+    const vectors = this.#vectors;
+    if (!vectors) return { embedded: 0, fromCache: 0, touched: false };
+    // Tools whose text is what the saved index was built from need nothing.
+    const stale = changed.filter((d) => this.#vectorKeys.get(d.id) !== textKey(d.embedText) || !vectors.has(d.id));
+    const texts = [...new Set(stale.map((d) => d.embedText))];
     const cached = cache?.getMany(embedder.id, texts) ?? new Map<string, Float32Array>();
     const missing = texts.filter((t) => !cached.has(t));
     const fresh = new Map<string, Float32Array>();
@@ -151,12 +188,18 @@ export class CapabilityIndex {
       missing.forEach((t, i) => fresh.set(t, out[i] ?? new Float32Array(embedder.dim)));
       cache?.putMany(embedder.id, fresh);
     }
-    for (const doc of changed) {
+    for (const doc of stale) {
       const vector = cached.get(doc.embedText) ?? fresh.get(doc.embedText);
-      if (vector) this.#vectors.upsert(doc.id, vector);
+      if (!vector) continue;
+      vectors.upsert(doc.id, vector);
+      this.#vectorKeys.set(doc.id, textKey(doc.embedText));
     }
-    return { embedded: missing.length, fromCache: texts.length - missing.length };
+    return { embedded: missing.length, fromCache: texts.length - missing.length, touched: stale.length > 0 };
   }
+}
+
+function textKey(text: string): string {
+  return createHash('sha256').update(text).digest('hex').slice(0, 16);
 }
 
 function keyOf(doc: CapabilityDoc): string {

@@ -21,10 +21,15 @@ export interface VectorIndexOptions {
   readonly hnswThreshold?: number;
 }
 
+/** The kind of index the options call for. */
+export function vectorKindFor(options: VectorIndexOptions): VectorIndex['kind'] {
+  const threshold = options.hnswThreshold ?? 5_000;
+  return options.kind === 'auto' ? (options.expectedSize >= threshold ? 'hnsw' : 'exact') : options.kind;
+}
+
 /** A fresh, empty index of the configured kind (or, for 'auto', the kind that suits `expectedSize`). */
 export function createVectorIndex(options: VectorIndexOptions): VectorIndex {
-  const threshold = options.hnswThreshold ?? 5_000;
-  const kind = options.kind === 'auto' ? (options.expectedSize >= threshold ? 'hnsw' : 'exact') : options.kind;
+  const kind = vectorKindFor(options);
   // Headroom so a catalog that grows a little does not reallocate at once.
   const capacity = Math.max(1024, Math.ceil(options.expectedSize * 1.25));
   return kind === 'hnsw' ? new HnswIndex(options.dim, { initialCapacity: capacity }) : new ExactIndex(options.dim, capacity);
