@@ -34,7 +34,7 @@ describe('config', () => {
       },
     }));
     const config = loadConfigFile(file, {});
-    expect(config.servers.map((s) => [s.name, s.kind])).toEqual([['github', 'stdio'], ['remote', 'streamable-http'], ['legacy', 'sse']]);
+    expect(config.servers.map((s) => [s.name, s.instances[0]?.kind])).toEqual([['github', 'stdio'], ['remote', 'streamable-http'], ['legacy', 'sse']]);
     expect(config.http).toMatchObject({ host: '127.0.0.1', port: 7420 });
     expect(config.gateway.prefix).toBe('always');
     expect(Object.isFrozen(config.servers)).toBe(true);
@@ -42,12 +42,12 @@ describe('config', () => {
 
   it('loads a VS Code file (servers + type + inputs)', () => {
     const config = buildConfig({ inputs: [{ id: 'tok', type: 'promptString' }], servers: { a: { type: 'stdio', command: 'node' }, b: { type: 'http', url: 'http://127.0.0.1:1/mcp' } } }, { env: {} });
-    expect(config.servers.map((s) => s.kind)).toEqual(['stdio', 'streamable-http']);
+    expect(config.servers.map((s) => s.instances[0]?.kind)).toEqual(['stdio', 'streamable-http']);
   });
 
   it('expands ${VAR}, ${env:VAR} and ${VAR:-default}', () => {
     const config = buildConfig({ http: { port: '${PORT:-7000}' }, servers: { a: { command: '${CMD}', args: ['${env:ARG}'], env: { TOKEN: 'pre-${SECRET}' } } } }, { env: { CMD: 'node', ARG: 'x', SECRET: 's' } });
-    const spec = config.servers[0];
+    const spec = config.servers[0]?.instances[0];
     expect(config.http.port).toBe(7000);
     expect(spec).toMatchObject({ kind: 'stdio', command: 'node', args: ['x'], env: { TOKEN: 'pre-s' } });
   });

@@ -12,7 +12,7 @@ const RANK: Record<string, number> = {
   core: 0, telemetry: 0,
   config: 1,
   store: 2, upstream: 2, index: 2,
-  catalog: 3, router: 3, experiments: 3, compat: 3, policy: 3,
+  catalog: 3, router: 3, experiments: 3, compat: 3, policy: 3, resilience: 3,
   gateway: 4,
   mcp: 5,
   http: 6,

@@ -9,7 +9,7 @@ import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
 import { GatewayError } from '../core/errors.js';
 import { configSchema, type ParsedConfig } from './schema.js';
-import { toUpstreamSpec, type UpstreamSpec } from './spec.js';
+import { toServerSpec, withBaseDir, type ServerSpec } from './spec.js';
 
 /** The validated configuration the gateway runs on. */
 export interface Config {
@@ -19,7 +19,9 @@ export interface Config {
   readonly routing: ParsedConfig['routing'];
   readonly log: ParsedConfig['log'];
   /** Enabled servers in file order (`servers` first, then `mcpServers`). */
-  readonly servers: readonly UpstreamSpec[];
+  readonly servers: readonly ServerSpec[];
+  /** Gateway-owned fan-out tools by name. */
+  readonly virtualTools: ParsedConfig['virtualTools'];
   /** Where the file was read from (undefined for configs built in code). */
   readonly source: string | undefined;
 }
@@ -80,6 +82,9 @@ export function buildConfig(raw: unknown, options: { env?: NodeJS.ProcessEnv; so
   if (!parsed.success) issues.push(...zodIssues(parsed.error));
   const data = parsed.success ? parsed.data : undefined;
   if (data) {
+    if (Object.keys(data.virtualTools).length > 0 && (data.servers?.switchboard || data.mcpServers?.switchboard)) {
+      issues.push({ path: data.servers?.switchboard ? 'servers.switchboard' : 'mcpServers.switchboard', message: '"switchboard" is where the gateway lists its virtual tools; choose another server name' });
+    }
     for (const name of Object.keys(data.mcpServers ?? {})) {
       if (data.servers?.[name]) issues.push({ path: `mcpServers.${name}`, message: `server "${name}" is also defined under servers` });
     }
@@ -90,14 +95,15 @@ export function buildConfig(raw: unknown, options: { env?: NodeJS.ProcessEnv; so
   const entries = { ...(data.servers ?? {}), ...(data.mcpServers ?? {}) };
   const servers = Object.entries(entries)
     .filter(([, entry]) => entry.disabled !== true)
-    .map(([name, entry]) => toUpstreamSpec(name, entry))
-    .map((spec) => (spec.kind === 'stdio' && spec.cwd && options.baseDir && !isAbsolute(spec.cwd) ? { ...spec, cwd: resolve(options.baseDir, spec.cwd) } : spec));
+    .map(([name, entry]) => toServerSpec(name, entry))
+    .map((spec) => (options.baseDir ? withBaseDir(spec, options.baseDir, isAbsolute, resolve) : spec));
   return deepFreeze({
     gateway: data.gateway,
     http: data.http,
     store: data.store,
     routing: data.routing,
     log: data.log,
+    virtualTools: data.virtualTools,
     servers,
     source: options.source,
   });

@@ -3,7 +3,8 @@
  *
  * A server entry accepts the `mcpServers` shape used by Claude Desktop, Cursor and VS Code
  * (`command`/`args`/`env`/`cwd`, or `url`/`headers`, with `type` when ambiguous), so an existing file
- * loads as is. The parsed form is translated into one internal, closed union (`UpstreamSpec`).
+ * loads as is; `instances` lists replicas of one server instead. The parsed form is translated into
+ * one internal form (`ServerSpec` with its `UpstreamSpec` instances).
  */
 import { z } from 'zod';
 
@@ -23,35 +24,98 @@ const commonFields = {
   examples: z.record(z.string(), z.array(z.string().min(1))).optional(),
 };
 
-/** A server entry as written in a file (stdio or HTTP), before translation. */
+/** Transport fields: a stdio command or an HTTP url (the `mcpServers` shape). */
+const transportFields = {
+  type: z.enum(['stdio', 'http', 'streamable-http', 'streamableHttp', 'sse']).optional(),
+  command: z.string().min(1).optional(),
+  args: z.array(z.string()).optional(),
+  env: stringMap.optional(),
+  cwd: z.string().optional(),
+  url: z.url({ protocol: /^https?$/ }).optional(),
+  headers: stringMap.optional(),
+};
+
+type TransportFields = { [K in keyof typeof transportFields]?: z.infer<(typeof transportFields)[K]> };
+
+/** Checks that the transport fields describe exactly one stdio or HTTP connection. */
+function checkTransport(entry: TransportFields, ctx: z.RefinementCtx): void {
+  const kind = entry.type;
+  if (kind === 'stdio' || (kind === undefined && entry.command !== undefined)) {
+    if (entry.command === undefined) ctx.addIssue({ code: 'custom', path: ['command'], message: 'a stdio server needs a command' });
+    if (entry.url !== undefined) ctx.addIssue({ code: 'custom', path: ['url'], message: 'a stdio server takes a command, not a url' });
+    if (entry.headers !== undefined) ctx.addIssue({ code: 'custom', path: ['headers'], message: 'headers apply to HTTP servers only' });
+    return;
+  }
+  if (entry.url === undefined) {
+    ctx.addIssue({
+      code: 'custom',
+      path: kind === undefined ? [] : ['url'],
+      message: kind === undefined ? 'a server needs either a command (stdio) or a url (HTTP)' : `a ${kind} server needs a url`,
+    });
+  }
+  for (const key of ['command', 'args', 'env', 'cwd'] as const) {
+    if (entry[key] !== undefined) ctx.addIssue({ code: 'custom', path: [key], message: `${key} applies to stdio servers only` });
+  }
+}
+
+/** One instance (replica) of a server: its own command or url, and its priority tier. */
+export const instanceEntrySchema = z
+  .object({
+    ...transportFields,
+    /** `primary` (0, the default) is used first; `backup` (1) or higher numbers only while every lower tier is down. */
+    tier: z.union([z.enum(['primary', 'backup']), z.number().int().min(0).max(9)]).optional(),
+  })
+  .strict()
+  .superRefine(checkTransport);
+
+/** Circuit breaker settings (per instance). */
+export const circuitSchema = z
+  .object({
+    /** Consecutive failures that open the circuit. */
+    failures: z.number().int().positive().default(5),
+    /** Failure rate over the last `window` calls that opens it (once `minCalls` were seen). */
+    failureRate: z.number().gt(0).max(1).default(0.5),
+    window: z.number().int().positive().default(20),
+    minCalls: z.number().int().positive().default(10),
+    /** How long an open circuit rejects calls before letting probes through (half-open). */
+    openMs: z.number().int().positive().default(5_000),
+    /** Calls let through while half-open; all must succeed to close the circuit. */
+    halfOpenProbes: z.number().int().positive().default(1),
+  })
+  .strict();
+
+/** Failover retry settings. */
+export const retrySchema = z
+  .object({
+    /** Further attempts on other instances after the first (0 = no failover). */
+    attempts: z.number().int().min(0).max(10).default(2),
+    /** Jittered exponential backoff between attempts. */
+    backoffMs: z.number().int().nonnegative().default(25),
+    maxBackoffMs: z.number().int().positive().default(1_000),
+  })
+  .strict();
+
+/** A server entry as written in a file (stdio or HTTP, or several instances), before translation. */
 export const serverEntrySchema = z
   .object({
-    type: z.enum(['stdio', 'http', 'streamable-http', 'streamableHttp', 'sse']).optional(),
-    command: z.string().min(1).optional(),
-    args: z.array(z.string()).optional(),
-    env: stringMap.optional(),
-    cwd: z.string().optional(),
-    url: z.url({ protocol: /^https?$/ }).optional(),
-    headers: stringMap.optional(),
+    ...transportFields,
     ...commonFields,
+    /** Replicas serving the same tools; replaces the top-level command/url. */
+    instances: z.array(instanceEntrySchema).min(1).max(64).optional(),
+    /** How calls spread over healthy instances of the best tier. */
+    balance: z.enum(['p2c', 'round-robin']).optional(),
+    /** Active health checks of this server's instances (override the gateway defaults). */
+    health: z.object({ intervalMs: z.number().int().positive().optional(), timeoutMs: z.number().int().positive().optional() }).strict().optional(),
+    circuit: circuitSchema.partial().optional(),
+    retry: retrySchema.partial().optional(),
+    /** Tools that may be repeated on another instance after a failure mid-call (true = all), besides
+     * those annotated readOnlyHint or idempotentHint. */
+    retrySafe: z.union([z.boolean(), z.array(z.string().min(1))]).optional(),
   })
   .superRefine((entry, ctx) => {
-    const kind = entry.type;
-    if (kind === 'stdio' || (kind === undefined && entry.command !== undefined)) {
-      if (entry.command === undefined) ctx.addIssue({ code: 'custom', path: ['command'], message: 'a stdio server needs a command' });
-      if (entry.url !== undefined) ctx.addIssue({ code: 'custom', path: ['url'], message: 'a stdio server takes a command, not a url' });
-      if (entry.headers !== undefined) ctx.addIssue({ code: 'custom', path: ['headers'], message: 'headers apply to HTTP servers only' });
-      return;
-    }
-    if (entry.url === undefined) {
-      ctx.addIssue({
-        code: 'custom',
-        path: kind === undefined ? [] : ['url'],
-        message: kind === undefined ? 'a server needs either a command (stdio) or a url (HTTP)' : `a ${kind} server needs a url`,
-      });
-    }
-    for (const key of ['command', 'args', 'env', 'cwd'] as const) {
-      if (entry[key] !== undefined) ctx.addIssue({ code: 'custom', path: [key], message: `${key} applies to stdio servers only` });
+    if (entry.instances === undefined) return checkTransport(entry, ctx);
+    for (const key of Object.keys(transportFields) as (keyof typeof transportFields)[]) {
+      if (entry[key] !== undefined) ctx.addIssue({ code: 'custom', path: [key], message: `${key} goes inside each of "instances" (give either instances or one command/url)` });
     }
   });
 
@@ -63,6 +127,29 @@ const serverName = z
   .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, 'server names use letters, digits, "_", "-" and "." (at most 64)');
 
 const serversMap = z.record(serverName, serverEntrySchema);
+
+/** A virtual tool: one call fanned out to several backend tools. */
+export const virtualToolSchema = z
+  .object({
+    description: z.string().optional(),
+    /** Backend tool ids as the catalog names them (e.g. "search-a__search"). */
+    tools: z.array(z.string().min(1)).min(2),
+    /** merge: every result, labelled by source; first: the first success, the rest cancelled; quorum: n successes. */
+    strategy: z.enum(['merge', 'first', 'quorum']).default('merge'),
+    quorum: z.number().int().positive().optional(),
+    /** Per-branch deadline (ms); the gateway's call timeout when absent. */
+    timeoutMs: z.number().int().positive().optional(),
+    /** Input schema shown to agents; by default the first backend tool's. */
+    inputSchema: z.record(z.string(), z.unknown()).optional(),
+  })
+  .strict()
+  .superRefine((tool, ctx) => {
+    if (tool.strategy === 'quorum' && tool.quorum === undefined) ctx.addIssue({ code: 'custom', path: ['quorum'], message: 'the quorum strategy needs quorum: n' });
+    if (tool.quorum !== undefined && tool.quorum > tool.tools.length) ctx.addIssue({ code: 'custom', path: ['quorum'], message: `quorum ${tool.quorum} is more than the ${tool.tools.length} tools` });
+  });
+
+/** A virtual tool as configured. */
+export type VirtualToolEntry = z.infer<typeof virtualToolSchema>;
 
 /** The whole configuration file. */
 export const configSchema = z
@@ -79,6 +166,10 @@ export const configSchema = z
         drainTimeoutMs: z.number().int().nonnegative().default(10_000),
         /** Largest request an agent may send, in bytes (HTTP bodies; tool arguments on stdio). */
         maxRequestBytes: z.number().int().positive().default(4 * 1024 * 1024),
+        /** Defaults for every server (each may override them). */
+        balance: z.enum(['p2c', 'round-robin']).default('p2c'),
+        circuit: circuitSchema.prefault({}),
+        retry: retrySchema.prefault({}),
       })
       .strict()
       .prefault({}),
@@ -120,6 +211,8 @@ export const configSchema = z
       .object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') })
       .strict()
       .prefault({}),
+    /** Gateway-owned tools that fan a call out over tools of several servers and aggregate the results. */
+    virtualTools: z.record(z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'virtual tool names use letters, digits, "_", "-" and "."'), virtualToolSchema).default({}),
     servers: serversMap.optional(),
     /** The Claude Desktop / Cursor key; merged with `servers`. */
     mcpServers: serversMap.optional(),

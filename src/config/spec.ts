@@ -1,16 +1,23 @@
 /**
- * The internal form of an upstream server: a closed union over transport kinds.
+ * The internal form of a server: a `ServerSpec` with one or more instances (replicas), each an
+ * `UpstreamSpec`, a closed union over transport kinds.
  *
  * Every entry, whether it came from a config file, an `mcpServers` file or the admin API, is
  * translated here once; nothing downstream looks at the file shape again.
  */
-import type { ServerEntry } from './schema.js';
+import type { circuitSchema, retrySchema, ServerEntry } from './schema.js';
+import type { z } from 'zod';
 
 /** How the gateway negotiates the protocol era with an upstream. */
 export type ProtocolMode = 'auto' | 'legacy' | '2026-07-28';
 
 interface SpecBase {
+  /** The server's name (shared by its instances). */
   readonly name: string;
+  /** This instance's id: the server name, or `name#n` when the server lists several instances. */
+  readonly instance: string;
+  /** Priority tier: 0 (primary) first; higher tiers only while every lower one is down. */
+  readonly tier: number;
   readonly description: string | undefined;
   readonly timeoutMs: number | undefined;
   readonly protocol: ProtocolMode;
@@ -37,8 +44,38 @@ export interface HttpSpec extends SpecBase {
 /** One upstream server, as the gateway runs it. */
 export type UpstreamSpec = StdioSpec | HttpSpec;
 
-/** Translates a validated entry into the internal union. The entry must have passed `serverEntrySchema`. */
-export function toUpstreamSpec(name: string, entry: ServerEntry): UpstreamSpec {
+/** Circuit breaker settings (see the config schema for their meaning). */
+export type CircuitSettings = z.infer<typeof circuitSchema>;
+/** Failover retry settings. */
+export type RetrySettings = z.infer<typeof retrySchema>;
+
+/** A server as the gateway runs it: one or more instances serving the same tools, and how to use them. */
+export interface ServerSpec {
+  readonly name: string;
+  readonly description: string | undefined;
+  readonly examples: Readonly<Record<string, readonly string[]>>;
+  readonly instances: readonly UpstreamSpec[];
+  /** Overrides of the gateway defaults (undefined: use the default). */
+  readonly balance: 'p2c' | 'round-robin' | undefined;
+  readonly health: { readonly intervalMs?: number | undefined; readonly timeoutMs?: number | undefined };
+  readonly circuit: Partial<CircuitSettings>;
+  readonly retry: Partial<RetrySettings>;
+  /** Tools safe to repeat after a failure mid-call, besides read-only and idempotent ones (true: all). */
+  readonly retrySafe: boolean | readonly string[];
+}
+
+type Transport = Pick<ServerEntry, 'type' | 'command' | 'args' | 'env' | 'cwd' | 'url' | 'headers'>;
+
+function toInstance(base: Omit<SpecBase, 'instance' | 'tier'>, instance: string, tier: number, entry: Transport): UpstreamSpec {
+  const common = { ...base, instance, tier };
+  if (entry.type === 'stdio' || (entry.type === undefined && entry.command !== undefined)) {
+    return { ...common, kind: 'stdio', command: entry.command ?? '', args: entry.args ?? [], env: entry.env ?? {}, cwd: entry.cwd };
+  }
+  return { ...common, kind: entry.type === 'sse' ? 'sse' : 'streamable-http', url: entry.url ?? '', headers: entry.headers ?? {} };
+}
+
+/** Translates a validated entry into the internal form. The entry must have passed `serverEntrySchema`. */
+export function toServerSpec(name: string, entry: ServerEntry): ServerSpec {
   const base = {
     name,
     description: entry.description,
@@ -46,30 +83,43 @@ export function toUpstreamSpec(name: string, entry: ServerEntry): UpstreamSpec {
     protocol: entry.protocol ?? 'auto',
     examples: entry.examples ?? {},
   };
-  if (entry.type === 'stdio' || (entry.type === undefined && entry.command !== undefined)) {
-    return {
-      ...base,
-      kind: 'stdio',
-      command: entry.command ?? '',
-      args: entry.args ?? [],
-      env: entry.env ?? {},
-      cwd: entry.cwd,
-    };
-  }
+  const listed = entry.instances;
+  const instances = listed
+    ? listed.map((i, n) => toInstance(base, listed.length === 1 ? name : `${name}#${n + 1}`, i.tier === 'backup' ? 1 : i.tier === 'primary' || i.tier === undefined ? 0 : i.tier, i))
+    : [toInstance(base, name, 0, entry)];
   return {
-    ...base,
-    kind: entry.type === 'sse' ? 'sse' : 'streamable-http',
-    url: entry.url ?? '',
-    headers: entry.headers ?? {},
+    name,
+    description: entry.description,
+    examples: entry.examples ?? {},
+    instances,
+    balance: entry.balance,
+    health: entry.health ?? {},
+    circuit: entry.circuit ?? {},
+    retry: entry.retry ?? {},
+    retrySafe: entry.retrySafe ?? false,
+  };
+}
+
+/** Resolves relative stdio working directories against `baseDir` (the config file's folder). */
+export function withBaseDir(spec: ServerSpec, baseDir: string, isAbsolute: (p: string) => boolean, resolve: (a: string, b: string) => string): ServerSpec {
+  return {
+    ...spec,
+    instances: spec.instances.map((i) => (i.kind === 'stdio' && i.cwd && !isAbsolute(i.cwd) ? { ...i, cwd: resolve(baseDir, i.cwd) } : i)),
   };
 }
 
 const SECRET_NAME = /(auth|token|key|secret|passw|cookie|credential|session)/i;
 
 /**
- * A copy of a spec that is safe to log or return from the admin API: every env value is hidden (env
+ * A copy of a server spec that is safe to log or return from the admin API: every env value is hidden (env
  * often carries credentials under innocent names) and headers named like secrets are hidden.
  */
+export function redactServer(spec: ServerSpec): Record<string, unknown> {
+  const { instances, ...rest } = spec;
+  return { ...rest, instances: instances.map(redactSpec) };
+}
+
+/** The redacted copy of one instance's spec (see {@link redactServer}). */
 export function redactSpec(spec: UpstreamSpec): Record<string, unknown> {
   if (spec.kind === 'stdio') {
     return { ...spec, env: Object.fromEntries(Object.keys(spec.env).map((k) => [k, '[redacted]'])) };

@@ -12,6 +12,7 @@ export type {
   Resource,
   ResourceTemplateType as ResourceTemplate,
   Tool,
+  ToolAnnotations,
 } from '@modelcontextprotocol/server';
 
 import type { Prompt, Resource, ResourceTemplateType, Tool } from '@modelcontextprotocol/server';

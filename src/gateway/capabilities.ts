@@ -176,7 +176,7 @@ export class Capabilities {
   }
 
   #signals(): Map<string, ServerSignal> {
-    return new Map(this.#gateway.listServers().map((s) => [s.name, { healthy: s.state === 'ready', latencyMs: s.latencyMs, errorRate: s.errorRate }]));
+    return new Map(this.#gateway.listServers().map((s) => [s.name, { healthy: s.health !== 'down', latencyMs: s.latencyMs, errorRate: s.errorRate }]));
   }
 
   #remember(decisionId: string, need: string, matches: readonly Match[]): void {

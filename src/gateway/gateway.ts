@@ -8,21 +8,27 @@
 import type { Config } from '../config/load.js';
 import { expandEnv, describeIssues, formatPath, type ConfigIssue } from '../config/load.js';
 import { serverEntrySchema } from '../config/schema.js';
-import { redactSpec, toUpstreamSpec, type UpstreamSpec } from '../config/spec.js';
+import { redactServer, toServerSpec, type ServerSpec } from '../config/spec.js';
 import { GatewayError } from '../core/errors.js';
-import type { CallToolResult, GetPromptResult, ReadResourceResult } from '../core/protocol.js';
+import type { CallToolResult, GetPromptResult, ReadResourceResult, ServerPart, Tool } from '../core/protocol.js';
 import { Federation, type CatalogChange } from '../catalog/federation.js';
 import type { CatalogSnapshot, CatalogTool } from '../catalog/snapshot.js';
+import { fanOut, type FanoutBranch, type FanoutStrategy } from '../resilience/fanout.js';
+import { retrySafe } from '../resilience/retry.js';
 import type { ServerRegistry } from '../store/servers-repo.js';
 import type { Logger } from '../telemetry/logger.js';
-import { Upstream, type ForwardOptions, type UpstreamStatus } from '../upstream/upstream.js';
+import type { ForwardOptions } from '../upstream/upstream.js';
+import { ServerPool, type PoolDefaults, type PoolStatus } from './pool.js';
 import { suggest } from './suggest.js';
+
+/** The gateway's own pseudo-server: virtual (fan-out) tools are listed under it. */
+export const GATEWAY_SERVER = 'switchboard';
 
 /** Where a server's definition came from. */
 export type ServerSource = 'config' | 'runtime';
 
 /** A server's status as the admin API shows it. */
-export interface ServerView extends UpstreamStatus {
+export interface ServerView extends PoolStatus {
   readonly source: ServerSource;
   readonly spec: Record<string, unknown>;
 }
@@ -45,7 +51,8 @@ export class Gateway {
   readonly #registry: ServerRegistry;
   readonly #env: NodeJS.ProcessEnv;
   readonly #federation: Federation;
-  readonly #upstreams = new Map<string, { upstream: Upstream; source: ServerSource }>();
+  readonly #upstreams = new Map<string, { pool: ServerPool; source: ServerSource }>();
+  readonly #poolDefaults: PoolDefaults;
   #ready = false;
   #reportedConflicts = new Set<string>();
   #closing: Promise<void> | undefined;
@@ -56,7 +63,11 @@ export class Gateway {
     this.#registry = deps.registry;
     this.#env = deps.env ?? process.env;
     this.#federation = new Federation({ prefix: deps.config.gateway.prefix, separator: deps.config.gateway.separator });
+    const { gateway } = deps.config;
+    this.#poolDefaults = { connectTimeoutMs: gateway.connectTimeoutMs, healthIntervalMs: gateway.healthIntervalMs, healthTimeoutMs: gateway.healthTimeoutMs, callTimeoutMs: gateway.callTimeoutMs, balance: gateway.balance, circuit: gateway.circuit, retry: gateway.retry };
     this.#federation.onChange((change) => {
+      // Virtual tools take their input schema from their backends: follow the catalog.
+      if (change.tools && Object.keys(this.config.virtualTools).length > 0) queueMicrotask(() => this.#publishVirtual());
       this.#log.info({ version: change.snapshot.version, tools: change.snapshot.tools.length, changed: { tools: change.tools, prompts: change.prompts, resources: change.resources } }, 'catalog updated');
       // Log each conflict once, when it appears, not on every later catalog change.
       const current = new Set(change.snapshot.conflicts.map((c) => c.message));
@@ -87,7 +98,7 @@ export class Gateway {
   /** Connects every configured and persisted server in parallel; one failing server never blocks the rest. */
   async start(): Promise<void> {
     const stored = this.#registry.list();
-    const specs: { spec: UpstreamSpec; source: ServerSource }[] = this.config.servers.map((spec) => ({ spec, source: 'config' }));
+    const specs: { spec: ServerSpec; source: ServerSource }[] = this.config.servers.map((spec) => ({ spec, source: 'config' }));
     for (const row of stored) {
       if (specs.some((s) => s.spec.name === row.name)) {
         this.#log.warn({ server: row.name }, 'a runtime registration has the name of a configured server; the config wins');
@@ -98,6 +109,10 @@ export class Gateway {
       } catch (error) {
         this.#log.error({ server: row.name, err: (error as Error).message }, 'stored registration is invalid; skipped');
       }
+    }
+    if (Object.keys(this.config.virtualTools).length > 0) {
+      this.#federation.reserve(GATEWAY_SERVER);
+      this.#publishVirtual();
     }
     await Promise.all(specs.map(({ spec, source }) => this.#add(spec, source)));
     this.#ready = true;
@@ -110,9 +125,9 @@ export class Gateway {
     if (tool) return tool;
     // A tool of a server that is configured but down: say so instead of "unknown tool".
     const separator = this.config.gateway.separator;
-    for (const [server, { upstream }] of this.#upstreams) {
-      if (id.startsWith(`${server}${separator}`) && upstream.state !== 'ready') {
-        const status = upstream.status();
+    for (const [server, { pool }] of this.#upstreams) {
+      if (id.startsWith(`${server}${separator}`) && pool.state !== 'ready') {
+        const status = pool.status();
         throw new GatewayError('UPSTREAM_UNAVAILABLE', `server "${server}" is not connected (${status.state}${status.lastError ? `: ${status.lastError}` : ''}); its tools are unavailable until it reconnects`, { server, tool: id, state: status.state });
       }
     }
@@ -122,11 +137,13 @@ export class Gateway {
 
   /** Routes a tool call to the server that owns the tool. */
   async callTool(tool: CatalogTool, args: Record<string, unknown> | undefined, meta: Record<string, unknown> | undefined, options: CallOptions): Promise<CallToolResult> {
+    if (tool.server === GATEWAY_SERVER && !this.#upstreams.has(GATEWAY_SERVER)) return this.#callVirtual(tool, args, meta, options);
     const entry = this.#upstreams.get(tool.server);
     if (!entry) throw new GatewayError('UPSTREAM_UNAVAILABLE', `server "${tool.server}" has been removed`, { server: tool.server });
     const started = performance.now();
     try {
-      const result = await entry.upstream.callTool(tool.name, args, meta, options);
+      const safe = retrySafe(tool.name, tool.tool.annotations, entry.pool.spec.retrySafe);
+      const result = await entry.pool.callTool(tool.name, args, meta, safe, options);
       this.#log.info({ tool: tool.id, server: tool.server, ms: round(performance.now() - started), isError: result.isError === true }, 'tools/call');
       return result;
     } catch (error) {
@@ -152,7 +169,7 @@ export class Gateway {
 
   /** Every server with its status. */
   listServers(): ServerView[] {
-    return [...this.#upstreams.values()].map(({ upstream, source }) => ({ ...upstream.status(), source, spec: redactSpec(upstream.spec) }));
+    return [...this.#upstreams.values()].map(({ pool, source }) => ({ ...pool.status(), source, spec: redactServer(pool.spec) }));
   }
 
   /** Registers a server at run time, persists it, and waits for its first connection attempt. */
@@ -162,7 +179,7 @@ export class Gateway {
     if (this.#upstreams.has(name)) throw new GatewayError('SERVER_EXISTS', `a server named "${name}" already exists; remove it first`, { server: name });
     this.#registry.save(name, entry);
     await this.#add(spec, 'runtime');
-    this.#log.info({ server: name, spec: redactSpec(spec) }, 'server registered');
+    this.#log.info({ server: name, spec: redactServer(spec) }, 'server registered');
     const view = this.listServers().find((s) => s.name === name);
     if (!view) throw new GatewayError('SERVER_NOT_FOUND', `server "${name}" was removed while it was being registered`);
     return view;
@@ -175,7 +192,7 @@ export class Gateway {
     this.#upstreams.delete(name);
     this.#registry.remove(name);
     this.#federation.update(name, undefined);
-    await entry.upstream.drain(this.config.gateway.drainTimeoutMs);
+    await entry.pool.drain(this.config.gateway.drainTimeoutMs);
     this.#log.info({ server: name, source: entry.source }, 'server removed');
     return { removed: name, source: entry.source };
   }
@@ -184,43 +201,91 @@ export class Gateway {
   close(): Promise<void> {
     this.#closing ??= (async () => {
       const all = [...this.#upstreams.values()];
-      await Promise.all(all.map(({ upstream }) => upstream.drain(this.config.gateway.drainTimeoutMs)));
+      await Promise.all(all.map(({ pool }) => pool.drain(this.config.gateway.drainTimeoutMs)));
       this.#upstreams.clear();
     })();
     return this.#closing;
   }
 
-  #upstream(server: string): Upstream {
+  #upstream(server: string): ServerPool {
     const entry = this.#upstreams.get(server);
     if (!entry) throw new GatewayError('UPSTREAM_UNAVAILABLE', `server "${server}" has been removed`, { server });
-    return entry.upstream;
+    return entry.pool;
   }
 
-  async #add(spec: UpstreamSpec, source: ServerSource): Promise<void> {
-    const { gateway } = this.config;
+  async #add(spec: ServerSpec, source: ServerSource): Promise<void> {
     const log = this.#log.child({ server: spec.name });
-    const upstream = new Upstream(spec, log, gateway, {
-      onPart: (server, part) => {
-        // A part arriving after removal must not resurrect the server in the catalog.
-        if (part !== undefined && this.#upstreams.get(server)?.upstream !== upstream) return;
-        if (part === undefined && this.#upstreams.has(server) && this.#upstreams.get(server)?.upstream !== upstream) return;
-        this.#federation.update(server, part);
-      },
-      onState: (status) => log.info({ state: status.state, lastError: status.lastError }, 'upstream state'),
+    const server = spec.name;
+    const pool: ServerPool = new ServerPool(spec, log, this.#poolDefaults, (part) => {
+      // A part arriving after removal must not resurrect the server in the catalog.
+      if (part !== undefined && this.#upstreams.get(server)?.pool !== pool) return;
+      if (part === undefined && this.#upstreams.has(server) && this.#upstreams.get(server)?.pool !== pool) return;
+      this.#federation.update(server, part);
     });
-    this.#upstreams.set(spec.name, { upstream, source });
+    this.#upstreams.set(spec.name, { pool, source });
     this.#federation.reserve(spec.name);
-    await upstream.start();
+    await pool.start();
   }
 
-  #parseEntry(name: string, entry: unknown): UpstreamSpec {
+  /**
+   * Runs one call on several catalog tools at once (a virtual tool, or call_capability with
+   * fanout) and aggregates the results by `strategy`. Tools missing from the catalog are reported
+   * as failed branches.
+   */
+  async fanOut(name: string, toolIds: readonly string[], args: Record<string, unknown> | undefined, meta: Record<string, unknown> | undefined, fan: { strategy: FanoutStrategy; quorum?: number; timeoutMs?: number }, options: CallOptions): Promise<CallToolResult> {
+    const snapshot = this.catalog;
+    const started = performance.now();
+    const branches: FanoutBranch[] = toolIds.map((id) => {
+      const tool = snapshot.toolById.get(id);
+      return {
+        tool: id,
+        server: tool?.server ?? '?',
+        run: async (signal) => {
+          if (!tool) throw new GatewayError('UNKNOWN_TOOL', `"${id}" is not in the catalog now (its server may be down)`, { tool: id });
+          return this.callTool(tool, args, meta, { signal, ...(fan.timeoutMs !== undefined ? { timeoutMs: fan.timeoutMs } : options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}) });
+        },
+      };
+    });
+    const { result, outcomes } = await fanOut(name, branches, { strategy: fan.strategy, ...(fan.quorum !== undefined ? { quorum: fan.quorum } : {}), ...(options.signal ? { signal: options.signal } : {}) });
+    this.#log.info({ tool: name, strategy: fan.strategy, ms: round(performance.now() - started), branches: outcomes.map((o) => ({ tool: o.tool, status: o.status, ms: round(o.ms) })) }, 'fan-out call');
+    return result;
+  }
+
+  #callVirtual(tool: CatalogTool, args: Record<string, unknown> | undefined, meta: Record<string, unknown> | undefined, options: CallOptions): Promise<CallToolResult> {
+    const virtual = this.config.virtualTools[tool.name];
+    if (!virtual) throw new GatewayError('UNKNOWN_TOOL', `unknown tool "${tool.id}"`, { tool: tool.id });
+    return this.fanOut(tool.id, virtual.tools, args, meta, { strategy: virtual.strategy, ...(virtual.quorum !== undefined ? { quorum: virtual.quorum } : {}), ...(virtual.timeoutMs !== undefined ? { timeoutMs: virtual.timeoutMs } : {}) }, options);
+  }
+
+  /** Lists the virtual tools under the gateway's own server, with their backends' input schema. */
+  #publishVirtual(): void {
+    if (this.#closing) return;
+    const snapshot = this.catalog;
+    const tools: Tool[] = Object.entries(this.config.virtualTools).map(([name, v]) => {
+      const backends = v.tools.map((id) => snapshot.toolById.get(id)).filter((t): t is CatalogTool => t !== undefined);
+      const schema = (v.inputSchema ?? backends[0]?.tool.inputSchema ?? { type: 'object' }) as Tool['inputSchema'];
+      const readOnly = backends.length === v.tools.length && backends.every((b) => b.tool.annotations?.readOnlyHint === true);
+      return {
+        name,
+        description: v.description ?? `Runs ${v.tools.join(', ')} at once and ${v.strategy === 'merge' ? 'merges their results, each labelled with its source' : v.strategy === 'first' ? 'returns the first success (the rest are cancelled)' : `returns once ${v.quorum} succeed`}.`,
+        inputSchema: schema,
+        annotations: { readOnlyHint: readOnly, openWorldHint: true },
+        _meta: { 'io.switchboard/fanout': { tools: v.tools, strategy: v.strategy, ...(v.quorum !== undefined ? { quorum: v.quorum } : {}) } },
+      };
+    });
+    const part: ServerPart = { tools, prompts: [], resources: [], resourceTemplates: [], instructions: undefined };
+    this.#federation.update(GATEWAY_SERVER, part);
+  }
+
+  #parseEntry(name: string, entry: unknown): ServerSpec {
     const issues: ConfigIssue[] = [];
     if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/.test(name)) issues.push({ path: 'name', message: 'server names use letters, digits, "_", "-" and "." (at most 64)' });
+    if (name === GATEWAY_SERVER && Object.keys(this.config.virtualTools).length > 0) issues.push({ path: 'name', message: `"${GATEWAY_SERVER}" is where the gateway lists its virtual tools; choose another name` });
     const expanded = expandEnv(entry, this.#env, [], issues);
     const parsed = serverEntrySchema.safeParse(expanded);
     if (!parsed.success) issues.push(...parsed.error.issues.map((i) => ({ path: formatPath(i.path), message: i.message })));
     if (issues.length > 0 || !parsed.success) throw new GatewayError('CONFIG_INVALID', describeIssues(`server "${name}"`, issues), { issues });
-    return toUpstreamSpec(name, parsed.data);
+    return toServerSpec(name, parsed.data);
   }
 }
 

@@ -21,6 +21,9 @@ export type UpstreamState = 'connecting' | 'ready' | 'reconnecting' | 'draining'
 /** A snapshot of an upstream's state for the admin API and logs. */
 export interface UpstreamStatus {
   readonly name: string;
+  /** The instance id (the server name when it has one instance). */
+  readonly instance: string;
+  readonly tier: number;
   readonly kind: UpstreamSpec['kind'];
   readonly state: UpstreamState;
   readonly era: string | undefined;
@@ -49,8 +52,8 @@ export interface UpstreamOptions {
 
 /** Callbacks into the gateway. */
 export interface UpstreamHooks {
-  /** The server's catalog part changed (connect, list_changed); undefined when it went away. */
-  onPart(name: string, part: ServerPart | undefined): void;
+  /** The instance's catalog part changed (connect, list_changed, lost: empty); undefined once closed. */
+  onPart(part: ServerPart | undefined): void;
   /** The state changed. */
   onState?(status: UpstreamStatus): void;
 }
@@ -95,6 +98,31 @@ export class Upstream {
     return this.spec.name;
   }
 
+  /** The instance id (the server name when the server has one instance). */
+  get instance(): string {
+    return this.spec.instance;
+  }
+
+  /** How errors name this upstream: the server, and the instance when there are several. */
+  get #label(): string {
+    return this.spec.instance === this.spec.name ? `server "${this.name}"` : `server "${this.name}" (instance ${this.spec.instance})`;
+  }
+
+  /** Calls in flight right now. */
+  get inFlight(): number {
+    return this.#inFlight;
+  }
+
+  /** Moving average of call latency (ms), undefined before the first call. */
+  get latencyMs(): number | undefined {
+    return this.#latencyMs;
+  }
+
+  /** Moving average of failed calls (transport errors and timeouts), 0..1. */
+  get errorRate(): number {
+    return this.#errorRate;
+  }
+
   get state(): UpstreamState {
     return this.#state;
   }
@@ -109,6 +137,8 @@ export class Upstream {
     const info = this.#client?.getServerVersion();
     return {
       name: this.name,
+      instance: this.spec.instance,
+      tier: this.spec.tier,
       kind: this.spec.kind,
       state: this.#state,
       era: this.#state === 'ready' ? this.#client?.getProtocolEra() : undefined,
@@ -161,7 +191,7 @@ export class Upstream {
       clearTimeout(this.#retryTimer);
       clearInterval(this.#healthTimer);
       await this.#disconnect();
-      this.#hooks.onPart(this.name, undefined);
+      this.#hooks.onPart(undefined);
     })();
     return this.#closed;
   }
@@ -169,7 +199,7 @@ export class Upstream {
   async #forward<T>(method: string, run: (client: Client, options: object) => Promise<T>, options: ForwardOptions): Promise<T> {
     const client = this.#client;
     if (this.#state !== 'ready' || !client) {
-      throw new GatewayError('UPSTREAM_UNAVAILABLE', `server "${this.name}" is ${this.#state === 'draining' ? 'being removed' : 'not connected'} (${this.#lastError ?? this.#state}); try again shortly`, { server: this.name, state: this.#state });
+      throw new GatewayError('UPSTREAM_UNAVAILABLE', `${this.#label} is ${this.#state === 'draining' ? 'being removed' : 'not connected'} (${this.#lastError ?? this.#state}); try again shortly`, { server: this.name, instance: this.instance, state: this.#state, sent: false });
     }
     const timeoutMs = options.timeoutMs ?? this.spec.timeoutMs ?? this.#opts.callTimeoutMs;
     this.#inFlight++;
@@ -200,13 +230,13 @@ export class Upstream {
     if (signal?.aborted) return error;
     if (error instanceof SdkError) {
       if (error.code === SdkErrorCode.RequestTimeout) {
-        return new GatewayError('UPSTREAM_TIMEOUT', `server "${this.name}" did not answer ${method} within ${timeoutMs} ms; the request was cancelled upstream`, { server: this.name, timeoutMs }, { cause: error });
+        return new GatewayError('UPSTREAM_TIMEOUT', `${this.#label} did not answer ${method} within ${timeoutMs} ms; the request was cancelled upstream`, { server: this.name, instance: this.instance, timeoutMs, sent: true }, { cause: error });
       }
-      return new GatewayError('UPSTREAM_FAILED', `server "${this.name}" failed during ${method}: ${error.message}`, { server: this.name, sdkCode: error.code }, { cause: error });
+      return new GatewayError('UPSTREAM_FAILED', `${this.#label} failed during ${method}: ${error.message}`, { server: this.name, instance: this.instance, sdkCode: error.code, sent: !refused(error) }, { cause: error });
     }
     if (error instanceof GatewayError) return error;
     if (error instanceof Error && !('code' in error && typeof (error as { code: unknown }).code === 'number')) {
-      return new GatewayError('UPSTREAM_FAILED', `server "${this.name}" failed during ${method}: ${error.message}`, { server: this.name }, { cause: error });
+      return new GatewayError('UPSTREAM_FAILED', `${this.#label} failed during ${method}: ${error.message}`, { server: this.name, instance: this.instance, sent: !refused(error) }, { cause: error });
     }
     return error;
   }
@@ -249,7 +279,7 @@ export class Upstream {
       this.#toolCount = part.tools.length;
       this.#setState('ready');
       this.#log.info({ childPid: built.pid() ?? undefined, era: client.getProtocolEra(), protocolVersion: client.getNegotiatedProtocolVersion(), tools: part.tools.length, prompts: part.prompts.length, resources: part.resources.length }, 'upstream connected');
-      this.#hooks.onPart(this.name, part);
+      this.#hooks.onPart(part);
       this.#startHealth(client);
     } catch (error) {
       clearTimeout(timer);
@@ -281,7 +311,7 @@ export class Upstream {
       if (client !== this.#client || this.#state !== 'ready') return;
       this.#toolCount = part.tools.length;
       this.#log.info({ which, tools: part.tools.length }, 'upstream list changed');
-      this.#hooks.onPart(this.name, part);
+      this.#hooks.onPart(part);
     } catch (error) {
       this.#log.warn({ err: (error as Error).message, which }, 'refresh after list_changed failed');
     }
@@ -309,7 +339,7 @@ export class Upstream {
     if (client !== this.#client || this.#state === 'closed' || this.#state === 'draining') return;
     this.#lastError = reason;
     this.#log.warn({ reason }, 'upstream lost');
-    this.#hooks.onPart(this.name, emptyPart());
+    this.#hooks.onPart(emptyPart());
     this.#toolCount = 0;
     void this.#disconnect();
     this.#scheduleReconnect();
@@ -341,4 +371,13 @@ export class Upstream {
     this.#state = state;
     this.#hooks.onState?.(this.status());
   }
+}
+
+/** True when the request never reached the server: the connection was refused or never opened. */
+function refused(error: unknown): boolean {
+  for (let e: unknown = error, depth = 0; e && depth < 6; e = (e as { cause?: unknown }).cause, depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === 'EHOSTUNREACH') return true;
+  }
+  return false;
 }

@@ -1,0 +1,259 @@
+/**
+ * One server as the gateway routes to it: its instances (replicas, in priority tiers), a circuit
+ * breaker per instance, a balancer, and failover.
+ *
+ * - The catalog shows the server once: its part is the part of the preferred connected instance
+ *   (lowest tier, then listed order), so a replica going down changes nothing for agents.
+ * - Each instance is healthy, degraded or down. Down: not connected, or its circuit is open.
+ *   Degraded: its circuit is half-open, or a quarter or more of its recent calls failed.
+ * - A call goes to an instance the balancer picks among those that can take it (connected, circuit
+ *   closed or with a probe slot, offering the tool) in the best tier present. When that instance
+ *   fails, the call moves to another one only when repeating it is safe (see resilience/retry.ts),
+ *   with jittered backoff, within the call's overall deadline; otherwise the agent gets one clear,
+ *   retryable error. Cancellation by the agent stops the attempt in flight and every later one.
+ */
+import type { CircuitSettings, RetrySettings, ServerSpec, UpstreamSpec } from '../config/spec.js';
+import { GatewayError } from '../core/errors.js';
+import { emptyPart, type CallToolResult, type GetPromptResult, type ReadResourceResult, type ServerPart } from '../core/protocol.js';
+import { Balancer, type BalanceMode } from '../resilience/balancer.js';
+import { CircuitBreaker, type CircuitView } from '../resilience/breaker.js';
+import { backoffMs, sleep } from '../resilience/retry.js';
+import type { Logger } from '../telemetry/logger.js';
+import { Upstream, type ForwardOptions, type UpstreamState, type UpstreamStatus } from '../upstream/upstream.js';
+
+/** Gateway-wide defaults a pool runs with (a server's own settings override them). */
+export interface PoolDefaults {
+  readonly connectTimeoutMs: number;
+  readonly healthIntervalMs: number;
+  readonly healthTimeoutMs: number;
+  readonly callTimeoutMs: number;
+  readonly balance: BalanceMode;
+  readonly circuit: CircuitSettings;
+  readonly retry: RetrySettings;
+}
+
+/** How an instance is doing. */
+export type InstanceHealth = 'healthy' | 'degraded' | 'down';
+
+/** An instance as the admin API shows it. */
+export interface InstanceView extends UpstreamStatus {
+  readonly health: InstanceHealth;
+  readonly circuit: CircuitView;
+}
+
+/** A server's aggregate status: the best of its instances, and each instance. */
+export interface PoolStatus extends UpstreamStatus {
+  readonly health: InstanceHealth;
+  readonly balance: BalanceMode;
+  readonly instances: readonly InstanceView[];
+}
+
+interface Instance {
+  readonly upstream: Upstream;
+  readonly breaker: CircuitBreaker;
+  /** The instance's current part (undefined until it first connects). */
+  part: ServerPart | undefined;
+  wasReady: boolean;
+}
+
+/** A server's instances and the routing over them. */
+export class ServerPool {
+  readonly spec: ServerSpec;
+  readonly #log: Logger;
+  readonly #defaults: PoolDefaults;
+  readonly #retry: RetrySettings;
+  readonly #balancer: Balancer;
+  readonly #instances: Instance[];
+  readonly #publish: (part: ServerPart | undefined) => void;
+  #closed = false;
+
+  constructor(spec: ServerSpec, log: Logger, defaults: PoolDefaults, publish: (part: ServerPart | undefined) => void) {
+    this.spec = spec;
+    this.#log = log;
+    this.#defaults = defaults;
+    this.#publish = publish;
+    this.#retry = { ...defaults.retry, ...spec.retry };
+    this.#balancer = new Balancer(spec.balance ?? defaults.balance);
+    const circuit = { ...defaults.circuit, ...spec.circuit };
+    this.#instances = spec.instances.map((instanceSpec) => this.#makeInstance(instanceSpec, circuit));
+  }
+
+  get name(): string {
+    return this.spec.name;
+  }
+
+  /** 'ready' when some instance can take calls, else the first instance's state. */
+  get state(): UpstreamState {
+    if (this.#instances.some((i) => i.upstream.state === 'ready')) return 'ready';
+    return this.#instances[0]?.upstream.state ?? 'closed';
+  }
+
+  /** Connects every instance in parallel; resolves when each has had its first attempt. */
+  async start(): Promise<void> {
+    await Promise.all(this.#instances.map((i) => i.upstream.start()));
+  }
+
+  /** The server's status with each instance's health and circuit. */
+  status(): PoolStatus {
+    const instances = this.#instances.map((i): InstanceView => ({ ...i.upstream.status(), health: health(i), circuit: i.breaker.view() }));
+    const order: InstanceHealth[] = ['healthy', 'degraded', 'down'];
+    const best = [...instances].sort((a, b) => order.indexOf(a.health) - order.indexOf(b.health) || a.tier - b.tier)[0];
+    if (!best) throw new GatewayError('INTERNAL', `server "${this.name}" has no instances`);
+    const usable = instances.filter((i) => i.health !== 'down');
+    const latencies = usable.map((i) => i.latencyMs).filter((l): l is number => l !== undefined);
+    return {
+      ...best,
+      name: this.name,
+      instance: this.name,
+      state: this.state,
+      health: best.health,
+      balance: this.#balancer.mode,
+      inFlight: instances.reduce((a, i) => a + i.inFlight, 0),
+      latencyMs: latencies.length ? Math.min(...latencies) : best.latencyMs,
+      errorRate: usable.length ? Math.min(...usable.map((i) => i.errorRate)) : best.errorRate,
+      connects: instances.reduce((a, i) => a + i.connects, 0),
+      instances,
+    };
+  }
+
+  /** Calls a tool on an instance that offers it, failing over when that is safe. */
+  callTool(name: string, args: Record<string, unknown> | undefined, meta: Record<string, unknown> | undefined, safe: boolean, options: ForwardOptions): Promise<CallToolResult> {
+    return this.#route('tools/call', name, safe, (upstream, o) => upstream.callTool(name, args, meta, o), options);
+  }
+
+  /** Gets a prompt (a read: always safe to repeat elsewhere). */
+  getPrompt(name: string, args: Record<string, string> | undefined, options: ForwardOptions): Promise<GetPromptResult> {
+    return this.#route('prompts/get', undefined, true, (upstream, o) => upstream.getPrompt(name, args, o), options);
+  }
+
+  /** Reads a resource (a read: always safe to repeat elsewhere). */
+  readResource(uri: string, options: ForwardOptions): Promise<ReadResourceResult> {
+    return this.#route('resources/read', undefined, true, (upstream, o) => upstream.readResource(uri, o), options);
+  }
+
+  /** Stops taking calls, lets in-flight ones finish up to the deadline, and closes every instance. */
+  async drain(deadlineMs: number): Promise<void> {
+    this.#closed = true;
+    await Promise.all(this.#instances.map((i) => i.upstream.drain(deadlineMs)));
+  }
+
+  #makeInstance(spec: UpstreamSpec, circuit: CircuitSettings): Instance {
+    const log = this.spec.instances.length > 1 ? this.#log.child({ instance: spec.instance }) : this.#log;
+    const breaker = new CircuitBreaker(circuit, (t) => {
+      const level = t.to === 'open' ? 'warn' : 'info';
+      log[level]({ circuit: t.to, from: t.from, reason: t.reason }, `circuit ${t.to}`);
+    });
+    const options = {
+      connectTimeoutMs: this.#defaults.connectTimeoutMs,
+      healthIntervalMs: this.spec.health.intervalMs ?? this.#defaults.healthIntervalMs,
+      healthTimeoutMs: this.spec.health.timeoutMs ?? this.#defaults.healthTimeoutMs,
+      callTimeoutMs: this.#defaults.callTimeoutMs,
+    };
+    const instance: Instance = {
+      breaker,
+      part: undefined,
+      wasReady: false,
+      upstream: new Upstream(spec, log, options, {
+        onPart: (part) => {
+          instance.part = part;
+          this.#republish();
+        },
+        onState: (status) => {
+          log.info({ state: status.state, lastError: status.lastError }, 'upstream state');
+          if (status.state === 'ready') {
+            if (instance.wasReady) breaker.recovered('reconnected; probing before full traffic');
+            instance.wasReady = true;
+          } else if (instance.wasReady && (status.state === 'reconnecting' || status.state === 'connecting')) {
+            breaker.trip(`connection lost: ${status.lastError ?? status.state}`);
+          }
+        },
+      }),
+    };
+    return instance;
+  }
+
+  /** Publishes the preferred connected instance's part (all down: an empty part; closed: undefined). */
+  #republish(): void {
+    if (this.#closed && this.#instances.every((i) => i.part === undefined)) return this.#publish(undefined);
+    const connected = this.#instances.filter((i) => i.upstream.state === 'ready' && i.part);
+    const preferred = Balancer.bestTier(connected.map((i, n) => ({ i, n, id: i.upstream.instance, tier: i.upstream.spec.tier, inFlight: 0, latencyMs: undefined, errorRate: 0 })))[0];
+    this.#publish(preferred?.i.part ?? emptyPart());
+  }
+
+  /** Instances that can take a call for `tool` now. */
+  #available(tool: string | undefined): Instance[] {
+    return this.#instances.filter((i) => i.upstream.state === 'ready' && i.breaker.canPass() && (tool === undefined || !i.part || i.part.tools.some((t) => t.name === tool)));
+  }
+
+  async #route<T>(method: string, tool: string | undefined, safe: boolean, run: (upstream: Upstream, options: ForwardOptions) => Promise<T>, options: ForwardOptions): Promise<T> {
+    const timeoutMs = options.timeoutMs ?? this.spec.instances[0]?.timeoutMs ?? this.#defaults.callTimeoutMs;
+    const deadline = performance.now() + timeoutMs;
+    const tried = new Set<Instance>();
+    let lastError: GatewayError | undefined;
+    for (let attempt = 0; ; attempt++) {
+      const candidates = this.#available(tool).filter((i) => !tried.has(i));
+      const chosen = this.#balancer.pick(candidates.map((i) => ({ i, id: i.upstream.instance, tier: i.upstream.spec.tier, inFlight: i.upstream.inFlight, latencyMs: i.upstream.latencyMs, errorRate: i.upstream.errorRate })))?.i;
+      if (!chosen || !chosen.breaker.tryPass()) throw lastError ? this.#exhausted(lastError, attempt) : this.#noInstance(method);
+      tried.add(chosen);
+      const remaining = Math.max(1, Math.round(deadline - performance.now()));
+      try {
+        const result = await run(chosen.upstream, { ...options, timeoutMs: remaining });
+        chosen.breaker.onSuccess();
+        return result;
+      } catch (error) {
+        if (options.signal?.aborted) {
+          chosen.breaker.release();
+          throw error;
+        }
+        // The server's own JSON-RPC error: it answered, so it is alive; the error is the caller's to read.
+        if (!(error instanceof GatewayError)) {
+          chosen.breaker.onSuccess();
+          throw error;
+        }
+        if (error.code === 'UPSTREAM_UNAVAILABLE') chosen.breaker.release();
+        else chosen.breaker.onFailure(error.message);
+        lastError = error;
+        const sent = error.details?.sent !== false;
+        if (sent && !safe) throw this.#notRepeated(error, tool);
+        if (error.code === 'UPSTREAM_TIMEOUT' || attempt >= this.#retry.attempts || deadline - performance.now() <= 0) throw this.#exhausted(error, attempt + 1);
+        this.#log.info({ method, tool, failed: chosen.upstream.instance, attempt: attempt + 1, err: error.message }, 'failing over to another instance');
+        await sleep(Math.min(backoffMs(attempt + 1, this.#retry.backoffMs, this.#retry.maxBackoffMs), Math.max(0, deadline - performance.now())), options.signal);
+      }
+    }
+  }
+
+  #noInstance(method: string): GatewayError {
+    const only = this.#instances.length === 1 ? this.#instances[0]!.upstream.status() : undefined;
+    if (only && only.state !== 'ready') {
+      return new GatewayError('UPSTREAM_UNAVAILABLE', `server "${this.name}" is ${only.state === 'draining' ? 'being removed' : 'not connected'} (${only.lastError ?? only.state}); try again shortly`, { server: this.name, state: only.state, sent: false });
+    }
+    const states = this.#instances.map((i) => {
+      const s = i.upstream.status();
+      const circuit = i.breaker.state;
+      return `${s.instance} ${s.state !== 'ready' ? `${s.state}${s.lastError ? ` (${s.lastError})` : ''}` : circuit !== 'closed' ? `circuit ${circuit}` : 'does not offer this tool'}`;
+    });
+    return new GatewayError('UPSTREAM_UNAVAILABLE', `server "${this.name}" has no instance that can take ${method} now: ${states.join('; ')}; try again shortly`, { server: this.name, sent: false });
+  }
+
+  #exhausted(error: GatewayError, attempts: number): GatewayError {
+    if (attempts <= 1 || this.#instances.length === 1) return error;
+    return new GatewayError(error.code, `${error.message} (after trying ${attempts} instance(s) of server "${this.name}")`, { ...error.details, attempts }, { cause: error });
+  }
+
+  #notRepeated(error: GatewayError, tool: string | undefined): GatewayError {
+    if (this.#instances.length === 1) return error;
+    return new GatewayError(
+      error.code,
+      `${error.message}; the call may have reached the server, and "${tool}" is not marked read-only or idempotent (nor retry-safe in config), so it was not repeated on another instance: check whether it took effect before retrying`,
+      { ...error.details, repeated: false },
+      { cause: error },
+    );
+  }
+}
+
+function health(i: Instance): InstanceHealth {
+  const circuit = i.breaker.state;
+  if (i.upstream.state !== 'ready' || circuit === 'open') return 'down';
+  if (circuit === 'half-open' || i.upstream.errorRate >= 0.25) return 'degraded';
+  return 'healthy';
+}
