@@ -34,6 +34,58 @@ const MIGRATIONS: readonly string[] = [
      UNIQUE (tool, need)
    ) STRICT;
    CREATE INDEX learned_examples_tool ON learned_examples (tool, created_at);`,
+  `CREATE TABLE experiment_exposures (
+     id INTEGER PRIMARY KEY,
+     experiment TEXT NOT NULL,
+     arm TEXT NOT NULL,
+     unit TEXT NOT NULL,
+     decision_id TEXT,
+     at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now'))
+   ) STRICT;
+   CREATE INDEX experiment_exposures_arm ON experiment_exposures (experiment, arm, unit);
+   CREATE INDEX experiment_exposures_decision ON experiment_exposures (decision_id) WHERE decision_id IS NOT NULL;
+   CREATE TABLE experiment_outcomes (
+     id INTEGER PRIMARY KEY,
+     experiment TEXT NOT NULL,
+     arm TEXT NOT NULL,
+     unit TEXT NOT NULL,
+     tool TEXT,
+     server TEXT,
+     outcome TEXT NOT NULL CHECK (outcome IN ('success', 'is_error', 'transport_error', 'timeout', 'feedback_success', 'feedback_failure')),
+     latency_ms REAL,
+     decision_id TEXT,
+     note TEXT,
+     at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now'))
+   ) STRICT;
+   CREATE INDEX experiment_outcomes_arm ON experiment_outcomes (experiment, arm, outcome);
+   CREATE INDEX experiment_outcomes_decision ON experiment_outcomes (decision_id) WHERE decision_id IS NOT NULL;`,
+  `CREATE TABLE schema_versions (
+     id INTEGER PRIMARY KEY,
+     server TEXT NOT NULL,
+     tool TEXT NOT NULL,
+     fingerprint TEXT NOT NULL,
+     version INTEGER NOT NULL,
+     declared_version TEXT,
+     input_schema TEXT NOT NULL,
+     output_schema TEXT,
+     first_seen TEXT NOT NULL,
+     last_seen TEXT NOT NULL,
+     current INTEGER NOT NULL DEFAULT 0 CHECK (current IN (0, 1)),
+     UNIQUE (server, tool, fingerprint)
+   ) STRICT;
+   CREATE INDEX schema_versions_tool ON schema_versions (tool, fingerprint);
+   CREATE UNIQUE INDEX schema_versions_current ON schema_versions (server, tool) WHERE current = 1;
+   CREATE TABLE schema_changes (
+     id INTEGER PRIMARY KEY,
+     server TEXT NOT NULL,
+     tool TEXT NOT NULL,
+     from_version INTEGER,
+     to_version INTEGER NOT NULL,
+     kind TEXT NOT NULL CHECK (kind IN ('none', 'additive', 'breaking')),
+     changes TEXT NOT NULL,
+     at TEXT NOT NULL
+   ) STRICT;
+   CREATE INDEX schema_changes_at ON schema_changes (at);`,
 ];
 
 /** Opens (creating folders as needed) and migrates the database at `path` (":memory:" for tests). */
