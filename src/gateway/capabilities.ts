@@ -9,7 +9,7 @@ import type { CatalogSnapshot, CatalogTool } from '../catalog/snapshot.js';
 import type { CapabilityDoc, CapabilityIndex, SearchMode } from '../index/capability-index.js';
 import { toolDocument } from '../index/lexical/document.js';
 import { zFuse } from '../router/fusion.js';
-import { rank, type Candidate, type Match, type Ranking, type ScorerSettings, type ServerSignal } from '../router/scorer.js';
+import { equivalent, rank, type Candidate, type Match, type Ranking, type ScorerSettings, type ServerSignal } from '../router/scorer.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { Gateway } from './gateway.js';
 
@@ -139,6 +139,19 @@ export class Capabilities {
     });
     this.#log.info({ decisionId, matches: matches.length, top: matches[0]?.tool, confident: ranking.confident, ms: Math.round((performance.now() - started) * 100) / 100 }, 'find_capability');
     return { decisionId, catalogVersion: snapshot.version, confident: ranking.confident, confidence: ranking.confidence, matches };
+  }
+
+  /**
+   * Every tool in the catalog that offers the same capability as `toolId` (itself first): tools
+   * of the same name with similar parameters on other servers, as find_capability groups them.
+   */
+  providers(toolId: string): string[] {
+    const snapshot = this.#gateway.catalog;
+    const tool = snapshot.toolById.get(toolId);
+    if (!tool) return [];
+    const asCandidate = (t: CatalogTool) => ({ id: t.id, server: t.server, name: t.name, params: Object.keys((t.tool.inputSchema as { properties?: object }).properties ?? {}), matchedTerms: [], coverage: 0 });
+    const self = asCandidate(tool);
+    return [toolId, ...snapshot.tools.filter((t) => t.id !== toolId && equivalent(self, asCandidate(t))).map((t) => t.id)];
   }
 
   /** Called after a tool call: with learning on, a successful call of an offered tool teaches the need. */

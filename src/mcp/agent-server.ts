@@ -122,6 +122,17 @@ export function createAgentServer(deps: AgentServerDeps): Server {
       tool = best.tool;
       decisionId = found.decisionId;
     }
+    if (args.fanout === true) {
+      const providers = caps.providers(tool);
+      if (providers.length === 0) return forward(tool, toolArgs, undefined, decisionId, ctx); // unknown tool: forward explains
+      const strategy = args.strategy === 'first' || args.strategy === 'quorum' ? args.strategy : 'merge';
+      try {
+        return await gateway.fanOut(`call_capability(${tool})`, providers, toolArgs, undefined, { strategy, ...(typeof args.quorum === 'number' ? { quorum: args.quorum } : {}) }, { signal: ctx.mcpReq.signal });
+      } catch (error) {
+        if (ctx.mcpReq.signal.aborted) throw error;
+        return errorResult(asGatewayError(error));
+      }
+    }
     return forward(tool, toolArgs, undefined, decisionId, ctx);
   }
 

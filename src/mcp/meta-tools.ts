@@ -35,7 +35,7 @@ export const metaToolDefinitions: readonly Tool[] = [
     name: META_TOOLS.call,
     title: 'Call a capability',
     description:
-      'Call a tool by its id (from find_capability), or give a capability in plain words to call the best confident match. Arguments go to the tool unchanged.',
+      'Call a tool by its id (from find_capability), or give a capability in plain words to call the best confident match. Arguments go to the tool unchanged. With fanout: true, every server offering that capability is called at once and the results are aggregated.',
     inputSchema: {
       type: 'object',
       properties: {
@@ -43,6 +43,9 @@ export const metaToolDefinitions: readonly Tool[] = [
         capability: { type: 'string', description: 'A need in words; used when no tool id is given.' },
         arguments: { type: 'object', description: "The tool's arguments.", additionalProperties: true },
         decisionId: { type: 'string', description: 'The decisionId of the find_capability answer this call follows.' },
+        fanout: { type: 'boolean', default: false, description: 'Call every server that offers this capability at once and aggregate the results.' },
+        strategy: { type: 'string', enum: ['merge', 'first', 'quorum'], default: 'merge', description: 'With fanout: merge all results, take the first success, or wait for a quorum.' },
+        quorum: { type: 'integer', minimum: 1, description: 'With strategy quorum: successes needed.' },
       },
       required: ['arguments'],
       additionalProperties: false,

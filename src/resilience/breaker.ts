@@ -80,7 +80,10 @@ export class CircuitBreaker {
     if (this.#state === 'half-open') {
       this.#probesOut = Math.max(0, this.#probesOut - 1);
       if (this.#probesLeft === 0 && this.#probesOut === 0) this.#to('closed', 'probe call(s) succeeded');
+      return;
     }
+    // The rate is judged after every call, as a success can complete a window already over the bound.
+    if (this.#state === 'closed') this.#checkRate('a success completed the window');
   }
 
   /** Records a backend failure (transport error, timeout, protocol failure). */
@@ -92,13 +95,17 @@ export class CircuitBreaker {
       return;
     }
     if (this.#state !== 'closed') return;
-    const { failures, failureRate, minCalls } = this.#settings;
-    if (this.#consecutive >= failures) {
+    if (this.#consecutive >= this.#settings.failures) {
       this.#open(`${this.#consecutive} consecutive failures (last: ${reason})`);
       return;
     }
+    this.#checkRate(reason);
+  }
+
+  #checkRate(last: string): void {
+    const { failureRate, minCalls } = this.#settings;
     const rate = this.#rate();
-    if (this.#window.length >= minCalls && rate >= failureRate) this.#open(`failure rate ${Math.round(rate * 100)}% over the last ${this.#window.length} calls (last: ${reason})`);
+    if (this.#window.length >= minCalls && rate >= failureRate) this.#open(`failure rate ${Math.round(rate * 100)}% over the last ${this.#window.length} calls (last: ${last})`);
   }
 
   /** Gives back a pass whose call ended without an outcome (the caller cancelled it). */

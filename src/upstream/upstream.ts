@@ -339,6 +339,8 @@ export class Upstream {
     if (client !== this.#client || this.#state === 'closed' || this.#state === 'draining') return;
     this.#lastError = reason;
     this.#log.warn({ reason }, 'upstream lost');
+    // State first, so a pool republishing on the part below already sees this instance as down.
+    this.#setState('reconnecting');
     this.#hooks.onPart(emptyPart());
     this.#toolCount = 0;
     void this.#disconnect();
