@@ -47,6 +47,7 @@ const SECTIONS: Record<string, () => Promise<Section>> = {
   'throughput-http': async () => (await import('./sections/throughput.js')).throughputHttp,
   quality: async () => (await import('./sections/quality.js')).quality,
   'routing-speed': async () => (await import('./sections/routing-speed.js')).routingSpeed,
+  resilience: async () => (await import('./sections/resilience.js')).resilience,
 };
 
 const cell = (s: Summary) => `${s.p50} / ${s.p90} / ${s.p99} / ${s.mean}`;

@@ -5,11 +5,12 @@
  * real hub; instance health and circuits are read from GET /v1/servers.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
+import { connect, createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Client } from '@modelcontextprotocol/client';
 import type { Hub } from '../src/compose.js';
-import { cleanup, connectAgent, fixtureEntry, makeConfig, startHttpFixture, startTestHub, tempDir, textOf, waitFor } from './helpers.js';
+import { cleanup, connectAgent, fixtureEntry, onCleanup, makeConfig, startHttpFixture, startTestHub, tempDir, textOf, waitFor } from './helpers.js';
 
 afterEach(cleanup);
 
@@ -245,5 +246,35 @@ describe('fan-out', () => {
     expect(result.isError).toBeFalsy();
     expect(r.branches.map((b) => b.tool).sort()).toEqual(['s1__search', 's2__search', 's3__search']);
     expect(r.succeeded).toBe(2);
+  });
+});
+
+describe('connection reuse', () => {
+  it('an HTTP upstream is served over a few kept-alive connections, not one per call', async () => {
+    const upstream = await startHttpFixture('web');
+    // A TCP proxy in front of the upstream counts the connections the gateway opens.
+    let connections = 0;
+    const sockets = new Set<import('node:net').Socket>();
+    const proxy = createServer((socket) => {
+      connections++;
+      sockets.add(socket);
+      const target = connect(upstream.port, '127.0.0.1');
+      socket.pipe(target).pipe(socket);
+      socket.on('error', () => target.destroy());
+      target.on('error', () => socket.destroy());
+    });
+    await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
+    onCleanup(() => {
+      for (const socket of sockets) socket.destroy();
+      proxy.close();
+    });
+    const { port } = proxy.address() as { port: number };
+    const hub = await startTestHub(makeConfig({ web: { url: `http://127.0.0.1:${port}/mcp` } }));
+    const agent = await connectAgent(hub.url);
+    await waitFor(async () => (await toolsOf(agent)).includes('web__echo'), 30_000, 'the catalog');
+    const before = connections;
+    expect(before).toBeGreaterThan(0); // the gateway does go through the proxy
+    for (let i = 0; i < 100; i++) expect((await echo(agent, 'web')).by).toBe('web');
+    expect(connections - before).toBeLessThanOrEqual(2);
   });
 });

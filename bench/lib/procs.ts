@@ -62,9 +62,14 @@ export function watchLines(stream: NodeJS.ReadableStream): { waitFor(pattern: Re
 
 /** Starts the fixture over Streamable HTTP; resolves with its /mcp URL. */
 export async function startHttpFixture(name: string, extra: string[] = []): Promise<string> {
-  const proc = track(spawn(process.execPath, [...fixtureArgs(name, extra), '--transport', 'http', '--port', '0'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] }));
-  const port = await watchLines(proc.stdout!).waitFor(/^LISTENING (\d+)/, `fixture ${name}`);
-  return `http://127.0.0.1:${port}/mcp`;
+  return (await startHttpFixtureProcess(name, extra)).url;
+}
+
+/** Starts the fixture over Streamable HTTP on `port` (0: any); resolves with its URL, port and process. */
+export async function startHttpFixtureProcess(name: string, extra: string[] = [], port = 0): Promise<{ url: string; port: number; proc: ChildProcess }> {
+  const proc = track(spawn(process.execPath, [...fixtureArgs(name, extra), '--transport', 'http', '--port', String(port)], { cwd: ROOT, stdio: ['ignore', 'pipe', 'ignore'] }));
+  const bound = Number(await watchLines(proc.stdout!).waitFor(/^LISTENING (\d+)/, `fixture ${name}`));
+  return { url: `http://127.0.0.1:${bound}/mcp`, port: bound, proc };
 }
 
 /**
@@ -72,11 +77,11 @@ export async function startHttpFixture(name: string, extra: string[] = []): Prom
  * Logs are at `warn` as the brief asks (a per-call info line is part of what an operator may turn
  * on, not of the gateway's floor); BENCH_LOG_LEVEL=info measures with them.
  */
-export function writeGatewayConfig(servers: Record<string, unknown>): string {
+export function writeGatewayConfig(servers: Record<string, unknown>, extra: { gateway?: Record<string, unknown>; virtualTools?: Record<string, unknown> } = {}): string {
   const dir = mkdtempSync(join(tmpdir(), 'switchboard-bench-'));
   tempDirs.add(dir);
   const file = join(dir, 'config.json');
-  writeFileSync(file, JSON.stringify({ http: { port: 0 }, store: { path: join(dir, 'db.sqlite') }, log: { level: process.env.BENCH_LOG_LEVEL ?? 'warn' }, gateway: { healthIntervalMs: 60_000 }, servers }));
+  writeFileSync(file, JSON.stringify({ http: { port: 0 }, store: { path: join(dir, 'db.sqlite') }, log: { level: process.env.BENCH_LOG_LEVEL ?? 'warn' }, gateway: { healthIntervalMs: 60_000, ...extra.gateway }, ...(extra.virtualTools ? { virtualTools: extra.virtualTools } : {}), servers }));
   return file;
 }
 
