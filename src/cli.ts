@@ -5,6 +5,8 @@
  *   switchboard serve --config F [--host H] [--port P]   hub: Streamable HTTP at /mcp
  *   switchboard stdio --config F                         sidecar: one agent over stdio
  *   switchboard check --config F                         validate a config file and exit
+ *   switchboard experiments report NAME --config F       an experiment's results from the store
+ *   switchboard compat matrix --config F                 tool versions against backends
  */
 import { parseArgs } from 'node:util';
 import { loadConfigFile, type Config } from './config/load.js';
@@ -12,7 +14,14 @@ import { GatewayError } from './core/errors.js';
 import { startHub, startSidecar } from './compose.js';
 import { VERSION } from './version.js';
 import { resolve } from 'node:path';
+import { unwatchFile, watchFile } from 'node:fs';
 import { TransformersEmbedder } from './index/embedder/transformers.js';
+import { buildReport, renderReport } from './experiments/report.js';
+import { CompatTracker } from './gateway/compat.js';
+import { openDb } from './store/db.js';
+import { SqliteCompatStore } from './store/compat-repo.js';
+import { SqliteExperimentStore } from './store/experiments-repo.js';
+import { createLogger } from './telemetry/logger.js';
 
 /** Downloads a model from the hub into `modelsDir/<id>/` and checks that it embeds. */
 async function pullModel(id: string, modelsDir: string): Promise<void> {
@@ -33,6 +42,10 @@ usage:
   switchboard stdio --config FILE                                run as a stdio sidecar for one agent
   switchboard check --config FILE                                validate a config file
   switchboard model pull HUB-ID [--models-dir DIR]               fetch a transformers.js ONNX sentence model into models/
+  switchboard experiments report NAME --config FILE [--json]     an experiment's results (from the store in the config)
+  switchboard compat matrix --config FILE [--json]               tool versions against the backends that serve them
+
+serve and stdio re-read FILE on SIGHUP or when it changes: experiments apply without a restart.
 
 FILE is YAML or JSON; an mcpServers file from Claude Desktop, Cursor or VS Code works as is.`;
 
@@ -47,6 +60,55 @@ function load(path: string | undefined): Config {
     return loadConfigFile(path);
   } catch (error) {
     fail(error instanceof GatewayError ? error.message : String(error));
+  }
+}
+
+/** Re-reads the config on SIGHUP and when the file changes; a bad edit is reported and ignored. */
+function watchConfig(path: string, reload: (config: Config) => void): void {
+  const log = createLogger({ level: 'info' }).child({ component: 'config' });
+  const apply = (why: string) => {
+    try {
+      reload(loadConfigFile(path));
+      log.info({ file: resolve(path), why }, 'config reloaded (experiments applied; other changes need a restart)');
+    } catch (error) {
+      log.error({ file: resolve(path), why, err: (error as Error).message }, 'config reload failed; keeping the running config');
+    }
+  };
+  process.on('SIGHUP', () => apply('SIGHUP'));
+  watchFile(path, { interval: 500, persistent: false }, (now, before) => {
+    if (now.mtimeMs !== before.mtimeMs) apply('file changed');
+  });
+  process.once('exit', () => unwatchFile(path));
+}
+
+/** Prints an experiment's report from the store the config names. */
+function experimentReport(config: Config, name: string | undefined, json: boolean): void {
+  if (!name) fail('usage: switchboard experiments report <name> --config FILE');
+  const experiment = config.experiments[name];
+  if (!experiment) fail(`no experiment "${name}" in ${config.source}; configured: ${Object.keys(config.experiments).join(', ') || 'none'}`);
+  const db = openDb(config.store.path);
+  try {
+    const report = buildReport(name, experiment.arms, new SqliteExperimentStore(db).armStats(name));
+    process.stdout.write(`${json ? JSON.stringify(report, null, 2) : renderReport(report)}\n`);
+  } finally {
+    db.close();
+  }
+}
+
+/** Prints the compatibility matrix from the store the config names. */
+function compatMatrix(config: Config, json: boolean): void {
+  const db = openDb(config.store.path);
+  try {
+    const tracker = new CompatTracker(new SqliteCompatStore(db), createLogger({ level: 'silent' }));
+    tracker.seedFromStore();
+    const matrix = tracker.matrix();
+    if (json) return void process.stdout.write(`${JSON.stringify(matrix, null, 2)}\n`);
+    if (matrix.length === 0) return void process.stdout.write('no tool versions recorded yet (run the gateway first)\n');
+    const lines = ['server / tool @ version | backends (current version: verdict)'];
+    for (const row of matrix) lines.push(`${row.server} / ${row.tool} @ v${row.version}${row.declaredVersion ? ` (${row.declaredVersion})` : ''} | ${row.backends.map((b) => `${b.instance}${b.current !== undefined ? ` v${b.current}` : ''}: ${b.verdict}`).join(', ')}`);
+    process.stdout.write(`${lines.join('\n')}\n`);
+  } finally {
+    db.close();
   }
 }
 
@@ -77,6 +139,7 @@ async function main(argv: string[]): Promise<void> {
       help: { type: 'boolean', short: 'h' },
       'models-dir': { type: 'string' },
       version: { type: 'boolean' },
+      json: { type: 'boolean' },
     },
   });
   if (values.version) return void process.stdout.write(`${VERSION}\n`);
@@ -87,6 +150,16 @@ async function main(argv: string[]): Promise<void> {
     const [, action, id] = positionals;
     if (action !== 'pull' || !id) fail(`usage: switchboard model pull <hub-id> (for example Xenova/all-MiniLM-L6-v2)`);
     await pullModel(id, resolve(values['models-dir'] ?? 'models'));
+    return;
+  }
+  if (command === 'experiments') {
+    if (positionals[1] !== 'report') fail('usage: switchboard experiments report <name> --config FILE [--json]');
+    experimentReport(load(values.config), positionals[2], values.json === true);
+    return;
+  }
+  if (command === 'compat') {
+    if (positionals[1] !== 'matrix') fail('usage: switchboard compat matrix --config FILE [--json]');
+    compatMatrix(load(values.config), values.json === true);
     return;
   }
   if (command === 'check') {
@@ -101,6 +174,7 @@ async function main(argv: string[]): Promise<void> {
     try {
       const hub = await startHub(config, { ...(values.host ? { host: values.host } : {}), ...(port !== undefined ? { port } : {}) });
       onSignals(hub.close);
+      watchConfig(values.config!, hub.reload);
       await hub.ready;
     } catch (error) {
       fail(error instanceof Error ? error.message : String(error), 1);
@@ -111,6 +185,7 @@ async function main(argv: string[]): Promise<void> {
     const config = load(values.config);
     const sidecar = await startSidecar(config);
     onSignals(sidecar.close);
+    watchConfig(values.config!, sidecar.reload);
     // The agent closing our stdin ends the session.
     process.stdin.on('end', () => void sidecar.close().then(() => process.exit(0)));
     await sidecar.ready;

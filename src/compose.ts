@@ -17,6 +17,9 @@ import { openDb, type Db } from './store/db.js';
 import { SqliteEmbeddingCache } from './store/embedding-cache.js';
 import { SqliteExampleStore } from './store/examples-repo.js';
 import { SqliteServerRegistry } from './store/servers-repo.js';
+import { SqliteCompatStore } from './store/compat-repo.js';
+import { SqliteExperimentStore } from './store/experiments-repo.js';
+import { ExperimentRunner } from './gateway/experiments.js';
 import { Capabilities } from './gateway/capabilities.js';
 import { CapabilityIndex } from './index/capability-index.js';
 import { TransformersEmbedder } from './index/embedder/transformers.js';
@@ -40,6 +43,10 @@ export interface Hub {
   readonly gateway: Gateway;
   /** Capability routing (find_capability and its index). */
   readonly capabilities: Capabilities;
+  /** A/B experiments. */
+  readonly experiments: ExperimentRunner;
+  /** Applies a re-read config: experiments change at once (servers and the rest need a restart). */
+  reload(config: Config): void;
   /** `http://host:port` the hub listens on. */
   readonly url: string;
   readonly port: number;
@@ -52,6 +59,8 @@ export interface Hub {
 /** A running sidecar (stdio). */
 export interface Sidecar {
   readonly gateway: Gateway;
+  /** Applies a re-read config: experiments change at once. */
+  reload(config: Config): void;
   readonly ready: Promise<void>;
   close(): Promise<void>;
 }
@@ -95,20 +104,21 @@ async function buildCapabilities(config: Config, gateway: Gateway, db: Db, log: 
 async function core(config: Config, options: ComposeOptions) {
   const log = options.log ?? createLogger({ level: config.log.level });
   const db = openDb(config.store.path);
-  const gateway = new Gateway({ config, log, registry: new SqliteServerRegistry(db), ...(options.env ? { env: options.env } : {}) });
+  const gateway = new Gateway({ config, log, registry: new SqliteServerRegistry(db), compat: new SqliteCompatStore(db), ...(options.env ? { env: options.env } : {}) });
   const notifier = new AgentNotifier();
   gateway.onCatalogChange((change) => notifier.publish(change));
   const capabilities = await buildCapabilities(config, gateway, db, log);
-  const agentDeps: AgentServerDeps = { gateway, capabilities, exposure: config.routing.exposure, validator: new ArgumentValidator(), maxRequestBytes: config.gateway.maxRequestBytes, version: VERSION };
-  return { log, db, gateway, notifier, agentDeps, capabilities };
+  const experiments = new ExperimentRunner({ store: new SqliteExperimentStore(db), log: log.child({ component: 'experiments' }), experiments: config.experiments, providers: (id) => capabilities.providers(id) });
+  const agentDeps: AgentServerDeps = { gateway, capabilities, experiments, exposure: config.routing.exposure, validator: new ArgumentValidator(), maxRequestBytes: config.gateway.maxRequestBytes, version: VERSION };
+  return { log, db, gateway, notifier, agentDeps, capabilities, experiments };
 }
 
 /** Starts the hub: HTTP listens first (liveness answers at once), then upstreams connect. */
 export async function startHub(config: Config, options: ComposeOptions & { host?: string; port?: number } = {}): Promise<Hub> {
-  const { log, db, gateway, notifier, agentDeps, capabilities } = await core(config, options);
+  const { log, db, gateway, notifier, agentDeps, capabilities, experiments } = await core(config, options);
   const endpoint = createMcpEndpoint(agentDeps, notifier, log);
   let shuttingDown = false;
-  const app = buildHttpApp({ config, gateway, capabilities, endpoint, log, isShuttingDown: () => shuttingDown });
+  const app = buildHttpApp({ config, gateway, capabilities, experiments, endpoint, log, isShuttingDown: () => shuttingDown });
   const host = options.host ?? config.http.host;
   await app.listen({ host, port: options.port ?? config.http.port });
   const port = (app.server.address() as AddressInfo).port;
@@ -119,6 +129,8 @@ export async function startHub(config: Config, options: ComposeOptions & { host?
   return {
     gateway,
     capabilities,
+    experiments,
+    reload: (next) => experiments.replace(next.experiments),
     url,
     port,
     ready,
@@ -137,12 +149,13 @@ export async function startHub(config: Config, options: ComposeOptions & { host?
 
 /** Starts the sidecar: one agent on this process's stdin/stdout. */
 export async function startSidecar(config: Config, options: ComposeOptions = {}): Promise<Sidecar> {
-  const { log, db, gateway, notifier, agentDeps } = await core(config, options);
+  const { log, db, gateway, notifier, agentDeps, experiments } = await core(config, options);
   const edge = serveAgentStdio(agentDeps, notifier);
   const ready = gateway.start();
   let closing: Promise<void> | undefined;
   return {
     gateway,
+    reload: (next) => experiments.replace(next.experiments),
     ready,
     close: () =>
       (closing ??= (async () => {

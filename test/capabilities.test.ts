@@ -110,7 +110,7 @@ describe('exposure', () => {
     const discovery = await startTestHub(makeConfig({ weather: servers.weather }, { routing: { exposure: 'discovery' } }));
     const agent = await connectAgent(discovery.url);
     await waitFor(async () => (await fetch(`${discovery.url}/readyz`)).status === 200, 10_000, 'ready');
-    expect((await agent.listTools()).tools.map((t) => t.name).sort()).toEqual(['call_capability', 'find_capability']);
+    expect((await agent.listTools()).tools.map((t) => t.name).sort()).toEqual(['call_capability', 'find_capability', 'report_outcome']);
     expect(textOf(await agent.callTool({ name: 'weather__get_current_conditions', arguments: { city: 'Rome' } }))).toMatch(/^weather\/get_current_conditions/);
 
     const full = await startTestHub(makeConfig({ weather: servers.weather }, { routing: { exposure: 'full' } }));

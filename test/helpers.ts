@@ -79,9 +79,11 @@ export async function startHttpFixture(name: string, extra: string[] = [], port 
 }
 
 /** Builds a config with a temp store and fast timings; `servers` in the mcpServers shape. */
-export function makeConfig(servers: Record<string, unknown>, overrides: { gateway?: Record<string, unknown>; http?: Record<string, unknown>; routing?: Record<string, unknown>; store?: string; virtualTools?: Record<string, unknown> } = {}): Config {
+export function makeConfig(servers: Record<string, unknown>, overrides: { gateway?: Record<string, unknown>; http?: Record<string, unknown>; routing?: Record<string, unknown>; store?: string; virtualTools?: Record<string, unknown>; experiments?: Record<string, unknown>; pins?: Record<string, unknown> } = {}): Config {
   return buildConfig({
     ...(overrides.virtualTools ? { virtualTools: overrides.virtualTools } : {}),
+    ...(overrides.experiments ? { experiments: overrides.experiments } : {}),
+    ...(overrides.pins ? { pins: overrides.pins } : {}),
     gateway: { connectTimeoutMs: 15_000, healthIntervalMs: 1_000, healthTimeoutMs: 2_000, callTimeoutMs: 20_000, drainTimeoutMs: 2_000, ...overrides.gateway },
     http: { port: 0, ...overrides.http },
     routing: { modelsDir: join(ROOT, 'models'), ...overrides.routing },

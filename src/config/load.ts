@@ -22,6 +22,10 @@ export interface Config {
   readonly servers: readonly ServerSpec[];
   /** Gateway-owned fan-out tools by name. */
   readonly virtualTools: ParsedConfig['virtualTools'];
+  /** A/B experiments by name. */
+  readonly experiments: ParsedConfig['experiments'];
+  /** Tool version pins (global and per agent). */
+  readonly pins: ParsedConfig['pins'];
   /** Where the file was read from (undefined for configs built in code). */
   readonly source: string | undefined;
 }
@@ -104,6 +108,8 @@ export function buildConfig(raw: unknown, options: { env?: NodeJS.ProcessEnv; so
     routing: data.routing,
     log: data.log,
     virtualTools: data.virtualTools,
+    experiments: data.experiments,
+    pins: data.pins,
     servers,
     source: options.source,
   });

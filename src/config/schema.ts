@@ -151,6 +151,69 @@ export const virtualToolSchema = z
 /** A virtual tool as configured. */
 export type VirtualToolEntry = z.infer<typeof virtualToolSchema>;
 
+/** A version pin: "v2", "2", or a server's own declared version string. */
+const versionPin = z.string().min(1);
+
+/** One arm of an experiment: a weight and where its traffic goes. */
+const armSchema = z
+  .object({
+    name: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'arm names use letters, digits, "_", "-" and "."'),
+    weight: z.number().min(0),
+    /** Where the arm's calls go; absent = unchanged (the control). */
+    route: z
+      .object({
+        /** Call the same tool on this server instead. */
+        server: z.string().min(1).optional(),
+        /** Only these instances of the tool's server (ids like "search#2"). */
+        instances: z.array(z.string().min(1)).min(1).optional(),
+        /** Call this tool (an id from the catalog) instead, with the same arguments. */
+        tool: z.string().min(1).optional(),
+        /** find_capability experiments: the dense weight this arm's scorer uses. */
+        denseWeight: z.number().min(0).max(5).optional(),
+      })
+      .strict()
+      .default({}),
+  })
+  .strict();
+
+/** An A/B experiment between tool implementations (or scorer variants). */
+export const experimentSchema = z
+  .object({
+    description: z.string().optional(),
+    enabled: z.boolean().default(true),
+    /** Hash salt; defaults to the experiment's name (changing it reshuffles every unit). */
+    salt: z.string().min(1).optional(),
+    /** Which calls take part: tool ids, the capability group of a tool id (it and its equivalents), or find_capability itself. */
+    target: z.union([
+      z.object({ tools: z.array(z.string().min(1)).min(1) }).strict(),
+      z.object({ capability: z.string().min(1) }).strict(),
+      z.object({ find: z.literal(true) }).strict(),
+    ]),
+    /** What stays in one arm: an agent (client name), a user (_meta io.switchboard/user), a session, or each request. */
+    unit: z.enum(['agent', 'user', 'session', 'request']).default('session'),
+    /** The first arm is the control. */
+    arms: z.array(armSchema).min(2),
+    start: z.iso.datetime({ offset: true }).optional(),
+    end: z.iso.datetime({ offset: true }).optional(),
+    /** Stop a (non-control) arm whose error rate or p95 latency exceeds a bound, once it has minSample calls. */
+    guardrails: z
+      .object({ maxErrorRate: z.number().min(0).max(1).optional(), maxP95Ms: z.number().positive().optional(), minSample: z.number().int().positive().default(30) })
+      .strict()
+      .optional(),
+  })
+  .strict()
+  .superRefine((e, ctx) => {
+    const names = e.arms.map((a) => a.name);
+    names.forEach((name, i) => {
+      if (names.indexOf(name) !== i) ctx.addIssue({ code: 'custom', path: ['arms', i, 'name'], message: `arm "${name}" is listed twice` });
+    });
+    if (e.arms.every((a) => a.weight === 0)) ctx.addIssue({ code: 'custom', path: ['arms'], message: 'at least one arm needs a weight above 0' });
+    if (e.start && e.end && Date.parse(e.end) <= Date.parse(e.start)) ctx.addIssue({ code: 'custom', path: ['end'], message: 'end must be after start' });
+  });
+
+/** An experiment as configured. */
+export type ExperimentEntry = z.infer<typeof experimentSchema>;
+
 /** The whole configuration file. */
 export const configSchema = z
   .object({
@@ -213,6 +276,13 @@ export const configSchema = z
       .prefault({}),
     /** Gateway-owned tools that fan a call out over tools of several servers and aggregate the results. */
     virtualTools: z.record(z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'virtual tool names use letters, digits, "_", "-" and "."'), virtualToolSchema).default({}),
+    /** A/B experiments by name (reloaded without a restart on SIGHUP or when the file changes). */
+    experiments: z.record(z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'experiment names use letters, digits, "_", "-" and "."'), experimentSchema).default({}),
+    /** Tool version pins: for everyone, and per agent (by its client name). */
+    pins: z
+      .object({ global: z.record(z.string(), versionPin).default({}), agents: z.record(z.string(), z.record(z.string(), versionPin)).default({}) })
+      .strict()
+      .prefault({}),
     servers: serversMap.optional(),
     /** The Claude Desktop / Cursor key; merged with `servers`. */
     mcpServers: serversMap.optional(),

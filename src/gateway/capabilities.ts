@@ -26,6 +26,10 @@ export interface FindRequest {
   readonly k?: number;
   readonly servers?: readonly string[];
   readonly mode?: SearchMode;
+  /** A scorer variant's dense weight (an experiment arm); the configured one otherwise. */
+  readonly denseWeight?: number;
+  /** Use this decision id (so an experiment exposure recorded before the search links to it). */
+  readonly decisionId?: string;
 }
 
 /** A find_capability answer. */
@@ -126,12 +130,12 @@ export class Capabilities {
       k,
       ...(request.servers ? { servers: request.servers } : {}),
       ...(request.mode ? { mode: request.mode } : {}),
-      denseWeight: this.#options.denseWeight,
+      denseWeight: request.denseWeight ?? this.#options.denseWeight,
       scorer: this.#options.scorer,
       signals: this.#signals(),
       allow: (id) => snapshot.toolById.has(id),
     });
-    const decisionId = randomUUID();
+    const decisionId = request.decisionId ?? randomUUID();
     this.#remember(decisionId, need, ranking.matches);
     const matches = ranking.matches.map((m) => {
       const tool = snapshot.toolById.get(m.tool)?.tool;

@@ -18,7 +18,8 @@ import { retrySafe } from '../resilience/retry.js';
 import type { ServerRegistry } from '../store/servers-repo.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { ForwardOptions } from '../upstream/upstream.js';
-import { ServerPool, type PoolDefaults, type PoolStatus } from './pool.js';
+import { CompatTracker, type CompatStore } from './compat.js';
+import { ServerPool, type InstanceSelector, type PoolDefaults, type PoolStatus } from './pool.js';
 import { suggest } from './suggest.js';
 
 /** The gateway's own pseudo-server: virtual (fan-out) tools are listed under it. */
@@ -39,10 +40,19 @@ export interface GatewayDeps {
   readonly log: Logger;
   readonly registry: ServerRegistry;
   readonly env?: NodeJS.ProcessEnv;
+  /** Where tool schema versions are kept (absent: no versioning, no pins). */
+  readonly compat?: CompatStore;
 }
 
 /** Options for a forwarded tool call. */
-export type CallOptions = ForwardOptions;
+export interface CallOptions extends ForwardOptions {
+  /** A version pin for this call (e.g. "v1"); else the agent's and the global pins from config apply. */
+  readonly pin?: string;
+  /** The calling agent's name (its client name), for per-agent pins. */
+  readonly agent?: string;
+  /** Only these instances (an experiment arm's route). */
+  readonly instances?: readonly string[];
+}
 
 /** The federating, routing gateway. */
 export class Gateway {
@@ -53,6 +63,7 @@ export class Gateway {
   readonly #federation: Federation;
   readonly #upstreams = new Map<string, { pool: ServerPool; source: ServerSource }>();
   readonly #poolDefaults: PoolDefaults;
+  readonly #compat: CompatTracker | undefined;
   #ready = false;
   #reportedConflicts = new Set<string>();
   #closing: Promise<void> | undefined;
@@ -63,6 +74,7 @@ export class Gateway {
     this.#registry = deps.registry;
     this.#env = deps.env ?? process.env;
     this.#federation = new Federation({ prefix: deps.config.gateway.prefix, separator: deps.config.gateway.separator });
+    this.#compat = deps.compat ? new CompatTracker(deps.compat, deps.log.child({ component: 'compat' })) : undefined;
     const { gateway } = deps.config;
     this.#poolDefaults = { connectTimeoutMs: gateway.connectTimeoutMs, healthIntervalMs: gateway.healthIntervalMs, healthTimeoutMs: gateway.healthTimeoutMs, callTimeoutMs: gateway.callTimeoutMs, balance: gateway.balance, circuit: gateway.circuit, retry: gateway.retry };
     this.#federation.onChange((change) => {
@@ -78,6 +90,11 @@ export class Gateway {
       }
       this.#reportedConflicts = current;
     });
+  }
+
+  /** Tool schema versions and compatibility (undefined without a store). */
+  get compat(): CompatTracker | undefined {
+    return this.#compat;
   }
 
   /** True once every initial server has had its first connection attempt. */
@@ -143,7 +160,7 @@ export class Gateway {
     const started = performance.now();
     try {
       const safe = retrySafe(tool.name, tool.tool.annotations, entry.pool.spec.retrySafe);
-      const result = await entry.pool.callTool(tool.name, args, meta, safe, options);
+      const result = await entry.pool.callTool(tool.name, args, meta, safe, options, this.#selector(tool, entry.pool, options));
       this.#log.info({ tool: tool.id, server: tool.server, ms: round(performance.now() - started), isError: result.isError === true }, 'tools/call');
       return result;
     } catch (error) {
@@ -192,6 +209,7 @@ export class Gateway {
     this.#upstreams.delete(name);
     this.#registry.remove(name);
     this.#federation.update(name, undefined);
+    for (const instance of entry.pool.instanceIds) this.#compat?.forget(instance);
     await entry.pool.drain(this.config.gateway.drainTimeoutMs);
     this.#log.info({ server: name, source: entry.source }, 'server removed');
     return { removed: name, source: entry.source };
@@ -216,12 +234,25 @@ export class Gateway {
   async #add(spec: ServerSpec, source: ServerSource): Promise<void> {
     const log = this.#log.child({ server: spec.name });
     const server = spec.name;
-    const pool: ServerPool = new ServerPool(spec, log, this.#poolDefaults, (part) => {
-      // A part arriving after removal must not resurrect the server in the catalog.
-      if (part !== undefined && this.#upstreams.get(server)?.pool !== pool) return;
-      if (part === undefined && this.#upstreams.has(server) && this.#upstreams.get(server)?.pool !== pool) return;
-      this.#federation.update(server, part);
-    });
+    const pool: ServerPool = new ServerPool(
+      spec,
+      log,
+      this.#poolDefaults,
+      (part) => {
+        // A part arriving after removal must not resurrect the server in the catalog.
+        if (part !== undefined && this.#upstreams.get(server)?.pool !== pool) return;
+        if (part === undefined && this.#upstreams.has(server) && this.#upstreams.get(server)?.pool !== pool) return;
+        this.#federation.update(server, part);
+      },
+      (instance, part) => {
+        if (this.#upstreams.get(server)?.pool !== pool) return;
+        try {
+          this.#compat?.observe(server, instance, part);
+        } catch (error) {
+          log.error({ err: (error as Error).message, instance }, 'recording tool schema versions failed');
+        }
+      },
+    );
     this.#upstreams.set(spec.name, { pool, source });
     this.#federation.reserve(spec.name);
     await pool.start();
@@ -275,6 +306,29 @@ export class Gateway {
     });
     const part: ServerPart = { tools, prompts: [], resources: [], resourceTemplates: [], instructions: undefined };
     this.#federation.update(GATEWAY_SERVER, part);
+  }
+
+  /** The pin that applies to a call of `tool`: the call's own, the agent's, or the global one. */
+  pinFor(toolId: string, options: { pin?: string | undefined; agent?: string | undefined }): string | undefined {
+    return options.pin ?? (options.agent ? this.config.pins.agents[options.agent]?.[toolId] : undefined) ?? this.config.pins.global[toolId];
+  }
+
+  /** Which instances may serve this call: schema-compatible with the pin (or the catalog), and in the arm's instances. */
+  #selector(tool: CatalogTool, pool: ServerPool, options: CallOptions): InstanceSelector | undefined {
+    const compat = this.#compat;
+    const pin = this.pinFor(tool.id, options);
+    const requirement = compat ? (pin ? compat.pinned(tool.server, tool.name, pin) : compat.catalogs(tool.tool)) : undefined;
+    const only = options.instances ? new Set(options.instances) : undefined;
+    if (!requirement && !only) return undefined;
+    return {
+      accept: (instance) => (!only || only.has(instance)) && (!requirement || !compat || compat.accepts(instance, tool.name, requirement)),
+      reject: () => {
+        if (requirement && compat && pool.instanceIds.every((i) => !only || only.has(i)) && !pool.instanceIds.some((i) => compat.accepts(i, tool.name, requirement))) {
+          return compat.noneCompatible(tool.server, tool.name, requirement, pool.instanceIds);
+        }
+        return new GatewayError('UPSTREAM_UNAVAILABLE', `no instance of server "${tool.server}" among ${[...(only ?? pool.instanceIds)].join(', ')} can take this call now${requirement ? ` compatibly with ${requirement.label}` : ''}`, { server: tool.server, sent: false });
+      },
+    };
   }
 
   #parseEntry(name: string, entry: unknown): ServerSpec {

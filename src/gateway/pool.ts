@@ -21,6 +21,13 @@ import { backoffMs, sleep } from '../resilience/retry.js';
 import type { Logger } from '../telemetry/logger.js';
 import { Upstream, type ForwardOptions, type UpstreamState, type UpstreamStatus } from '../upstream/upstream.js';
 
+/** Narrows the instances a call may use. */
+export interface InstanceSelector {
+  accept(instance: string): boolean;
+  /** The error when no available instance is accepted. */
+  reject(): GatewayError;
+}
+
 /** Gateway-wide defaults a pool runs with (a server's own settings override them). */
 export interface PoolDefaults {
   readonly connectTimeoutMs: number;
@@ -65,13 +72,15 @@ export class ServerPool {
   readonly #balancer: Balancer;
   readonly #instances: Instance[];
   readonly #publish: (part: ServerPart | undefined) => void;
+  readonly #observe: (instance: string, part: ServerPart | undefined) => void;
   #closed = false;
 
-  constructor(spec: ServerSpec, log: Logger, defaults: PoolDefaults, publish: (part: ServerPart | undefined) => void) {
+  constructor(spec: ServerSpec, log: Logger, defaults: PoolDefaults, publish: (part: ServerPart | undefined) => void, observe: (instance: string, part: ServerPart | undefined) => void = () => {}) {
     this.spec = spec;
     this.#log = log;
     this.#defaults = defaults;
     this.#publish = publish;
+    this.#observe = observe;
     this.#retry = { ...defaults.retry, ...spec.retry };
     this.#balancer = new Balancer(spec.balance ?? defaults.balance);
     const circuit = { ...defaults.circuit, ...spec.circuit };
@@ -116,9 +125,18 @@ export class ServerPool {
     };
   }
 
-  /** Calls a tool on an instance that offers it, failing over when that is safe. */
-  callTool(name: string, args: Record<string, unknown> | undefined, meta: Record<string, unknown> | undefined, safe: boolean, options: ForwardOptions): Promise<CallToolResult> {
-    return this.#route('tools/call', name, safe, (upstream, o) => upstream.callTool(name, args, meta, o), options);
+  /**
+   * Calls a tool on an instance that offers it, failing over when that is safe. `select` narrows
+   * the instances (schema compatibility, an experiment arm); when it leaves none of the available
+   * ones, its `reject()` error is thrown.
+   */
+  callTool(name: string, args: Record<string, unknown> | undefined, meta: Record<string, unknown> | undefined, safe: boolean, options: ForwardOptions, select?: InstanceSelector): Promise<CallToolResult> {
+    return this.#route('tools/call', name, safe, (upstream, o) => upstream.callTool(name, args, meta, o), options, select);
+  }
+
+  /** Instance ids, in listed order. */
+  get instanceIds(): string[] {
+    return this.#instances.map((i) => i.upstream.instance);
   }
 
   /** Gets a prompt (a read: always safe to repeat elsewhere). */
@@ -156,6 +174,7 @@ export class ServerPool {
       upstream: new Upstream(spec, log, options, {
         onPart: (part) => {
           instance.part = part;
+          this.#observe(spec.instance, part);
           this.#republish();
         },
         onState: (status) => {
@@ -185,13 +204,15 @@ export class ServerPool {
     return this.#instances.filter((i) => i.upstream.state === 'ready' && i.breaker.canPass() && (tool === undefined || !i.part || i.part.tools.some((t) => t.name === tool)));
   }
 
-  async #route<T>(method: string, tool: string | undefined, safe: boolean, run: (upstream: Upstream, options: ForwardOptions) => Promise<T>, options: ForwardOptions): Promise<T> {
+  async #route<T>(method: string, tool: string | undefined, safe: boolean, run: (upstream: Upstream, options: ForwardOptions) => Promise<T>, options: ForwardOptions, select?: InstanceSelector): Promise<T> {
     const timeoutMs = options.timeoutMs ?? this.spec.instances[0]?.timeoutMs ?? this.#defaults.callTimeoutMs;
     const deadline = performance.now() + timeoutMs;
     const tried = new Set<Instance>();
     let lastError: GatewayError | undefined;
     for (let attempt = 0; ; attempt++) {
-      const candidates = this.#available(tool).filter((i) => !tried.has(i));
+      const open = this.#available(tool).filter((i) => !tried.has(i));
+      const candidates = select ? open.filter((i) => select.accept(i.upstream.instance)) : open;
+      if (select && candidates.length === 0 && open.length > 0 && !lastError) throw select.reject();
       const chosen = this.#balancer.pick(candidates.map((i) => ({ i, id: i.upstream.instance, tier: i.upstream.spec.tier, inFlight: i.upstream.inFlight, latencyMs: i.upstream.latencyMs, errorRate: i.upstream.errorRate })))?.i;
       if (!chosen || !chosen.breaker.tryPass()) throw lastError ? this.#exhausted(lastError, attempt) : this.#noInstance(method);
       tried.add(chosen);

@@ -1,14 +1,18 @@
 /**
- * The admin REST API under /v1: servers (list, register, remove) and the federated catalog.
+ * The admin REST API under /v1: servers (list, register, remove), the federated catalog,
+ * capability search and learned examples, experiments (list, report, start, stop, feedback) and
+ * the compatibility matrix and schema changes.
  * Every error is a GatewayError rendered by the app's one error handler.
  */
 import type { FastifyInstance } from 'fastify';
 import { GatewayError } from '../core/errors.js';
 import type { Capabilities } from '../gateway/capabilities.js';
+import type { ExperimentRunner } from '../gateway/experiments.js';
 import type { Gateway } from '../gateway/gateway.js';
 
 /** Registers the /v1 routes. `adminToken`, when set, is required as a bearer token. */
-export function registerAdminRoutes(app: FastifyInstance, gateway: Gateway, capabilities: Capabilities, adminToken: string | undefined): void {
+export function registerAdminRoutes(app: FastifyInstance, deps: { gateway: Gateway; capabilities: Capabilities; experiments: ExperimentRunner }, adminToken: string | undefined): void {
+  const { gateway, capabilities, experiments } = deps;
   app.register(async (v1) => {
     if (adminToken) {
       v1.addHook('onRequest', async (request) => {
@@ -48,6 +52,20 @@ export function registerAdminRoutes(app: FastifyInstance, gateway: Gateway, capa
       if (!Number.isInteger(id) || !capabilities.removeExample(id)) throw new GatewayError('NOT_FOUND', `no learned example with id "${request.params.id}"`);
       return { removed: id };
     });
+
+    v1.get('/experiments', async () => ({ experiments: experiments.list() }));
+    v1.get<{ Params: { name: string } }>('/experiments/:name', async (request) => experiments.report(request.params.name));
+    v1.post<{ Params: { name: string } }>('/experiments/:name/start', async (request) => experiments.setRunning(request.params.name, true));
+    v1.post<{ Params: { name: string } }>('/experiments/:name/stop', async (request) => experiments.setRunning(request.params.name, false));
+    /** The REST twin of report_outcome: {"decisionId": "...", "success": true, "note": "..."}. */
+    v1.post('/outcomes', async (request) => {
+      const body = (request.body ?? {}) as { decisionId?: unknown; success?: unknown; note?: unknown };
+      if (typeof body.decisionId !== 'string' || typeof body.success !== 'boolean') throw new GatewayError('BAD_REQUEST', 'expected {"decisionId": "<from find_capability>", "success": true|false, "note"?: "..."}');
+      return { recorded: experiments.feedback(body.decisionId, body.success, typeof body.note === 'string' ? body.note : undefined) };
+    });
+
+    v1.get('/compat/matrix', async () => ({ matrix: gateway.compat?.matrix() ?? [] }));
+    v1.get<{ Querystring: { limit?: string } }>('/compat/changes', async (request) => ({ changes: gateway.compat?.changes(Math.min(1000, Math.max(1, Number(request.query.limit ?? 100) || 100))) ?? [] }));
 
     v1.get('/catalog', async () => {
       const snapshot = gateway.catalog;

@@ -10,6 +10,7 @@ import { hostHeaderValidation, localhostHostValidation, localhostOriginValidatio
 import type { Config } from '../config/load.js';
 import { asGatewayError, GatewayError } from '../core/errors.js';
 import type { Capabilities } from '../gateway/capabilities.js';
+import type { ExperimentRunner } from '../gateway/experiments.js';
 import type { Gateway } from '../gateway/gateway.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { McpEndpoint } from './mcp-route.js';
@@ -34,6 +35,7 @@ export interface HttpAppDeps {
   readonly config: Config;
   readonly gateway: Gateway;
   readonly capabilities: Capabilities;
+  readonly experiments: ExperimentRunner;
   readonly endpoint: McpEndpoint;
   readonly log: Logger;
   readonly isShuttingDown: () => boolean;
@@ -86,6 +88,6 @@ export function buildHttpApp(deps: HttpAppDeps): FastifyInstance {
     return reply.code(ready ? 200 : 503).send({ ready, catalogVersion: gateway.catalog.version, tools: gateway.catalog.tools.length, shuttingDown: deps.isShuttingDown() });
   });
 
-  registerAdminRoutes(app, gateway, deps.capabilities, config.http.adminToken);
+  registerAdminRoutes(app, { gateway, capabilities: deps.capabilities, experiments: deps.experiments }, config.http.adminToken);
   return app;
 }

@@ -7,11 +7,14 @@
  * model can fix it (bad arguments), a tool result with `isError: true`; a backend failure is a tool
  * result with `isError: true` marked retryable that names the server, never blaming the caller.
  */
-import { ProtocolError, ProtocolErrorCode, Server, type CallToolResult, type ServerContext, type Tool } from '@modelcontextprotocol/server';
+import { randomUUID } from 'node:crypto';
+import { CLIENT_INFO_META_KEY, ProtocolError, ProtocolErrorCode, Server, type CallToolResult, type ServerContext, type Tool } from '@modelcontextprotocol/server';
 import { asGatewayError, GatewayError } from '../core/errors.js';
 import type { Capabilities } from '../gateway/capabilities.js';
+import type { CatalogTool } from '../catalog/snapshot.js';
+import type { ExperimentRunner, UnitIds } from '../gateway/experiments.js';
 import type { Gateway } from '../gateway/gateway.js';
-import { DECISION_META_KEY, findResultToToolResult, META_TOOLS, metaToolDefinitions } from './meta-tools.js';
+import { DECISION_META_KEY, findResultToToolResult, META_TOOLS, metaToolDefinitions, PIN_META_KEY, USER_META_KEY } from './meta-tools.js';
 import { paginate } from './paginate.js';
 import type { ArgumentValidator } from './validate.js';
 
@@ -29,6 +32,8 @@ export interface AgentServerDeps {
   readonly capabilities?: Capabilities;
   /** What tools/list shows. */
   readonly exposure: 'full' | 'discovery' | 'both';
+  /** A/B experiments (absent: none configured). */
+  readonly experiments?: ExperimentRunner;
 }
 
 /** Builds one agent-facing server instance. */
@@ -42,8 +47,19 @@ export function createAgentServer(deps: AgentServerDeps): Server {
     },
   );
 
-  const { capabilities } = deps;
+  const { capabilities, experiments } = deps;
   const meta = capabilities && deps.exposure !== 'full' ? metaToolDefinitions : [];
+  /** One id per agent-facing server instance: a stdio connection, a legacy HTTP session, or a modern request. */
+  const connectionId = randomUUID();
+
+  /** Who is calling: the agent (client name), the end user if the host says, and the session. */
+  function unitsOf(ctx: ServerContext, callMeta: Record<string, unknown> | undefined): UnitIds {
+    const info = (callMeta?.[CLIENT_INFO_META_KEY] as { name?: unknown } | undefined)?.name;
+    const agent = server.getClientVersion()?.name ?? (typeof info === 'string' ? info : 'anonymous');
+    const user = typeof callMeta?.[USER_META_KEY] === 'string' ? (callMeta[USER_META_KEY] as string) : undefined;
+    const session = (ctx as { sessionId?: string }).sessionId ?? connectionId;
+    return { agent, user, session };
+  }
 
   server.setRequestHandler('tools/list', async (request) => {
     const snapshot = gateway.catalog;
@@ -52,8 +68,8 @@ export function createAgentServer(deps: AgentServerDeps): Server {
     return { tools: [...page.items], ...(page.nextCursor ? { nextCursor: page.nextCursor } : {}) };
   });
 
-  /** Forwards one call of a catalog tool: resolve, size and schema checks, upstream call, learning. */
-  async function forward(name: string, args: Record<string, unknown> | undefined, callMeta: Record<string, unknown> | undefined, decisionId: string | undefined, ctx: ServerContext): Promise<CallToolResult> {
+  /** Forwards one call of a catalog tool: resolve, size and schema checks, experiment arm, pin, upstream call, learning. */
+  async function forward(name: string, args: Record<string, unknown> | undefined, callMeta: Record<string, unknown> | undefined, decisionId: string | undefined, ctx: ServerContext, version?: string): Promise<CallToolResult> {
     let tool;
     try {
       tool = gateway.resolveTool(name);
@@ -67,38 +83,98 @@ export function createAgentServer(deps: AgentServerDeps): Server {
     if (size > deps.maxRequestBytes) {
       return errorResult(new GatewayError('PAYLOAD_TOO_LARGE', `arguments for "${name}" are ${size} bytes; the limit is ${deps.maxRequestBytes}`, { bytes: size, limit: deps.maxRequestBytes }));
     }
-    const problems = deps.validator.check(tool.tool, args ?? {});
+    const units = unitsOf(ctx, callMeta);
+    const pin = gateway.pinFor(tool.id, { pin: version ?? (typeof callMeta?.[PIN_META_KEY] === 'string' ? (callMeta[PIN_META_KEY] as string) : undefined), agent: units.agent });
+    // A pinned call is checked against the pinned version's schema, not the catalog's.
+    let schemaTool = tool.tool;
+    if (pin && gateway.compat) {
+      try {
+        schemaTool = pinnedTool(tool, gateway.compat.pinned(tool.server, tool.name, pin));
+      } catch (error) {
+        return errorResult(asGatewayError(error));
+      }
+    }
+    const problems = deps.validator.check(schemaTool, args ?? {});
     if (problems) {
-      return errorResult(new GatewayError('INVALID_ARGUMENTS', `invalid arguments for tool "${name}": ${problems}`, { tool: name }));
+      return errorResult(new GatewayError('INVALID_ARGUMENTS', `invalid arguments for tool "${name}"${pin ? ` (pinned to ${pin})` : ''}: ${problems}`, { tool: name }));
     }
     const progressToken = ctx.mcpReq._meta?.progressToken;
+    let target = tool;
+    let instances: readonly string[] | undefined;
+    const assignment = experiments?.assignCall(tool.id, units, decisionId);
+    if (assignment) {
+      try {
+        ({ target, instances } = routeArm(tool, assignment.route));
+      } catch (error) {
+        return errorResult(asGatewayError(error));
+      }
+    }
+    const started = performance.now();
     try {
-      const result = await gateway.callTool(tool, args, forwardMeta(callMeta), {
+      const result = await gateway.callTool(target, args, forwardMeta(callMeta), {
         signal: ctx.mcpReq.signal,
+        agent: units.agent,
+        ...(pin ? { pin } : {}),
+        ...(instances ? { instances } : {}),
         ...(progressToken !== undefined ? { onprogress: (p) => void notifyProgress(ctx, progressToken, p) } : {}),
       });
+      if (assignment) experiments?.recordCall(assignment, target.id, target.server, result, undefined, performance.now() - started, decisionId);
       capabilities?.learn(decisionId, tool.id, result.isError !== true);
       return result;
     } catch (error) {
+      if (assignment && !ctx.mcpReq.signal.aborted) experiments?.recordCall(assignment, target.id, target.server, undefined, error, performance.now() - started, decisionId);
       if (error instanceof ProtocolError) throw error; // the upstream's own JSON-RPC error passes through
       if (ctx.mcpReq.signal.aborted) throw error;
       return errorResult(asGatewayError(error));
     }
   }
 
+  /** Where an experiment arm sends a call of `tool`: another tool, the same tool on another server, or some instances. */
+  function routeArm(tool: CatalogTool, route: { server?: string | undefined; tool?: string | undefined; instances?: readonly string[] | undefined }): { target: CatalogTool; instances: readonly string[] | undefined } {
+    if (route.tool) return { target: gateway.resolveTool(route.tool), instances: route.instances };
+    if (route.server && route.server !== tool.server) {
+      const other = gateway.catalog.tools.find((t) => t.server === route.server && t.name === tool.name);
+      if (!other) throw new GatewayError('UPSTREAM_UNAVAILABLE', `the experiment arm routes "${tool.id}" to server "${route.server}", which does not offer "${tool.name}" now`, { server: route.server, tool: tool.name, sent: false });
+      return { target: other, instances: route.instances };
+    }
+    return { target: tool, instances: route.instances };
+  }
+
   server.setRequestHandler('tools/call', async (request, ctx) => {
     const { name, arguments: args, _meta: callMeta } = request.params;
-    if (capabilities && meta.length > 0 && name === META_TOOLS.find) return findCapability(capabilities, args ?? {});
+    if (capabilities && meta.length > 0 && name === META_TOOLS.find) return findCapability(capabilities, args ?? {}, ctx, callMeta);
     if (capabilities && meta.length > 0 && name === META_TOOLS.call) return callCapability(capabilities, args ?? {}, ctx);
+    if (capabilities && meta.length > 0 && name === META_TOOLS.report) return reportOutcome(args ?? {});
     const decisionId = typeof callMeta?.[DECISION_META_KEY] === 'string' ? (callMeta[DECISION_META_KEY] as string) : undefined;
     return forward(name, args, callMeta, decisionId, ctx);
   });
 
-  async function findCapability(caps: Capabilities, args: Record<string, unknown>): Promise<CallToolResult> {
+  function reportOutcome(args: Record<string, unknown>): CallToolResult {
+    const problems = deps.validator.check(metaToolDefinitions[2] as Tool, args);
+    if (problems) return errorResult(new GatewayError('INVALID_ARGUMENTS', `invalid arguments for report_outcome: ${problems}`));
+    const recorded = experiments?.feedback(String(args.decisionId), args.success === true, typeof args.note === 'string' ? args.note : undefined) ?? false;
+    const text = recorded ? 'Outcome recorded.' : 'Noted, but no experiment exposed that decision, so nothing was recorded.';
+    return { content: [{ type: 'text', text }], structuredContent: { recorded } };
+  }
+
+  async function findCapability(caps: Capabilities, args: Record<string, unknown>, ctx: ServerContext, callMeta: Record<string, unknown> | undefined): Promise<CallToolResult> {
     const problems = deps.validator.check(metaToolDefinitions[0] as Tool, args);
     if (problems) return errorResult(new GatewayError('INVALID_ARGUMENTS', `invalid arguments for find_capability: ${problems}`));
     try {
-      const result = await caps.find({ capability: String(args.capability), ...(typeof args.k === 'number' ? { k: args.k } : {}), ...(Array.isArray(args.servers) ? { servers: args.servers as string[] } : {}) });
+      const units = unitsOf(ctx, callMeta);
+      const decisionId = randomUUID();
+      const variant = experiments?.assignFind(units, decisionId);
+      const k = typeof args.k === 'number' ? args.k : 5;
+      const version = typeof args.version === 'string' ? args.version : undefined;
+      let result = await caps.find({
+        capability: String(args.capability),
+        decisionId,
+        k: version ? Math.min(50, k * 3) : k,
+        ...(Array.isArray(args.servers) ? { servers: args.servers as string[] } : {}),
+        ...(variant?.route.denseWeight !== undefined ? { denseWeight: variant.route.denseWeight } : {}),
+      });
+      if (version) result = { ...result, matches: result.matches.filter((m) => servesVersion(m.tool, version)).slice(0, k) };
+      result = { ...result, matches: result.matches.map((m) => armedMatch(m, units, decisionId)) };
       return findResultToToolResult(result, args.include_schema === true);
     } catch (error) {
       return errorResult(asGatewayError(error));
@@ -122,6 +198,7 @@ export function createAgentServer(deps: AgentServerDeps): Server {
       tool = best.tool;
       decisionId = found.decisionId;
     }
+    const version = typeof args.version === 'string' ? args.version : undefined;
     if (args.fanout === true) {
       const providers = caps.providers(tool);
       if (providers.length === 0) return forward(tool, toolArgs, undefined, decisionId, ctx); // unknown tool: forward explains
@@ -133,7 +210,33 @@ export function createAgentServer(deps: AgentServerDeps): Server {
         return errorResult(asGatewayError(error));
       }
     }
-    return forward(tool, toolArgs, undefined, decisionId, ctx);
+    return forward(tool, toolArgs, undefined, decisionId, ctx, version);
+  }
+
+  /** True when some backend of the tool serves `version` compatibly (find_capability's version filter). */
+  function servesVersion(toolId: string, version: string): boolean {
+    const tool = gateway.catalog.toolById.get(toolId);
+    const compat = gateway.compat;
+    if (!tool || !compat) return false;
+    try {
+      const requirement = compat.pinned(tool.server, tool.name, version);
+      return [...compat.currentVersions(tool.server, tool.name).keys()].some((instance) => compat.accepts(instance, tool.name, requirement));
+    } catch {
+      return false;
+    }
+  }
+
+  /** A match as an experiment arm would route it: the arm's server (or tool) becomes the one named. */
+  function armedMatch<M extends { tool: string; server: string; reasons: readonly string[] }>(match: M, units: UnitIds, decisionId: string): M {
+    const tool = gateway.catalog.toolById.get(match.tool);
+    const assignment = tool ? experiments?.assignCall(tool.id, units, decisionId) : undefined;
+    if (!tool || !assignment) return match;
+    try {
+      const { target } = routeArm(tool, assignment.route);
+      return { ...match, tool: target.id, server: target.server, reasons: [...match.reasons, `experiment ${assignment.experiment}: arm ${assignment.arm}`] };
+    } catch {
+      return match;
+    }
   }
 
   server.setRequestHandler('prompts/list', async (request) => {
@@ -171,6 +274,18 @@ export function createAgentServer(deps: AgentServerDeps): Server {
   });
 
   return server;
+}
+
+const pinnedTools = new WeakMap<object, Tool>();
+
+/** The tool definition as of a pinned version (for argument validation), one object per version. */
+function pinnedTool(tool: CatalogTool, requirement: { schemas: { inputSchema: unknown } }): Tool {
+  let pinned = pinnedTools.get(requirement);
+  if (!pinned) {
+    pinned = { ...(tool.tool as Tool), inputSchema: requirement.schemas.inputSchema as Tool['inputSchema'] };
+    pinnedTools.set(requirement, pinned);
+  }
+  return pinned;
 }
 
 /** Re-emits an upstream progress update with the agent's own token. */

@@ -9,7 +9,13 @@ import type { FindResult } from '../gateway/capabilities.js';
 export const DECISION_META_KEY = 'io.switchboard/decisionId';
 
 /** Names of the meta-tools. */
-export const META_TOOLS = { find: 'find_capability', call: 'call_capability' } as const;
+export const META_TOOLS = { find: 'find_capability', call: 'call_capability', report: 'report_outcome' } as const;
+
+/** `_meta` key for a per-call tool version pin (e.g. "v1"). */
+export const PIN_META_KEY = 'io.switchboard/pin';
+
+/** `_meta` key naming the end user behind a call (experiments whose unit is the user). */
+export const USER_META_KEY = 'io.switchboard/user';
 
 /** The meta-tools' definitions as tools/list shows them. */
 export const metaToolDefinitions: readonly Tool[] = [
@@ -25,6 +31,7 @@ export const metaToolDefinitions: readonly Tool[] = [
         k: { type: 'integer', minimum: 1, maximum: 50, default: 5, description: 'How many matches to return.' },
         servers: { type: 'array', items: { type: 'string' }, description: 'Only consider tools of these servers.' },
         include_schema: { type: 'boolean', default: false, description: "Include each match's input schema." },
+        version: { type: 'string', description: 'Only tools that have a backend serving this version (e.g. "v1") compatibly.' },
       },
       required: ['capability'],
       additionalProperties: false,
@@ -46,10 +53,27 @@ export const metaToolDefinitions: readonly Tool[] = [
         fanout: { type: 'boolean', default: false, description: 'Call every server that offers this capability at once and aggregate the results.' },
         strategy: { type: 'string', enum: ['merge', 'first', 'quorum'], default: 'merge', description: 'With fanout: merge all results, take the first success, or wait for a quorum.' },
         quorum: { type: 'integer', minimum: 1, description: 'With strategy quorum: successes needed.' },
+        version: { type: 'string', description: 'Pin the tool version (e.g. "v1"): the call goes to a backend compatible with it.' },
       },
       required: ['arguments'],
       additionalProperties: false,
     },
+  },
+  {
+    name: META_TOOLS.report,
+    title: 'Report an outcome',
+    description: 'Tell the gateway whether the tool chosen for a find_capability decision did the job (feeds A/B experiment results).',
+    inputSchema: {
+      type: 'object',
+      properties: {
+        decisionId: { type: 'string', description: 'The decisionId of the find_capability answer.' },
+        success: { type: 'boolean', description: 'Did it work?' },
+        note: { type: 'string', description: 'Optional free text.' },
+      },
+      required: ['decisionId', 'success'],
+      additionalProperties: false,
+    },
+    annotations: { readOnlyHint: false, idempotentHint: false, openWorldHint: false },
   },
 ];
 
