@@ -108,14 +108,20 @@ async function core(config: Config, options: ComposeOptions) {
   const notifier = new AgentNotifier();
   gateway.onCatalogChange((change) => notifier.publish(change));
   const capabilities = await buildCapabilities(config, gateway, db, log);
-  const experiments = new ExperimentRunner({ store: new SqliteExperimentStore(db), log: log.child({ component: 'experiments' }), experiments: config.experiments, providers: (id) => capabilities.providers(id) });
+  const experimentStore = new SqliteExperimentStore(db, { onError: (error) => log.error({ err: error.message }, 'recording experiment events failed') });
+  const experiments = new ExperimentRunner({ store: experimentStore, log: log.child({ component: 'experiments' }), experiments: config.experiments, providers: (id) => capabilities.providers(id) });
   const agentDeps: AgentServerDeps = { gateway, capabilities, experiments, exposure: config.routing.exposure, validator: new ArgumentValidator(), maxRequestBytes: config.gateway.maxRequestBytes, version: VERSION };
-  return { log, db, gateway, notifier, agentDeps, capabilities, experiments };
+  /** Closes the store after the buffered experiment events are written. */
+  const closeDb = () => {
+    experimentStore.flush();
+    db.close();
+  };
+  return { log, db, closeDb, gateway, notifier, agentDeps, capabilities, experiments };
 }
 
 /** Starts the hub: HTTP listens first (liveness answers at once), then upstreams connect. */
 export async function startHub(config: Config, options: ComposeOptions & { host?: string; port?: number } = {}): Promise<Hub> {
-  const { log, db, gateway, notifier, agentDeps, capabilities, experiments } = await core(config, options);
+  const { log, closeDb, gateway, notifier, agentDeps, capabilities, experiments } = await core(config, options);
   const endpoint = createMcpEndpoint(agentDeps, notifier, log);
   let shuttingDown = false;
   const app = buildHttpApp({ config, gateway, capabilities, experiments, endpoint, log, isShuttingDown: () => shuttingDown });
@@ -141,7 +147,7 @@ export async function startHub(config: Config, options: ComposeOptions & { host?
         await gateway.close();
         await endpoint.close();
         await app.close();
-        db.close();
+        closeDb();
         log.info('hub stopped');
       })()),
   };
@@ -149,7 +155,7 @@ export async function startHub(config: Config, options: ComposeOptions & { host?
 
 /** Starts the sidecar: one agent on this process's stdin/stdout. */
 export async function startSidecar(config: Config, options: ComposeOptions = {}): Promise<Sidecar> {
-  const { log, db, gateway, notifier, agentDeps, experiments } = await core(config, options);
+  const { log, closeDb, gateway, notifier, agentDeps, experiments } = await core(config, options);
   const edge = serveAgentStdio(agentDeps, notifier);
   const ready = gateway.start();
   let closing: Promise<void> | undefined;
@@ -162,7 +168,7 @@ export async function startSidecar(config: Config, options: ComposeOptions = {})
         await ready.catch(() => {});
         await gateway.close();
         await edge.close();
-        db.close();
+        closeDb();
         log.info('sidecar stopped');
       })()),
   };

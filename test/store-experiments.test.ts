@@ -83,8 +83,12 @@ describe('SqliteExperimentStore', () => {
     expect(store.armStats('nope')).toEqual([]);
   });
 
-  it('rejects an unknown outcome kind at the database', () => {
+  it('rejects an unknown outcome kind at the database, without losing the events buffered with it', () => {
     const { store } = open();
-    expect(() => store.recordOutcome({ experiment: 'x', arm: 'a', unit: 'u', tool: 't', server: 's', outcome: 'maybe' as 'success', latencyMs: 1 })).toThrow(/CHECK/);
+    // Writes are buffered and committed in batches; the database's CHECK rejects the bad row at flush.
+    store.recordOutcome({ experiment: 'x', arm: 'a', unit: 'u', tool: 't', server: 's', outcome: 'maybe' as 'success', latencyMs: 1 });
+    store.recordOutcome({ experiment: 'x', arm: 'a', unit: 'u', tool: 't', server: 's', outcome: 'success', latencyMs: 2 });
+    expect(() => store.flush()).toThrow(/CHECK/);
+    expect(store.armStats('x')[0]).toMatchObject({ arm: 'a', calls: 1, successes: 1 });
   });
 });
