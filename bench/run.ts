@@ -48,6 +48,7 @@ const SECTIONS: Record<string, () => Promise<Section>> = {
   quality: async () => (await import('./sections/quality.js')).quality,
   'routing-speed': async () => (await import('./sections/routing-speed.js')).routingSpeed,
   resilience: async () => (await import('./sections/resilience.js')).resilience,
+  experiments: async () => (await import('./sections/experiments.js')).experimentsOverhead,
 };
 
 const cell = (s: Summary) => `${s.p50} / ${s.p90} / ${s.p99} / ${s.mean}`;

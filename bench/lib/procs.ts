@@ -77,11 +77,11 @@ export async function startHttpFixtureProcess(name: string, extra: string[] = []
  * Logs are at `warn` as the brief asks (a per-call info line is part of what an operator may turn
  * on, not of the gateway's floor); BENCH_LOG_LEVEL=info measures with them.
  */
-export function writeGatewayConfig(servers: Record<string, unknown>, extra: { gateway?: Record<string, unknown>; virtualTools?: Record<string, unknown> } = {}): string {
+export function writeGatewayConfig(servers: Record<string, unknown>, extra: { gateway?: Record<string, unknown>; virtualTools?: Record<string, unknown>; experiments?: Record<string, unknown>; pins?: Record<string, unknown> } = {}): string {
   const dir = mkdtempSync(join(tmpdir(), 'switchboard-bench-'));
   tempDirs.add(dir);
   const file = join(dir, 'config.json');
-  writeFileSync(file, JSON.stringify({ http: { port: 0 }, store: { path: join(dir, 'db.sqlite') }, log: { level: process.env.BENCH_LOG_LEVEL ?? 'warn' }, gateway: { healthIntervalMs: 60_000, ...extra.gateway }, ...(extra.virtualTools ? { virtualTools: extra.virtualTools } : {}), servers }));
+  writeFileSync(file, JSON.stringify({ http: { port: 0 }, store: { path: join(dir, 'db.sqlite') }, log: { level: process.env.BENCH_LOG_LEVEL ?? 'warn' }, gateway: { healthIntervalMs: 60_000, ...extra.gateway }, ...(extra.virtualTools ? { virtualTools: extra.virtualTools } : {}), ...(extra.experiments ? { experiments: extra.experiments } : {}), ...(extra.pins ? { pins: extra.pins } : {}), servers }));
   return file;
 }
 

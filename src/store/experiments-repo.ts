@@ -171,15 +171,19 @@ export class SqliteExperimentStore implements ExperimentStore {
 
   #defer(write: () => void): void {
     this.#pending.push(write);
+    if (this.#pending.length >= 500) return this.#flushQuietly();
     if (this.#timer) return;
-    this.#timer = setTimeout(() => {
-      try {
-        this.flush();
-      } catch (error) {
-        this.#onError(error as Error);
-      }
-    }, this.#flushMs);
+    this.#timer = setTimeout(() => this.#flushQuietly(), this.#flushMs);
     this.#timer.unref();
+  }
+
+  /** A background flush: failures go to `onError`, never to the caller that happened to trigger it. */
+  #flushQuietly(): void {
+    try {
+      this.flush();
+    } catch (error) {
+      this.#onError(error as Error);
+    }
   }
 
   /**
