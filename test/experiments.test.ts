@@ -94,6 +94,40 @@ describe('experiments', () => {
     expect(text).toMatch(/sample ratio check: .* \(ok\)/);
   });
 
+  it('a capability-group experiment decides which server find_capability names, and can be stopped and started over REST', async () => {
+    const hub = await startTestHub(
+      makeConfig(
+        { a: fixtureEntry('impl-a'), b: fixtureEntry('impl-b') },
+        { experiments: { servers: { target: { capability: 'a__echo' }, unit: 'user', arms: [{ name: 'on-a', weight: 50, route: { server: 'a' } }, { name: 'on-b', weight: 50, route: { server: 'b' } }] } } },
+      ),
+    );
+    const agent = await connectAgent(hub.url);
+    await waitFor(async () => (await agent.listTools()).tools.some((t) => t.name === 'b__echo'), 30_000, 'the catalog');
+    const seen = new Set<string>();
+    for (let i = 0; i < 20; i++) {
+      const meta = { 'io.switchboard/user': `v${i}` };
+      const found = await agent.callTool({ name: 'find_capability', arguments: { capability: 'echo the text back, prefixed with the server name' }, _meta: meta });
+      const top = (found.structuredContent as { matches: { tool: string; server: string; reasons: string[] }[] }).matches[0]!;
+      expect(top.reasons.join(' ')).toMatch(/experiment servers: arm on-(a|b)/);
+      // The call of either tool id lands where find_capability said.
+      const served = await echoAs(agent, `v${i}`);
+      expect(served).toBe(top.server === 'a' ? 'impl-a' : 'impl-b');
+      seen.add(top.server);
+    }
+    expect([...seen].sort()).toEqual(['a', 'b']);
+
+    // Stopped over REST: no assignment, calls go where they were addressed.
+    const stopped = await (await fetch(`${hub.url}/v1/experiments/servers/stop`, { method: 'POST' })).json();
+    expect(stopped).toMatchObject({ name: 'servers', running: false, why: 'stopped through the admin API' });
+    for (let i = 0; i < 10; i++) expect(await echoAs(agent, `v${i}`)).toBe('impl-a');
+    const started = await (await fetch(`${hub.url}/v1/experiments/servers/start`, { method: 'POST' })).json();
+    expect(started).toMatchObject({ running: true });
+    const afterStart = new Set<string>();
+    for (let i = 0; i < 20; i++) afterStart.add(await echoAs(agent, `v${i}`));
+    expect(afterStart.size).toBe(2);
+    expect((await fetch(`${hub.url}/v1/experiments/nope`)).status).toBe(404);
+  });
+
   it('a guardrail stops an arm whose server starts failing; its units go to the control', async () => {
     const b = await startHttpFixture('impl-b');
     const hub = await startTestHub(

@@ -31,7 +31,7 @@ describe.each(['legacy', 'modern'] as const)('a %s-era agent', (era) => {
     const names = tools.map((t) => t.name);
     expect(names).toEqual(expect.arrayContaining(['everything__echo', 'everything__trigger-long-running-operation', 'alpha__echo', 'alpha__slow', 'web__echo', 'web__add']));
     // Beside the catalog, the default exposure ("both") lists the two meta-tools.
-    expect(names.filter((n) => !/^(everything|alpha|web)__/.test(n)).sort()).toEqual(['call_capability', 'find_capability']);
+    expect(names.filter((n) => !/^(everything|alpha|web)__/.test(n)).sort()).toEqual(['call_capability', 'find_capability', 'report_outcome']);
     const longRunning = tools.find((t) => t.name === 'everything__trigger-long-running-operation');
     expect(longRunning?.title).toBe('Trigger Long Running Operation Tool');
     expect(longRunning?.annotations).toMatchObject({ readOnlyHint: true, idempotentHint: true });

@@ -4,7 +4,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { cleanup, connectAgent, fixtureEntry, makeConfig, startTestHub, textOf } from './helpers.js';
 
-const META = new Set(['find_capability', 'call_capability']);
+const META = new Set(['find_capability', 'call_capability', 'report_outcome']);
 
 afterEach(cleanup);
 

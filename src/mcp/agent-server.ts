@@ -106,6 +106,8 @@ export function createAgentServer(deps: AgentServerDeps): Server {
       try {
         ({ target, instances } = routeArm(tool, assignment.route));
       } catch (error) {
+        // The arm could not be served (its server is gone from the catalog): that counts against the arm.
+        experiments?.recordCall(assignment, assignment.route.tool ?? tool.id, assignment.route.server ?? tool.server, undefined, error, 0, decisionId);
         return errorResult(asGatewayError(error));
       }
     }
