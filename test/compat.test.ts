@@ -6,10 +6,14 @@
  * version; once no compatible backend is left, the pinned call gets an error naming the pin, the
  * versions available and the breaking changes. Changes and the matrix are read over REST.
  */
+import { execFile } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Client } from '@modelcontextprotocol/client';
 import type { Hub } from '../src/compose.js';
-import { cleanup, connectAgent, makeConfig, startHttpFixture, startTestHub, textOf, waitFor, type HttpFixture } from './helpers.js';
+import { cleanup, connectAgent, makeConfig, ROOT, startHttpFixture, startTestHub, tempDir, textOf, waitFor, type HttpFixture } from './helpers.js';
 
 afterEach(cleanup);
 
@@ -66,6 +70,10 @@ describe('schema versions and pins', () => {
     const viaMeta = await unpinned.callTool({ name: 'rep__lookup', arguments: { query: 'm' }, _meta: { 'io.switchboard/pin': 'v1' } });
     expect(textOf(viaMeta)).toBe('r2 (v1) looked up m');
 
+    // find_capability asked for v1 still offers the tool (r2 serves v1).
+    const findV1 = async () => ((await pinned.callTool({ name: 'find_capability', arguments: { capability: 'look something up', version: 'v1' } })).structuredContent as { matches: { tool: string }[] }).matches.map((m) => m.tool);
+    expect(await findV1()).toContain('rep__lookup');
+
     // An additive upgrade of r2 (a new optional "lang"): still compatible with the v1 pin.
     r2 = await upgrade(r2, 'r2', 'v2');
     await waitFor(async () => (await get<{ changes: Change[] }>(hub, '/v1/compat/changes')).changes.find((c) => c.instance === 'rep#2' && c.kind === 'additive'), 30_000, 'the additive change');
@@ -90,6 +98,14 @@ describe('schema versions and pins', () => {
     expect(failed.text).toMatch(/"query"/);
     // The unpinned client is unaffected.
     expect((await lookup(unpinned, { q: 'still' })).isError).toBe(false);
+    expect(await findV1()).not.toContain('rep__lookup');
+
+    // The CLI prints the same matrix from the store.
+    const file = join(tempDir(), 'config.json');
+    writeFileSync(file, JSON.stringify({ store: { path: hub.gateway.config.store.path } }));
+    const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', join(ROOT, 'src/cli.ts'), 'compat', 'matrix', '--config', file], { cwd: ROOT });
+    expect(stdout).toMatch(/rep \/ lookup @ v1 \| rep#1 v2: breaking, rep#2 v2: breaking/);
+    expect(stdout).toMatch(/rep \/ lookup @ v2 \| rep#1 v2: compatible, rep#2 v2: compatible/);
   });
 
   it('an unknown pin is the caller\'s mistake, with the versions that exist', async () => {
