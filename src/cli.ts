@@ -45,7 +45,7 @@ usage:
   switchboard experiments report NAME --config FILE [--json]     an experiment's results (from the store in the config)
   switchboard compat matrix --config FILE [--json]               tool versions against the backends that serve them
 
-serve and stdio re-read FILE on SIGHUP or when it changes: experiments apply without a restart.
+serve and stdio re-read FILE on SIGHUP or when it changes: experiments and pins apply without a restart.
 
 FILE is YAML or JSON; an mcpServers file from Claude Desktop, Cursor or VS Code works as is.`;
 
@@ -69,7 +69,7 @@ function watchConfig(path: string, reload: (config: Config) => void): void {
   const apply = (why: string) => {
     try {
       reload(loadConfigFile(path));
-      log.info({ file: resolve(path), why }, 'config reloaded (experiments applied; other changes need a restart)');
+      log.info({ file: resolve(path), why }, 'config reloaded (experiments and pins applied; other changes need a restart)');
     } catch (error) {
       log.error({ file: resolve(path), why, err: (error as Error).message }, 'config reload failed; keeping the running config');
     }

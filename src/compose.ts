@@ -45,7 +45,7 @@ export interface Hub {
   readonly capabilities: Capabilities;
   /** A/B experiments. */
   readonly experiments: ExperimentRunner;
-  /** Applies a re-read config: experiments change at once (servers and the rest need a restart). */
+  /** Applies a re-read config: experiments and pins change at once (servers and the rest need a restart). */
   reload(config: Config): void;
   /** `http://host:port` the hub listens on. */
   readonly url: string;
@@ -59,7 +59,7 @@ export interface Hub {
 /** A running sidecar (stdio). */
 export interface Sidecar {
   readonly gateway: Gateway;
-  /** Applies a re-read config: experiments change at once. */
+  /** Applies a re-read config: experiments and pins change at once. */
   reload(config: Config): void;
   readonly ready: Promise<void>;
   close(): Promise<void>;
@@ -113,6 +113,7 @@ async function core(config: Config, options: ComposeOptions) {
   const agentDeps: AgentServerDeps = { gateway, capabilities, experiments, exposure: config.routing.exposure, validator: new ArgumentValidator(), maxRequestBytes: config.gateway.maxRequestBytes, version: VERSION };
   /** Closes the store after the buffered experiment events are written. */
   const closeDb = () => {
+    capabilities.flush();
     experimentStore.flush();
     db.close();
   };
@@ -136,7 +137,10 @@ export async function startHub(config: Config, options: ComposeOptions & { host?
     gateway,
     capabilities,
     experiments,
-    reload: (next) => experiments.replace(next.experiments),
+    reload: (next) => {
+      experiments.replace(next.experiments);
+      gateway.setPins(next.pins);
+    },
     url,
     port,
     ready,
@@ -161,7 +165,10 @@ export async function startSidecar(config: Config, options: ComposeOptions = {})
   let closing: Promise<void> | undefined;
   return {
     gateway,
-    reload: (next) => experiments.replace(next.experiments),
+    reload: (next) => {
+      experiments.replace(next.experiments);
+      gateway.setPins(next.pins);
+    },
     ready,
     close: () =>
       (closing ??= (async () => {

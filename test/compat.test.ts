@@ -116,5 +116,11 @@ describe('schema versions and pins', () => {
     const result = await agent.callTool({ name: 'call_capability', arguments: { tool: 'rep__lookup', arguments: { query: 'b' }, version: 'v7' } });
     expect(result.isError).toBe(true);
     expect(textOf(result)).toMatch(/version "v7" .* known versions: v1/);
+
+    // Pins follow a config reload.
+    hub.reload(makeConfig({ rep: { url: r1.url } }, { pins: { global: { rep__lookup: 'v9' } } }));
+    expect((await lookup(agent, { query: 'c' })).text).toMatch(/version "v9"/);
+    hub.reload(makeConfig({ rep: { url: r1.url } }));
+    expect(await lookup(agent, { query: 'd' })).toEqual({ text: 'r1 (v1) looked up d', isError: false });
   });
 });

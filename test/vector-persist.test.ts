@@ -48,13 +48,14 @@ beforeAll(async () => {
   model = await TransformersEmbedder.load({ model: 'switchboard-static-v1', modelsDir: join(ROOT, 'models') });
 });
 
-function open(dir: string, embedder: Embedder, kind: 'exact' | 'hnsw') {
+function open(dir: string, embedder: Embedder, kind: 'exact' | 'hnsw', persistDelayMs = 0) {
   return new CapabilityIndex({
     lexical: new Bm25fIndex(),
     embedder,
     vectors: (dim, expectedSize) => createVectorIndex({ dim, kind, expectedSize }),
     vectorKind: (expectedSize) => vectorKindFor({ dim: 0, kind, expectedSize }),
     persist: new FileVectorStore(dir),
+    persistDelayMs,
     tokenize: (text) => tokenize(text, { stem: true, stopwords: 'conversational' }),
   });
 }
@@ -94,5 +95,25 @@ describe.each(['exact', 'hnsw'] as const)('a saved %s index', (kind) => {
     const switched = new CountingEmbedder(model);
     await open(dir, switched, kind === 'exact' ? 'hnsw' : 'exact').sync(changed);
     expect(switched.embedded).toBe(changed.length);
+  });
+});
+
+describe('saving', () => {
+  it('waits for a quiet moment (a burst of changes writes once), and persistNow writes what is pending', async () => {
+    const dir = tempDir();
+    const a = open(dir, new CountingEmbedder(model), 'exact', 60_000);
+    await a.sync(docs);
+    // Nothing written yet: a second index over the folder embeds everything.
+    const early = new CountingEmbedder(model);
+    await open(dir, early, 'exact').sync(docs);
+    expect(early.embedded).toBe(docs.length);
+    // (that second index saved at once; start over in a fresh folder for the deferred case)
+    const dir2 = tempDir();
+    const b = open(dir2, new CountingEmbedder(model), 'exact', 60_000);
+    await b.sync(docs);
+    b.persistNow();
+    const late = new CountingEmbedder(model);
+    await open(dir2, late, 'exact').sync(docs);
+    expect(late.embedded).toBe(0);
   });
 });

@@ -100,6 +100,11 @@ export class Capabilities {
       if (change.tools) void this.refresh();
     });
   }
+  /** Writes what is pending (the vector index) before shutdown. */
+  flush(): void {
+    this.#index.persistNow();
+  }
+
   /** The embedding model routing uses (undefined: lexical only). */
   get model(): string | undefined {
     return this.#index.model;

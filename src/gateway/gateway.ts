@@ -64,6 +64,8 @@ export class Gateway {
   readonly #upstreams = new Map<string, { pool: ServerPool; source: ServerSource }>();
   readonly #poolDefaults: PoolDefaults;
   readonly #compat: CompatTracker | undefined;
+  /** Version pins; replaced on a config reload. */
+  #pins: Config['pins'];
   #ready = false;
   #reportedConflicts = new Set<string>();
   #closing: Promise<void> | undefined;
@@ -75,6 +77,7 @@ export class Gateway {
     this.#env = deps.env ?? process.env;
     this.#federation = new Federation({ prefix: deps.config.gateway.prefix, separator: deps.config.gateway.separator });
     this.#compat = deps.compat ? new CompatTracker(deps.compat, deps.log.child({ component: 'compat' })) : undefined;
+    this.#pins = deps.config.pins;
     const { gateway } = deps.config;
     this.#poolDefaults = { connectTimeoutMs: gateway.connectTimeoutMs, healthIntervalMs: gateway.healthIntervalMs, healthTimeoutMs: gateway.healthTimeoutMs, callTimeoutMs: gateway.callTimeoutMs, balance: gateway.balance, circuit: gateway.circuit, retry: gateway.retry };
     this.#federation.onChange((change) => {
@@ -310,7 +313,14 @@ export class Gateway {
 
   /** The pin that applies to a call of `tool`: the call's own, the agent's, or the global one. */
   pinFor(toolId: string, options: { pin?: string | undefined; agent?: string | undefined }): string | undefined {
-    return options.pin ?? (options.agent ? this.config.pins.agents[options.agent]?.[toolId] : undefined) ?? this.config.pins.global[toolId];
+    return options.pin ?? (options.agent ? this.#pins.agents[options.agent]?.[toolId] : undefined) ?? this.#pins.global[toolId];
+  }
+
+  /** Replaces the version pins (config reload), logging when they changed. */
+  setPins(pins: Config['pins']): void {
+    if (JSON.stringify(pins) === JSON.stringify(this.#pins)) return;
+    this.#pins = pins;
+    this.#log.info({ pins }, 'version pins changed');
   }
 
   /** Which instances may serve this call: schema-compatible with the pin (or the catalog), and in the arm's instances. */

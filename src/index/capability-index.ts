@@ -39,6 +39,12 @@ export interface CapabilityIndexDeps {
   readonly vectorKind?: (expectedSize: number) => VectorIndex['kind'];
   /** Keeps the vector index between runs; absent = rebuilt from the embedding cache at every start. */
   readonly persist?: VectorSnapshotStore;
+  /**
+   * Saving waits this long after the last change (default 2 s), so a burst of catalog changes
+   * writes once; 0 saves at the end of every sync. Writing a 100k-tool HNSW index blocks for a
+   * while, which must not happen on every list_changed.
+   */
+  readonly persistDelayMs?: number;
   readonly embedder?: Embedder;
   readonly cache?: EmbeddingCache;
   /** Tokenizes a query or document text the way the lexical index does (stemmed, stopwords out). */
@@ -70,6 +76,8 @@ export class CapabilityIndex {
   /** Hash of the text behind each vector (to skip re-adding an unchanged tool to a loaded index). */
   readonly #vectorKeys = new Map<string, string>();
   #loaded = false;
+  #dirty = false;
+  #persistTimer: NodeJS.Timeout | undefined;
 
   constructor(deps: CapabilityIndexDeps) {
     this.#deps = deps;
@@ -112,7 +120,7 @@ export class CapabilityIndex {
           this.#vectorKeys.delete(id);
         }
       }
-      if (touched || removed > 0) this.#deps.persist?.save(this.#deps.embedder?.id ?? '', this.#vectors, this.#vectorKeys);
+      if (touched || removed > 0) this.#schedulePersist();
     }
     return { added: changed.length, removed, embedded, fromCache };
   }
@@ -154,6 +162,25 @@ export class CapabilityIndex {
     }
     this.#docs.delete(id);
     this.#deps.lexical.remove(id);
+  }
+
+  /** Saves the vector index now if a save is pending (e.g. on shutdown). */
+  persistNow(): void {
+    clearTimeout(this.#persistTimer);
+    this.#persistTimer = undefined;
+    if (!this.#dirty || !this.#vectors || !this.#deps.persist) return;
+    this.#dirty = false;
+    this.#deps.persist.save(this.#deps.embedder?.id ?? '', this.#vectors, this.#vectorKeys);
+  }
+
+  #schedulePersist(): void {
+    if (!this.#deps.persist) return;
+    this.#dirty = true;
+    const delay = this.#deps.persistDelayMs ?? 2_000;
+    if (delay <= 0) return this.persistNow();
+    clearTimeout(this.#persistTimer);
+    this.#persistTimer = setTimeout(() => this.persistNow(), delay);
+    this.#persistTimer.unref();
   }
 
   /** Loads the saved index for this model, if one fits; otherwise creates an empty one. */
