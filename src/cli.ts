@@ -88,7 +88,8 @@ function experimentReport(config: Config, name: string | undefined, json: boolea
   if (!experiment) fail(`no experiment "${name}" in ${config.source}; configured: ${Object.keys(config.experiments).join(', ') || 'none'}`);
   const db = openDb(config.store.path);
   try {
-    const report = buildReport(name, experiment.arms, new SqliteExperimentStore(db).armStats(name));
+    const store = new SqliteExperimentStore(db);
+    const report = buildReport(name, experiment.arms, store.armStats(name), store.states().get(name)?.stoppedArms);
     process.stdout.write(`${json ? JSON.stringify(report, null, 2) : renderReport(report)}\n`);
   } finally {
     db.close();

@@ -3,12 +3,14 @@
  * start and end times, which calls an experiment targets (tools, a capability group,
  * find_capability itself), units of assignment, stops and starts, and config replacement.
  */
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { ExperimentEntry } from '../src/config/schema.js';
 import { ExperimentRunner } from '../src/gateway/experiments.js';
 import { openDb } from '../src/store/db.js';
 import { SqliteExperimentStore } from '../src/store/experiments-repo.js';
 import { silentLogger } from '../src/telemetry/logger.js';
+import { tempDir } from './helpers.js';
 
 const units = (agent: string, user?: string, session = 's1') => ({ agent, user, session });
 
@@ -59,5 +61,31 @@ describe('experiment runner', () => {
     r.replace({});
     expect(r.list()).toEqual([]);
     expect(() => r.setRunning('e', true)).toThrow(/no experiment named "e"/);
+  });
+
+  it('keeps run-time stops and guardrail-stopped arms across restarts (same SQLite file)', () => {
+    const file = join(tempDir(), 'state.db');
+    const open = () => {
+      const db = openDb(file);
+      const store = new SqliteExperimentStore(db);
+      return { db, store, runner: new ExperimentRunner({ store, log: silentLogger(), experiments: { e: base, f: base }, providers: () => [] }) };
+    };
+    const first = open();
+    first.runner.setRunning('e', false);
+    first.store.stopArm('f', 'other', 'error rate 50% over 40 calls exceeds 20.0%');
+    first.db.close();
+
+    const second = open();
+    expect(second.runner.list().find((x) => x.name === 'e')).toMatchObject({ running: false, why: 'stopped through the admin API' });
+    expect(second.runner.list().find((x) => x.name === 'f')?.arms.find((a) => a.name === 'other')?.stopped).toMatch(/error rate 50%/);
+    // A stopped arm's units get the control.
+    for (let i = 0; i < 20; i++) expect(second.runner.assignCall('a__echo', units(`agent-${i}`))?.arm ?? 'control').toBe('control');
+    // Starting clears the stops; removing an experiment from the config forgets its state.
+    second.runner.setRunning('f', true);
+    second.runner.replace({ f: base });
+    second.db.close();
+    const third = open();
+    expect(third.runner.list().every((x) => x.running && x.arms.every((a) => !a.stopped))).toBe(true);
+    third.db.close();
   });
 });

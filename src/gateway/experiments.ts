@@ -5,9 +5,9 @@
  *
  * Assignment is a stable hash of the experiment's salt and the unit id (experiments/assign.ts),
  * so a unit keeps its arm across calls, restarts and gateway replicas with no shared state. An arm
- * that is stopped (by a guardrail or the admin API) sends its units to the control. Experiments
- * are replaced wholesale on a config reload; stops made at run time are kept for experiments that
- * still exist.
+ * stopped by a guardrail sends its units to the control. Experiments are replaced wholesale on a
+ * config reload; stops and starts made at run time, and stopped arms, are kept in SQLite for
+ * experiments that still exist, so they survive restarts.
  */
 import type { ExperimentEntry } from '../config/schema.js';
 import { GatewayError } from '../core/errors.js';
@@ -63,6 +63,11 @@ export class ExperimentRunner {
     this.#log = deps.log;
     this.#providers = deps.providers;
     this.#now = deps.now ?? Date.now;
+    // Stops and starts made at run time, and arms guardrails stopped, survive restarts.
+    for (const [name, state] of this.#store.states()) {
+      if (state.running !== undefined) this.#overrides.set(name, state.running);
+      if (state.stoppedArms.size) this.#stoppedArms.set(name, new Map(state.stoppedArms));
+    }
     this.replace(deps.experiments, false);
   }
 
@@ -74,6 +79,7 @@ export class ExperimentRunner {
       if (!experiments[name]) {
         this.#stoppedArms.delete(name);
         this.#overrides.delete(name);
+        this.#store.setRunning(name, undefined);
         if (log) this.#log.info({ experiment: name }, 'experiment removed');
       } else if (JSON.stringify(before[name]) !== JSON.stringify(experiments[name])) {
         if (log) this.#log.info({ experiment: name, arms: experiments[name].arms.map((a) => `${a.name}:${a.weight}`) }, 'experiment changed');
@@ -96,6 +102,7 @@ export class ExperimentRunner {
     if (!this.#experiments[name]) throw new GatewayError('NOT_FOUND', `no experiment named "${name}"`, { experiment: name });
     this.#overrides.set(name, running);
     if (running) this.#stoppedArms.delete(name);
+    this.#store.setRunning(name, running);
     this.#log.info({ experiment: name, running }, running ? 'experiment started' : 'experiment stopped');
     return this.list().find((e) => e.name === name)!;
   }
@@ -181,6 +188,7 @@ export class ExperimentRunner {
       if (!reason) continue;
       stopped.set(arm.arm, reason);
       this.#stoppedArms.set(name, stopped);
+      this.#store.stopArm(name, arm.arm, reason);
       this.#log.warn({ experiment: name, arm: arm.arm, reason }, 'guardrail stopped an experiment arm; its units now get the control');
     }
   }

@@ -86,6 +86,14 @@ const MIGRATIONS: readonly string[] = [
      at TEXT NOT NULL
    ) STRICT;
    CREATE INDEX schema_changes_at ON schema_changes (at);`,
+  `CREATE TABLE experiment_state (
+     experiment TEXT NOT NULL,
+     arm TEXT NOT NULL DEFAULT '',
+     state TEXT NOT NULL CHECK (state IN ('running', 'stopped', 'arm_stopped')),
+     reason TEXT,
+     at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')),
+     PRIMARY KEY (experiment, arm)
+   ) STRICT;`,
 ];
 
 /** Opens (creating folders as needed) and migrates the database at `path` (":memory:" for tests). */
