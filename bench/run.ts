@@ -27,7 +27,10 @@ export interface BenchOptions {
 }
 
 /** A latency comparison row for the markdown table. */
-export type Row = [label: string, pair: { direct: Summary; gateway: Summary; overheadP50Ms: number; overheadP99Ms: number; ratioP50: number }];
+export type Row = [
+  label: string,
+  pair: { direct: Summary; gateway: Summary; overheadP50Ms: number; overheadP99Ms: number; ratioP50: number },
+];
 
 /** What a section returns. */
 export interface SectionResult {
@@ -54,8 +57,12 @@ const SECTIONS: Record<string, () => Promise<Section>> = {
 const cell = (s: Summary) => `${s.p50} / ${s.p90} / ${s.p99} / ${s.mean}`;
 
 function table(rows: Row[]): string {
-  const head = '| path | direct ms (p50 / p90 / p99 / mean) | gateway ms (p50 / p90 / p99 / mean) | overhead p50 | overhead p99 | ratio p50 |\n|---|---|---|---|---|---|';
-  const body = rows.map(([label, r]) => `| ${label} | ${cell(r.direct)} | ${cell(r.gateway)} | ${r.overheadP50Ms} ms | ${r.overheadP99Ms} ms | ${r.ratioP50} |`);
+  const head =
+    '| path | direct ms (p50 / p90 / p99 / mean) | gateway ms (p50 / p90 / p99 / mean) | overhead p50 | overhead p99 | ratio p50 |\n|---|---|---|---|---|---|';
+  const body = rows.map(
+    ([label, r]) =>
+      `| ${label} | ${cell(r.direct)} | ${cell(r.gateway)} | ${r.overheadP50Ms} ms | ${r.overheadP99Ms} ms | ${r.ratioP50} |`,
+  );
   return [head, ...body].join('\n');
 }
 
@@ -80,14 +87,22 @@ async function main(): Promise<void> {
     ...(values['eval-dir'] ? { evalDir: values['eval-dir'] } : {}),
     calibrate: values.calibrate === true,
   };
-  if ((options.catalog === undefined) !== (options.queries === undefined)) throw new Error('--catalog and --queries go together');
+  if ((options.catalog === undefined) !== (options.queries === undefined))
+    throw new Error('--catalog and --queries go together');
   // `npm run bench -- quality ...` runs one section by name.
   const chosen = positionals.length ? positionals : (values.section ?? Object.keys(SECTIONS));
   const unknown = chosen.filter((s) => !SECTIONS[s]);
-  if (unknown.length) throw new Error(`unknown section(s): ${unknown.join(', ')}; known: ${Object.keys(SECTIONS).join(', ')}`);
+  if (unknown.length)
+    throw new Error(`unknown section(s): ${unknown.join(', ')}; known: ${Object.keys(SECTIONS).join(', ')}`);
   const outDir = join(ROOT, 'bench/results');
   mkdirSync(outDir, { recursive: true });
-  const meta = { date: new Date().toISOString(), node: process.version, cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length, calls: options.calls };
+  const meta = {
+    date: new Date().toISOString(),
+    node: process.version,
+    cpu: cpus()[0]?.model ?? 'unknown',
+    cores: cpus().length,
+    calls: options.calls,
+  };
   const rows: Row[] = [];
   const notes: string[] = [];
   const extra: string[] = [];
@@ -95,7 +110,10 @@ async function main(): Promise<void> {
     process.stderr.write(`bench: ${name} ...\n`);
     const section = await (await SECTIONS[name]!())(options);
     await stopAll();
-    writeFileSync(join(outDir, `${name}.json`), `${JSON.stringify({ section: name, ...meta, results: section.results }, null, 2)}\n`);
+    writeFileSync(
+      join(outDir, `${name}.json`),
+      `${JSON.stringify({ section: name, ...meta, results: section.results }, null, 2)}\n`,
+    );
     rows.push(...section.rows);
     notes.push(...section.notes.map((n) => `${name}: ${n}`));
     extra.push(...(section.markdown ?? []));
@@ -111,7 +129,10 @@ async function main(): Promise<void> {
     '',
   ].join('\n');
   // A partial run (chosen sections) writes its own summary file and leaves the full one alone.
-  writeFileSync(join(outDir, chosen.length === Object.keys(SECTIONS).length ? 'README.md' : `README.${chosen.join('+')}.md`), markdown);
+  writeFileSync(
+    join(outDir, chosen.length === Object.keys(SECTIONS).length ? 'README.md' : `README.${chosen.join('+')}.md`),
+    markdown,
+  );
   process.stdout.write(`${markdown}\n`);
 }
 
@@ -124,7 +145,10 @@ process.on('warning', (warning) => {
   const key = `${warning.name}: ${warning.message.replace(/\d+/g, 'N')}`;
   const seen = warned.get(key) ?? 0;
   warned.set(key, seen + 1);
-  if (seen === 0) process.stderr.write(`bench: (client process) ${warning.name}: ${warning.message} (repeats are counted, not printed)\n`);
+  if (seen === 0)
+    process.stderr.write(
+      `bench: (client process) ${warning.name}: ${warning.message} (repeats are counted, not printed)\n`,
+    );
 });
 process.once('exit', () => {
   for (const [key, count] of warned) if (count > 1) process.stderr.write(`bench: ${count}x ${key}\n`);

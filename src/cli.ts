@@ -28,10 +28,15 @@ async function pullModel(id: string, modelsDir: string): Promise<void> {
   process.stderr.write(`switchboard: fetching ${id} into ${modelsDir}/${id}/ ...\n`);
   try {
     const embedder = await TransformersEmbedder.load({ model: id, modelsDir, allowRemote: true });
-    process.stdout.write(`ok: ${id} (${embedder.dim} dimensions) is in ${modelsDir}/${id}/; select it with routing.model: ${id}\n`);
+    process.stdout.write(
+      `ok: ${id} (${embedder.dim} dimensions) is in ${modelsDir}/${id}/; select it with routing.model: ${id}\n`,
+    );
     await embedder.close();
   } catch (error) {
-    fail(`could not fetch ${id}: ${(error as Error).message}\nThis machine may have no route to the model hub. On a machine that has one, run this command there and copy ${modelsDir}/${id}/ (config.json, tokenizer.json, tokenizer_config.json, onnx/model.onnx) here.`, 1);
+    fail(
+      `could not fetch ${id}: ${(error as Error).message}\nThis machine may have no route to the model hub. On a machine that has one, run this command there and copy ${modelsDir}/${id}/ (config.json, tokenizer.json, tokenizer_config.json, onnx/model.onnx) here.`,
+      1,
+    );
   }
 }
 
@@ -69,9 +74,15 @@ function watchConfig(path: string, reload: (config: Config) => void): void {
   const apply = (why: string) => {
     try {
       reload(loadConfigFile(path));
-      log.info({ file: resolve(path), why }, 'config reloaded (experiments and pins applied; other changes need a restart)');
+      log.info(
+        { file: resolve(path), why },
+        'config reloaded (experiments and pins applied; other changes need a restart)',
+      );
     } catch (error) {
-      log.error({ file: resolve(path), why, err: (error as Error).message }, 'config reload failed; keeping the running config');
+      log.error(
+        { file: resolve(path), why, err: (error as Error).message },
+        'config reload failed; keeping the running config',
+      );
     }
   };
   process.on('SIGHUP', () => apply('SIGHUP'));
@@ -85,7 +96,10 @@ function watchConfig(path: string, reload: (config: Config) => void): void {
 function experimentReport(config: Config, name: string | undefined, json: boolean): void {
   if (!name) fail('usage: switchboard experiments report <name> --config FILE');
   const experiment = config.experiments[name];
-  if (!experiment) fail(`no experiment "${name}" in ${config.source}; configured: ${Object.keys(config.experiments).join(', ') || 'none'}`);
+  if (!experiment)
+    fail(
+      `no experiment "${name}" in ${config.source}; configured: ${Object.keys(config.experiments).join(', ') || 'none'}`,
+    );
   const db = openDb(config.store.path);
   try {
     const store = new SqliteExperimentStore(db);
@@ -104,9 +118,13 @@ function compatMatrix(config: Config, json: boolean): void {
     tracker.seedFromStore();
     const matrix = tracker.matrix();
     if (json) return void process.stdout.write(`${JSON.stringify(matrix, null, 2)}\n`);
-    if (matrix.length === 0) return void process.stdout.write('no tool versions recorded yet (run the gateway first)\n');
+    if (matrix.length === 0)
+      return void process.stdout.write('no tool versions recorded yet (run the gateway first)\n');
     const lines = ['server / tool @ version | backends (current version: verdict)'];
-    for (const row of matrix) lines.push(`${row.server} / ${row.tool} @ v${row.version}${row.declaredVersion ? ` (${row.declaredVersion})` : ''} | ${row.backends.map((b) => `${b.instance}${b.current !== undefined ? ` v${b.current}` : ''}: ${b.verdict}`).join(', ')}`);
+    for (const row of matrix)
+      lines.push(
+        `${row.server} / ${row.tool} @ v${row.version}${row.declaredVersion ? ` (${row.declaredVersion})` : ''} | ${row.backends.map((b) => `${b.instance}${b.current !== undefined ? ` v${b.current}` : ''}: ${b.verdict}`).join(', ')}`,
+      );
     process.stdout.write(`${lines.join('\n')}\n`);
   } finally {
     db.close();
@@ -171,9 +189,13 @@ async function main(argv: string[]): Promise<void> {
   if (command === 'serve') {
     const config = load(values.config);
     const port = values.port === undefined ? undefined : Number(values.port);
-    if (port !== undefined && (!Number.isInteger(port) || port < 0 || port > 65535)) fail(`--port must be an integer from 0 to 65535, got "${values.port}"`);
+    if (port !== undefined && (!Number.isInteger(port) || port < 0 || port > 65535))
+      fail(`--port must be an integer from 0 to 65535, got "${values.port}"`);
     try {
-      const hub = await startHub(config, { ...(values.host ? { host: values.host } : {}), ...(port !== undefined ? { port } : {}) });
+      const hub = await startHub(config, {
+        ...(values.host ? { host: values.host } : {}),
+        ...(port !== undefined ? { port } : {}),
+      });
       onSignals(hub.close);
       watchConfig(values.config!, hub.reload);
       await hub.ready;

@@ -74,7 +74,10 @@ async function loadEmbedder(config: Config, log: Logger): Promise<Embedder | und
     log.info({ model, dim: embedder.dim }, 'embedding model loaded');
     return embedder;
   } catch (error) {
-    log.warn({ model, modelsDir, err: (error as Error).message }, 'embedding model could not be loaded; find_capability uses the lexical index only');
+    log.warn(
+      { model, modelsDir, err: (error as Error).message },
+      'embedding model could not be loaded; find_capability uses the lexical index only',
+    );
     return undefined;
   }
 }
@@ -85,9 +88,17 @@ async function buildCapabilities(config: Config, gateway: Gateway, db: Db, log: 
   const embedder = await loadEmbedder(config, log);
   const index = new CapabilityIndex({
     lexical: new Bm25fIndex(),
-    vectors: (dim, expectedSize) => createVectorIndex({ dim, kind: routing.vectorIndex, expectedSize, hnswThreshold: routing.hnswThreshold }),
-    vectorKind: (expectedSize) => vectorKindFor({ dim: 0, kind: routing.vectorIndex, expectedSize, hnswThreshold: routing.hnswThreshold }),
-    ...(config.store.path === ':memory:' ? {} : { persist: new FileVectorStore(join(dirname(resolve(config.store.path)), 'vectors'), (err, what) => log.warn({ err: err.message }, `vector index: ${what} failed; it will be rebuilt`)) }),
+    vectors: (dim, expectedSize) =>
+      createVectorIndex({ dim, kind: routing.vectorIndex, expectedSize, hnswThreshold: routing.hnswThreshold }),
+    vectorKind: (expectedSize) =>
+      vectorKindFor({ dim: 0, kind: routing.vectorIndex, expectedSize, hnswThreshold: routing.hnswThreshold }),
+    ...(config.store.path === ':memory:'
+      ? {}
+      : {
+          persist: new FileVectorStore(join(dirname(resolve(config.store.path)), 'vectors'), (err, what) =>
+            log.warn({ err: err.message }, `vector index: ${what} failed; it will be rebuilt`),
+          ),
+        }),
     ...(embedder ? { embedder } : {}),
     cache: new SqliteEmbeddingCache(db),
     tokenize: (text) => tokenize(text, { stem: true, stopwords: 'conversational' }),
@@ -96,7 +107,11 @@ async function buildCapabilities(config: Config, gateway: Gateway, db: Db, log: 
     gateway,
     index,
     examples: new SqliteExampleStore(db, routing.maxLearnedPerTool),
-    options: { scorer: DEFAULT_SCORER, denseWeight: routing.denseWeight ?? DEFAULT_DENSE_WEIGHT, learning: routing.learning },
+    options: {
+      scorer: DEFAULT_SCORER,
+      denseWeight: routing.denseWeight ?? DEFAULT_DENSE_WEIGHT,
+      learning: routing.learning,
+    },
     log: log.child({ component: 'router' }),
   });
 }
@@ -104,13 +119,34 @@ async function buildCapabilities(config: Config, gateway: Gateway, db: Db, log: 
 async function core(config: Config, options: ComposeOptions) {
   const log = options.log ?? createLogger({ level: config.log.level });
   const db = openDb(config.store.path);
-  const gateway = new Gateway({ config, log, registry: new SqliteServerRegistry(db), compat: new SqliteCompatStore(db), ...(options.env ? { env: options.env } : {}) });
+  const gateway = new Gateway({
+    config,
+    log,
+    registry: new SqliteServerRegistry(db),
+    compat: new SqliteCompatStore(db),
+    ...(options.env ? { env: options.env } : {}),
+  });
   const notifier = new AgentNotifier();
   gateway.onCatalogChange((change) => notifier.publish(change));
   const capabilities = await buildCapabilities(config, gateway, db, log);
-  const experimentStore = new SqliteExperimentStore(db, { onError: (error) => log.error({ err: error.message }, 'recording experiment events failed') });
-  const experiments = new ExperimentRunner({ store: experimentStore, log: log.child({ component: 'experiments' }), experiments: config.experiments, providers: (id) => capabilities.providers(id) });
-  const agentDeps: AgentServerDeps = { gateway, capabilities, experiments, exposure: config.routing.exposure, validator: new ArgumentValidator(), maxRequestBytes: config.gateway.maxRequestBytes, version: VERSION };
+  const experimentStore = new SqliteExperimentStore(db, {
+    onError: (error) => log.error({ err: error.message }, 'recording experiment events failed'),
+  });
+  const experiments = new ExperimentRunner({
+    store: experimentStore,
+    log: log.child({ component: 'experiments' }),
+    experiments: config.experiments,
+    providers: (id) => capabilities.providers(id),
+  });
+  const agentDeps: AgentServerDeps = {
+    gateway,
+    capabilities,
+    experiments,
+    exposure: config.routing.exposure,
+    validator: new ArgumentValidator(),
+    maxRequestBytes: config.gateway.maxRequestBytes,
+    version: VERSION,
+  };
   /** Closes the store after the buffered experiment events are written. */
   const closeDb = () => {
     capabilities.flush();
@@ -121,11 +157,22 @@ async function core(config: Config, options: ComposeOptions) {
 }
 
 /** Starts the hub: HTTP listens first (liveness answers at once), then upstreams connect. */
-export async function startHub(config: Config, options: ComposeOptions & { host?: string; port?: number } = {}): Promise<Hub> {
+export async function startHub(
+  config: Config,
+  options: ComposeOptions & { host?: string; port?: number } = {},
+): Promise<Hub> {
   const { log, closeDb, gateway, notifier, agentDeps, capabilities, experiments } = await core(config, options);
   const endpoint = createMcpEndpoint(agentDeps, notifier, log);
   let shuttingDown = false;
-  const app = buildHttpApp({ config, gateway, capabilities, experiments, endpoint, log, isShuttingDown: () => shuttingDown });
+  const app = buildHttpApp({
+    config,
+    gateway,
+    capabilities,
+    experiments,
+    endpoint,
+    log,
+    isShuttingDown: () => shuttingDown,
+  });
   const host = options.host ?? config.http.host;
   await app.listen({ host, port: options.port ?? config.http.port });
   const port = (app.server.address() as AddressInfo).port;

@@ -25,28 +25,47 @@ describe('config', () => {
   it('loads a Claude Desktop / Cursor mcpServers file as is', () => {
     const dir = tempDir();
     const file = join(dir, 'mcp.json');
-    writeFileSync(file, JSON.stringify({
-      mcpServers: {
-        github: { command: 'npx', args: ['-y', '@modelcontextprotocol/server-github'], env: { GITHUB_TOKEN: 'x' } },
-        remote: { url: 'https://example.com/mcp', headers: { Authorization: 'Bearer y' } },
-        legacy: { type: 'sse', url: 'http://127.0.0.1:9/sse' },
-        off: { command: 'true', disabled: true },
-      },
-    }));
+    writeFileSync(
+      file,
+      JSON.stringify({
+        mcpServers: {
+          github: { command: 'npx', args: ['-y', '@modelcontextprotocol/server-github'], env: { GITHUB_TOKEN: 'x' } },
+          remote: { url: 'https://example.com/mcp', headers: { Authorization: 'Bearer y' } },
+          legacy: { type: 'sse', url: 'http://127.0.0.1:9/sse' },
+          off: { command: 'true', disabled: true },
+        },
+      }),
+    );
     const config = loadConfigFile(file, {});
-    expect(config.servers.map((s) => [s.name, s.instances[0]?.kind])).toEqual([['github', 'stdio'], ['remote', 'streamable-http'], ['legacy', 'sse']]);
+    expect(config.servers.map((s) => [s.name, s.instances[0]?.kind])).toEqual([
+      ['github', 'stdio'],
+      ['remote', 'streamable-http'],
+      ['legacy', 'sse'],
+    ]);
     expect(config.http).toMatchObject({ host: '127.0.0.1', port: 7420 });
     expect(config.gateway.prefix).toBe('always');
     expect(Object.isFrozen(config.servers)).toBe(true);
   });
 
   it('loads a VS Code file (servers + type + inputs)', () => {
-    const config = buildConfig({ inputs: [{ id: 'tok', type: 'promptString' }], servers: { a: { type: 'stdio', command: 'node' }, b: { type: 'http', url: 'http://127.0.0.1:1/mcp' } } }, { env: {} });
+    const config = buildConfig(
+      {
+        inputs: [{ id: 'tok', type: 'promptString' }],
+        servers: { a: { type: 'stdio', command: 'node' }, b: { type: 'http', url: 'http://127.0.0.1:1/mcp' } },
+      },
+      { env: {} },
+    );
     expect(config.servers.map((s) => s.instances[0]?.kind)).toEqual(['stdio', 'streamable-http']);
   });
 
   it('expands ${VAR}, ${env:VAR} and ${VAR:-default}', () => {
-    const config = buildConfig({ http: { port: '${PORT:-7000}' }, servers: { a: { command: '${CMD}', args: ['${env:ARG}'], env: { TOKEN: 'pre-${SECRET}' } } } }, { env: { CMD: 'node', ARG: 'x', SECRET: 's' } });
+    const config = buildConfig(
+      {
+        http: { port: '${PORT:-7000}' },
+        servers: { a: { command: '${CMD}', args: ['${env:ARG}'], env: { TOKEN: 'pre-${SECRET}' } } },
+      },
+      { env: { CMD: 'node', ARG: 'x', SECRET: 's' } },
+    );
     const spec = config.servers[0]?.instances[0];
     expect(config.http.port).toBe(7000);
     expect(spec).toMatchObject({ kind: 'stdio', command: 'node', args: ['x'], env: { TOKEN: 'pre-s' } });
@@ -66,7 +85,17 @@ describe('config', () => {
       unknownKey: true,
     });
     const paths = issues.map((i) => i.path);
-    expect(paths).toEqual(expect.arrayContaining(['gateway.prefix', 'gateway.callTimeoutMs', 'http.port', 'servers.nothing', 'servers.both.url', 'servers.badurl.url', 'servers.vars.command']));
+    expect(paths).toEqual(
+      expect.arrayContaining([
+        'gateway.prefix',
+        'gateway.callTimeoutMs',
+        'http.port',
+        'servers.nothing',
+        'servers.both.url',
+        'servers.badurl.url',
+        'servers.vars.command',
+      ]),
+    );
     expect(paths.some((p) => p.startsWith('servers'))).toBe(true);
     expect(issues.find((i) => i.path === 'servers.vars.command')?.message).toMatch(/MISSING is not set/);
     expect(issues.some((i) => /unknownKey|Unrecognized/.test(i.message) || i.path === 'unknownKey')).toBe(true);
@@ -77,7 +106,11 @@ describe('config', () => {
     const dir = tempDir();
     const file = join(dir, 'bad.yaml');
     writeFileSync(file, 'servers:\n  a:\n    args: [1]\n  b:\n    url: not-a-url\nhttp:\n  port: -5\n');
-    const run = spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'src/cli.ts'), 'serve', '--config', file], { cwd: ROOT, encoding: 'utf8', timeout: 30_000 });
+    const run = spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'src/cli.ts'), 'serve', '--config', file], {
+      cwd: ROOT,
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
     expect(run.status).toBe(2);
     expect(run.stderr).toContain('invalid configuration');
     expect(run.stderr).toContain('servers.a.args[0]');
@@ -89,7 +122,12 @@ describe('config', () => {
     const dir = tempDir();
     const broken = join(dir, 'broken.json');
     writeFileSync(broken, '{"servers": {');
-    const cli = (file: string) => spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'src/cli.ts'), 'check', '--config', file], { cwd: ROOT, encoding: 'utf8', timeout: 30_000 });
+    const cli = (file: string) =>
+      spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'src/cli.ts'), 'check', '--config', file], {
+        cwd: ROOT,
+        encoding: 'utf8',
+        timeout: 30_000,
+      });
     const missing = cli(join(dir, 'nope.yaml'));
     expect(missing.status).toBe(2);
     expect(missing.stderr).toMatch(/cannot read config file/);

@@ -22,13 +22,19 @@ const NEEDS: readonly [string, readonly string[]][] = [
   ['forget everything about a person', ['memory__delete_entities']],
   ['show me everything I have stored in memory', ['memory__read_graph']],
   ['look up stored people by keyword', ['memory__search_nodes', 'memory__open_nodes']],
-  ['what is inside this folder', ['filesystem__list_directory', 'filesystem__list_directory_with_sizes', 'filesystem__directory_tree']],
+  [
+    'what is inside this folder',
+    ['filesystem__list_directory', 'filesystem__list_directory_with_sizes', 'filesystem__directory_tree'],
+  ],
   ['get the text of a config file', ['filesystem__read_text_file', 'filesystem__read_file']],
   ['save this text to disk as notes.txt', ['filesystem__write_file']],
   ['rename report.txt to report-final.txt', ['filesystem__move_file']],
   ['make a new folder called drafts', ['filesystem__create_directory']],
   ['find files whose names match *.md', ['filesystem__search_files']],
-  ['how big is this file and when was it last modified', ['filesystem__get_file_info', 'filesystem__list_directory_with_sizes']],
+  [
+    'how big is this file and when was it last modified',
+    ['filesystem__get_file_info', 'filesystem__list_directory_with_sizes'],
+  ],
   ['change one line in an existing file', ['filesystem__edit_file']],
   ['repeat my message back to me', ['everything__echo']],
   ['add 17 and 25 together', ['everything__get-sum']],
@@ -38,7 +44,11 @@ let hub: Hub;
 let agent: Client;
 
 beforeAll(async () => {
-  const config = loadConfigFile(join(ROOT, 'examples/default.yaml'), { ...process.env, SWITCHBOARD_PORT: '0', SWITCHBOARD_DB: join(tempDir(), 'switchboard.db') });
+  const config = loadConfigFile(join(ROOT, 'examples/default.yaml'), {
+    ...process.env,
+    SWITCHBOARD_PORT: '0',
+    SWITCHBOARD_DB: join(tempDir(), 'switchboard.db'),
+  });
   hub = await startTestHub(config);
   agent = await connectAgent(hub.url);
 });

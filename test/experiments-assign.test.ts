@@ -9,8 +9,14 @@ import { assignArm, bucketOf, type Arm } from '../src/experiments/assign.js';
 import { sampleRatioMismatch } from '../src/experiments/stats.js';
 
 const UNITS = Array.from({ length: 10_000 }, (_, i) => `agent-${i}`);
-const ARMS_90_10: Arm[] = [{ name: 'control', weight: 90 }, { name: 'treatment', weight: 10 }];
-const ARMS_80_20: Arm[] = [{ name: 'control', weight: 80 }, { name: 'treatment', weight: 20 }];
+const ARMS_90_10: Arm[] = [
+  { name: 'control', weight: 90 },
+  { name: 'treatment', weight: 10 },
+];
+const ARMS_80_20: Arm[] = [
+  { name: 'control', weight: 80 },
+  { name: 'treatment', weight: 20 },
+];
 
 function split(assignments: readonly string[]): [number, number] {
   const treatment = assignments.filter((a) => a === 'treatment').length;
@@ -80,14 +86,32 @@ describe('assignArm', () => {
   });
 
   it('never assigns a zero-weight arm and accepts weights that do not sum to 100', () => {
-    const arms: Arm[] = [{ name: 'a', weight: 1 }, { name: 'off', weight: 0 }, { name: 'b', weight: 3 }];
+    const arms: Arm[] = [
+      { name: 'a', weight: 1 },
+      { name: 'off', weight: 0 },
+      { name: 'b', weight: 3 },
+    ];
     const got = UNITS.slice(0, 2000).map((u) => assignArm(arms, 'x', u));
     expect(got).not.toContain('off');
-    expect(sampleRatioMismatch([got.filter((g) => g === 'a').length, got.filter((g) => g === 'b').length], [1, 3]).mismatch).toBe(false);
+    expect(
+      sampleRatioMismatch([got.filter((g) => g === 'a').length, got.filter((g) => g === 'b').length], [1, 3]).mismatch,
+    ).toBe(false);
   });
 
   it('rejects unusable splits with CONFIG_INVALID', () => {
-    const bad: Arm[][] = [[], [{ name: 'a', weight: 0 }], [{ name: 'a', weight: -1 }, { name: 'b', weight: 2 }], [{ name: 'a', weight: 1 }, { name: 'a', weight: 1 }], [{ name: 'a', weight: Number.NaN }]];
+    const bad: Arm[][] = [
+      [],
+      [{ name: 'a', weight: 0 }],
+      [
+        { name: 'a', weight: -1 },
+        { name: 'b', weight: 2 },
+      ],
+      [
+        { name: 'a', weight: 1 },
+        { name: 'a', weight: 1 },
+      ],
+      [{ name: 'a', weight: Number.NaN }],
+    ];
     for (const arms of bad) {
       expect(() => assignArm(arms, 's', 'u')).toThrow(GatewayError);
       try {

@@ -26,7 +26,14 @@ describe('experiment report', () => {
   // Mann-Whitney: control [10,12,14,16,18] vs treatment [11,13,30,40,50]: U = 7, p = 0.29627
   const control = arm('control', 355, 200, 180, [10, 12, 14, 16, 18]);
   const treatment = arm('treatment', 45, 100, 80, [11, 13, 30, 40, 50]);
-  const report = buildReport('fixed', [{ name: 'control', weight: 90 }, { name: 'treatment', weight: 10 }], [control, treatment]);
+  const report = buildReport(
+    'fixed',
+    [
+      { name: 'control', weight: 90 },
+      { name: 'treatment', weight: 10 },
+    ],
+    [control, treatment],
+  );
 
   it('gives rates with Wilson intervals', () => {
     expect(report.arms[0]?.successRate.rate).toBeCloseTo(0.9, 6);
@@ -56,14 +63,29 @@ describe('experiment report', () => {
     expect(report.srm.pValue).toBeCloseTo(0.40466, 4);
     expect(report.srm.mismatch).toBe(false);
     // 300/100 against 360/40: chi2 = 3600/360 + 3600/40 = 100, p = 1.5e-23
-    const skewed = buildReport('skewed', [{ name: 'control', weight: 90 }, { name: 'treatment', weight: 10 }], [arm('control', 300, 300, 300, []), arm('treatment', 100, 100, 100, [])]);
+    const skewed = buildReport(
+      'skewed',
+      [
+        { name: 'control', weight: 90 },
+        { name: 'treatment', weight: 10 },
+      ],
+      [arm('control', 300, 300, 300, []), arm('treatment', 100, 100, 100, [])],
+    );
     expect(skewed.srm.chi2).toBeCloseTo(100, 6);
     expect(skewed.srm.mismatch).toBe(true);
     expect(renderReport(skewed)).toMatch(/MISMATCH/);
   });
 
   it('leaves a stopped arm out of the sample ratio check and says why it stopped', () => {
-    const stopped = buildReport('s', [{ name: 'control', weight: 50 }, { name: 'b', weight: 50 }], [arm('control', 90, 90, 90, []), arm('b', 10, 10, 2, [])], new Map([['b', 'error rate 80%']]));
+    const stopped = buildReport(
+      's',
+      [
+        { name: 'control', weight: 50 },
+        { name: 'b', weight: 50 },
+      ],
+      [arm('control', 90, 90, 90, []), arm('b', 10, 10, 2, [])],
+      new Map([['b', 'error rate 80%']]),
+    );
     expect(stopped.srm.df).toBe(0);
     expect(stopped.arms[1]?.stopped).toBe('error rate 80%');
     expect(renderReport(stopped)).toMatch(/stopped b: error rate 80%/);

@@ -16,10 +16,24 @@ const units = (agent: string, user?: string, session = 's1') => ({ agent, user, 
 
 function runner(experiments: Record<string, ExperimentEntry>, now = () => Date.parse('2026-11-24T12:00:00Z')) {
   const store = new SqliteExperimentStore(openDb(':memory:'));
-  return new ExperimentRunner({ store, log: silentLogger(), experiments, providers: (id) => (id === 'a__search' ? ['a__search', 'b__search'] : []), now });
+  return new ExperimentRunner({
+    store,
+    log: silentLogger(),
+    experiments,
+    providers: (id) => (id === 'a__search' ? ['a__search', 'b__search'] : []),
+    now,
+  });
 }
 
-const base: ExperimentEntry = { enabled: true, target: { tools: ['a__echo'] }, unit: 'agent', arms: [{ name: 'control', weight: 1, route: {} }, { name: 'other', weight: 1, route: { server: 'b' } }] };
+const base: ExperimentEntry = {
+  enabled: true,
+  target: { tools: ['a__echo'] },
+  unit: 'agent',
+  arms: [
+    { name: 'control', weight: 1, route: {} },
+    { name: 'other', weight: 1, route: { server: 'b' } },
+  ],
+};
 
 describe('experiment runner', () => {
   it('runs only between start and end, and not when disabled', () => {
@@ -33,7 +47,17 @@ describe('experiment runner', () => {
   });
 
   it('targets tools, a capability group, or find_capability', () => {
-    const r = runner({ group: { ...base, target: { capability: 'a__search' } }, find: { ...base, target: { find: true }, arms: [{ name: 'control', weight: 1, route: {} }, { name: 'dense', weight: 1, route: { denseWeight: 1.5 } }] } });
+    const r = runner({
+      group: { ...base, target: { capability: 'a__search' } },
+      find: {
+        ...base,
+        target: { find: true },
+        arms: [
+          { name: 'control', weight: 1, route: {} },
+          { name: 'dense', weight: 1, route: { denseWeight: 1.5 } },
+        ],
+      },
+    });
     expect(r.assignCall('b__search', units('x'))?.experiment).toBe('group');
     expect(r.assignCall('c__search', units('x'))).toBeUndefined();
     const find = r.assignFind(units('x'), 'd1');
@@ -45,7 +69,8 @@ describe('experiment runner', () => {
     for (const unit of ['agent', 'user', 'session'] as const) {
       const r = runner({ e: { ...base, unit } });
       const first = r.assignCall('a__echo', units('agent-1', 'user-1', 'session-1'))?.arm;
-      for (let i = 0; i < 20; i++) expect(r.assignCall('a__echo', units('agent-1', 'user-1', 'session-1'))?.arm).toBe(first);
+      for (let i = 0; i < 20; i++)
+        expect(r.assignCall('a__echo', units('agent-1', 'user-1', 'session-1'))?.arm).toBe(first);
     }
     const perRequest = runner({ e: { ...base, unit: 'request' } });
     const arms = new Set(Array.from({ length: 60 }, () => perRequest.assignCall('a__echo', units('same'))?.arm));
@@ -68,7 +93,16 @@ describe('experiment runner', () => {
     const open = () => {
       const db = openDb(file);
       const store = new SqliteExperimentStore(db);
-      return { db, store, runner: new ExperimentRunner({ store, log: silentLogger(), experiments: { e: base, f: base }, providers: () => [] }) };
+      return {
+        db,
+        store,
+        runner: new ExperimentRunner({
+          store,
+          log: silentLogger(),
+          experiments: { e: base, f: base },
+          providers: () => [],
+        }),
+      };
     };
     const first = open();
     first.runner.setRunning('e', false);
@@ -76,10 +110,19 @@ describe('experiment runner', () => {
     first.db.close();
 
     const second = open();
-    expect(second.runner.list().find((x) => x.name === 'e')).toMatchObject({ running: false, why: 'stopped through the admin API' });
-    expect(second.runner.list().find((x) => x.name === 'f')?.arms.find((a) => a.name === 'other')?.stopped).toMatch(/error rate 50%/);
+    expect(second.runner.list().find((x) => x.name === 'e')).toMatchObject({
+      running: false,
+      why: 'stopped through the admin API',
+    });
+    expect(
+      second.runner
+        .list()
+        .find((x) => x.name === 'f')
+        ?.arms.find((a) => a.name === 'other')?.stopped,
+    ).toMatch(/error rate 50%/);
     // A stopped arm's units get the control.
-    for (let i = 0; i < 20; i++) expect(second.runner.assignCall('a__echo', units(`agent-${i}`))?.arm ?? 'control').toBe('control');
+    for (let i = 0; i < 20; i++)
+      expect(second.runner.assignCall('a__echo', units(`agent-${i}`))?.arm ?? 'control').toBe('control');
     // Starting clears the stops; removing an experiment from the config forgets its state.
     second.runner.setRunning('f', true);
     second.runner.replace({ f: base });

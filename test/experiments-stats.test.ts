@@ -4,8 +4,17 @@
  */
 import { describe, expect, it } from 'vitest';
 import {
-  chiSquareGoodnessOfFit, chiSquarePValue, gammaQ, lnGamma, mannWhitneyU, normalCdf, percentile,
-  sampleRatioMismatch, summarize, twoProportionTest, wilson,
+  chiSquareGoodnessOfFit,
+  chiSquarePValue,
+  gammaQ,
+  lnGamma,
+  mannWhitneyU,
+  normalCdf,
+  percentile,
+  sampleRatioMismatch,
+  summarize,
+  twoProportionTest,
+  wilson,
 } from '../src/experiments/stats.js';
 
 describe('special functions', () => {

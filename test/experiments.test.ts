@@ -12,7 +12,20 @@ import { execFile } from 'node:child_process';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Client } from '@modelcontextprotocol/client';
 import { loadConfigFile } from '../src/config/load.js';
-import { cleanup, connectAgent, fixtureEntry, freePort, makeConfig, onCleanup, ROOT, startHttpFixture, startTestHub, tempDir, textOf, waitFor } from './helpers.js';
+import {
+  cleanup,
+  connectAgent,
+  fixtureEntry,
+  freePort,
+  makeConfig,
+  onCleanup,
+  ROOT,
+  startHttpFixture,
+  startTestHub,
+  tempDir,
+  textOf,
+  waitFor,
+} from './helpers.js';
 
 afterEach(cleanup);
 
@@ -33,7 +46,11 @@ interface Report {
 
 /** Calls a__echo as `user` and returns the implementation that answered. */
 async function echoAs(agent: Client, user: string): Promise<string> {
-  const result = await agent.callTool({ name: 'a__echo', arguments: { text: user }, _meta: { 'io.switchboard/user': user } });
+  const result = await agent.callTool({
+    name: 'a__echo',
+    arguments: { text: user },
+    _meta: { 'io.switchboard/user': user },
+  });
   if (result.isError) return `error: ${textOf(result)}`;
   return (result.structuredContent as { server: string }).server;
 }
@@ -42,15 +59,25 @@ describe('experiments', () => {
   it('splits 90/10 by user, stickily, and reports it over REST and from the CLI', async () => {
     const dir = tempDir();
     const file = join(dir, 'config.json');
-    writeFileSync(file, JSON.stringify({
-      http: { port: 0 },
-      store: { path: join(dir, 'switchboard.db') },
-      log: { level: 'silent' },
-      servers: { a: fixtureEntry('impl-a'), b: fixtureEntry('impl-b') },
-      experiments: {
-        'echo-ab': { target: { tools: ['a__echo'] }, unit: 'user', arms: [{ name: 'control', weight: 90 }, { name: 'treatment', weight: 10, route: { server: 'b' } }] },
-      },
-    }));
+    writeFileSync(
+      file,
+      JSON.stringify({
+        http: { port: 0 },
+        store: { path: join(dir, 'switchboard.db') },
+        log: { level: 'silent' },
+        servers: { a: fixtureEntry('impl-a'), b: fixtureEntry('impl-b') },
+        experiments: {
+          'echo-ab': {
+            target: { tools: ['a__echo'] },
+            unit: 'user',
+            arms: [
+              { name: 'control', weight: 90 },
+              { name: 'treatment', weight: 10, route: { server: 'b' } },
+            ],
+          },
+        },
+      }),
+    );
     const hub = await startTestHub(loadConfigFile(file));
     const agent = await connectAgent(hub.url);
     await waitFor(async () => (await agent.listTools()).tools.some((t) => t.name === 'b__echo'), 30_000, 'the catalog');
@@ -75,22 +102,45 @@ describe('experiments', () => {
     expect(report.srm.mismatch).toBe(false);
 
     // Explicit feedback on a decision that an experiment exposed.
-    const found = await agent.callTool({ name: 'find_capability', arguments: { capability: 'echo the text back' }, _meta: { 'io.switchboard/user': 'user-1' } });
+    const found = await agent.callTool({
+      name: 'find_capability',
+      arguments: { capability: 'echo the text back' },
+      _meta: { 'io.switchboard/user': 'user-1' },
+    });
     const decisionId = (found.structuredContent as { decisionId: string }).decisionId;
-    await agent.callTool({ name: 'a__echo', arguments: { text: 'x' }, _meta: { 'io.switchboard/user': 'user-1', 'io.switchboard/decisionId': decisionId } });
-    const feedback = await agent.callTool({ name: 'report_outcome', arguments: { decisionId, success: false, note: 'wrong answer' } });
+    await agent.callTool({
+      name: 'a__echo',
+      arguments: { text: 'x' },
+      _meta: { 'io.switchboard/user': 'user-1', 'io.switchboard/decisionId': decisionId },
+    });
+    const feedback = await agent.callTool({
+      name: 'report_outcome',
+      arguments: { decisionId, success: false, note: 'wrong answer' },
+    });
     expect(feedback.structuredContent).toEqual({ recorded: true });
-    const rest = await fetch(`${hub.url}/v1/outcomes`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ decisionId, success: true }) });
+    const rest = await fetch(`${hub.url}/v1/outcomes`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ decisionId, success: true }),
+    });
     expect(await rest.json()).toEqual({ recorded: true });
     const after = (await (await fetch(`${hub.url}/v1/experiments/echo-ab`)).json()) as Report;
     const arm = after.arms.find((a) => a.arm === (first.get('user-1') === 'impl-b' ? 'treatment' : 'control'))!;
     expect(arm.feedback).toEqual({ successes: 1, failures: 1 });
 
     // The CLI reads the same store and prints the same numbers.
-    const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', CLI, 'experiments', 'report', 'echo-ab', '--config', file, '--json'], { cwd: ROOT });
+    const { stdout } = await promisify(execFile)(
+      process.execPath,
+      ['--import', 'tsx', CLI, 'experiments', 'report', 'echo-ab', '--config', file, '--json'],
+      { cwd: ROOT },
+    );
     const cli = JSON.parse(stdout) as Report;
     expect(cli.arms.map((a) => [a.arm, a.units, a.calls])).toEqual(after.arms.map((a) => [a.arm, a.units, a.calls]));
-    const { stdout: text } = await promisify(execFile)(process.execPath, ['--import', 'tsx', CLI, 'experiments', 'report', 'echo-ab', '--config', file], { cwd: ROOT });
+    const { stdout: text } = await promisify(execFile)(
+      process.execPath,
+      ['--import', 'tsx', CLI, 'experiments', 'report', 'echo-ab', '--config', file],
+      { cwd: ROOT },
+    );
     expect(text).toMatch(/sample ratio check: .* \(ok\)/);
   });
 
@@ -98,7 +148,18 @@ describe('experiments', () => {
     const hub = await startTestHub(
       makeConfig(
         { a: fixtureEntry('impl-a'), b: fixtureEntry('impl-b') },
-        { experiments: { servers: { target: { capability: 'a__echo' }, unit: 'user', arms: [{ name: 'on-a', weight: 50, route: { server: 'a' } }, { name: 'on-b', weight: 50, route: { server: 'b' } }] } } },
+        {
+          experiments: {
+            servers: {
+              target: { capability: 'a__echo' },
+              unit: 'user',
+              arms: [
+                { name: 'on-a', weight: 50, route: { server: 'a' } },
+                { name: 'on-b', weight: 50, route: { server: 'b' } },
+              ],
+            },
+          },
+        },
       ),
     );
     const agent = await connectAgent(hub.url);
@@ -106,8 +167,13 @@ describe('experiments', () => {
     const seen = new Set<string>();
     for (let i = 0; i < 20; i++) {
       const meta = { 'io.switchboard/user': `v${i}` };
-      const found = await agent.callTool({ name: 'find_capability', arguments: { capability: 'echo the text back, prefixed with the server name' }, _meta: meta });
-      const top = (found.structuredContent as { matches: { tool: string; server: string; reasons: string[] }[] }).matches[0]!;
+      const found = await agent.callTool({
+        name: 'find_capability',
+        arguments: { capability: 'echo the text back, prefixed with the server name' },
+        _meta: meta,
+      });
+      const top = (found.structuredContent as { matches: { tool: string; server: string; reasons: string[] }[] })
+        .matches[0]!;
       expect(top.reasons.join(' ')).toMatch(/experiment servers: arm on-(a|b)/);
       // The call of either tool id lands where find_capability said.
       const served = await echoAs(agent, `v${i}`);
@@ -135,7 +201,15 @@ describe('experiments', () => {
         { a: fixtureEntry('impl-a'), b: { url: b.url } },
         {
           experiments: {
-            guarded: { target: { tools: ['a__echo'] }, unit: 'user', arms: [{ name: 'control', weight: 50 }, { name: 'treatment', weight: 50, route: { server: 'b' } }], guardrails: { maxErrorRate: 0.3, minSample: 5 } },
+            guarded: {
+              target: { tools: ['a__echo'] },
+              unit: 'user',
+              arms: [
+                { name: 'control', weight: 50 },
+                { name: 'treatment', weight: 50, route: { server: 'b' } },
+              ],
+              guardrails: { maxErrorRate: 0.3, minSample: 5 },
+            },
           },
         },
       ),
@@ -151,23 +225,38 @@ describe('experiments', () => {
     expect(treatment.stopped).toMatch(/error rate .* exceeds 30\.0%/);
     // After the stop, every unit is served by the control implementation.
     expect(results.slice(-20).every((r) => r === 'impl-a')).toBe(true);
-    const list = (await (await fetch(`${hub.url}/v1/experiments`)).json()) as { experiments: { name: string; arms: { name: string; stopped?: string }[] }[] };
+    const list = (await (await fetch(`${hub.url}/v1/experiments`)).json()) as {
+      experiments: { name: string; arms: { name: string; stopped?: string }[] }[];
+    };
     expect(list.experiments[0]?.arms.find((a) => a.name === 'treatment')?.stopped).toBeTruthy();
   });
 
   it('applies a config change to a running gateway without a restart', async () => {
     const dir = tempDir();
     const file = join(dir, 'config.json');
-    const config = (weights: [number, number]) => JSON.stringify({
-      http: { port: 0 },
-      store: { path: join(dir, 'switchboard.db') },
-      log: { level: 'info' },
-      servers: { a: fixtureEntry('impl-a'), b: fixtureEntry('impl-b') },
-      experiments: { flip: { target: { tools: ['a__echo'] }, unit: 'user', arms: [{ name: 'control', weight: weights[0] }, { name: 'treatment', weight: weights[1], route: { server: 'b' } }] } },
-    });
+    const config = (weights: [number, number]) =>
+      JSON.stringify({
+        http: { port: 0 },
+        store: { path: join(dir, 'switchboard.db') },
+        log: { level: 'info' },
+        servers: { a: fixtureEntry('impl-a'), b: fixtureEntry('impl-b') },
+        experiments: {
+          flip: {
+            target: { tools: ['a__echo'] },
+            unit: 'user',
+            arms: [
+              { name: 'control', weight: weights[0] },
+              { name: 'treatment', weight: weights[1], route: { server: 'b' } },
+            ],
+          },
+        },
+      });
     writeFileSync(file, config([100, 0]));
     const port = await freePort();
-    const proc = spawn(process.execPath, ['--import', 'tsx', CLI, 'serve', '--config', file, '--port', String(port)], { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
+    const proc = spawn(process.execPath, ['--import', 'tsx', CLI, 'serve', '--config', file, '--port', String(port)], {
+      cwd: ROOT,
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
     const stderr: string[] = [];
     proc.stderr!.on('data', (chunk: Buffer) => stderr.push(chunk.toString()));
     onCleanup(() => proc.kill('SIGKILL'));

@@ -11,19 +11,31 @@ import { ERROR_META_KEY } from '../src/mcp/agent-server.js';
 let hub: Hub;
 let agent: Client;
 
-interface ServerRow { name: string; state: string; connects: number; lastError?: string; pid: number | null }
-const servers = async (): Promise<ServerRow[]> => ((await (await fetch(`${hub.url}/v1/servers`)).json()) as { servers: ServerRow[] }).servers;
+interface ServerRow {
+  name: string;
+  state: string;
+  connects: number;
+  lastError?: string;
+  pid: number | null;
+}
+const servers = async (): Promise<ServerRow[]> =>
+  ((await (await fetch(`${hub.url}/v1/servers`)).json()) as { servers: ServerRow[] }).servers;
 const row = async (name: string) => (await servers()).find((s) => s.name === name);
 
 beforeAll(async () => {
-  hub = await startTestHub(makeConfig({
-    healthy: fixtureEntry('healthy'),
-    crashy: fixtureEntry('crashy'),
-    hangs: fixtureEntry('hangs'),
-    dead: fixtureEntry('dead', ['--crash-on-start']),
-    mute: fixtureEntry('mute', ['--hang-on-start']),
-    missing: { command: '/nonexistent/switchboard-no-such-binary' },
-  }, { gateway: { callTimeoutMs: 1_500, connectTimeoutMs: 8_000 } }));
+  hub = await startTestHub(
+    makeConfig(
+      {
+        healthy: fixtureEntry('healthy'),
+        crashy: fixtureEntry('crashy'),
+        hangs: fixtureEntry('hangs'),
+        dead: fixtureEntry('dead', ['--crash-on-start']),
+        mute: fixtureEntry('mute', ['--hang-on-start']),
+        missing: { command: '/nonexistent/switchboard-no-such-binary' },
+      },
+      { gateway: { callTimeoutMs: 1_500, connectTimeoutMs: 8_000 } },
+    ),
+  );
   agent = await connectAgent(hub.url);
 });
 afterAll(cleanup);
@@ -37,7 +49,11 @@ describe('failing upstreams', () => {
     const res = await fetch(`${hub.url}/readyz`);
     expect(res.status).toBe(200);
     // Six servers start at once on two cores; the healthy ones may need a retry on a loaded machine.
-    await waitFor(async () => (await row('healthy'))?.state === 'ready' && (await row('crashy'))?.state === 'ready', 30_000, 'healthy servers');
+    await waitFor(
+      async () => (await row('healthy'))?.state === 'ready' && (await row('crashy'))?.state === 'ready',
+      30_000,
+      'healthy servers',
+    );
     const names = (await agent.listTools()).tools.map((t) => t.name);
     expect(names).toContain('healthy__echo');
     expect(names.some((n) => /^(dead|mute|missing)__/.test(n))).toBe(false);
@@ -48,7 +64,7 @@ describe('failing upstreams', () => {
     }
   });
 
-  it("a call to a server that never started names the server and the reason, marked retryable", async () => {
+  it('a call to a server that never started names the server and the reason, marked retryable', async () => {
     const result = await agent.callTool({ name: 'dead__echo', arguments: { text: 'x' } });
     expect(result.isError).toBe(true);
     expect(textOf(result)).toMatch(/server "dead" is not connected/);
@@ -61,8 +77,16 @@ describe('failing upstreams', () => {
     expect(result.isError).toBe(true);
     expect(textOf(result)).toMatch(/server "hangs" did not answer tools\/call within 1500 ms/);
     expect(gatewayError(result)).toMatchObject({ code: 'UPSTREAM_TIMEOUT', retryable: true });
-    expect(textOf(await agent.callTool({ name: 'hangs__echo', arguments: { text: 'still here' } }))).toBe('hangs: still here');
-    await waitFor(async () => ((await agent.callTool({ name: 'hangs__stats', arguments: {} })).structuredContent as { cancelled: number }).cancelled >= 1, 5_000, 'the timed-out call to be cancelled upstream');
+    expect(textOf(await agent.callTool({ name: 'hangs__echo', arguments: { text: 'still here' } }))).toBe(
+      'hangs: still here',
+    );
+    await waitFor(
+      async () =>
+        ((await agent.callTool({ name: 'hangs__stats', arguments: {} })).structuredContent as { cancelled: number })
+          .cancelled >= 1,
+      5_000,
+      'the timed-out call to be cancelled upstream',
+    );
   });
 
   it('a crash mid-call gives a clear error, others keep working, and the crashed server comes back', async () => {
@@ -73,27 +97,41 @@ describe('failing upstreams', () => {
     expect(textOf(result)).toMatch(/server "crashy"/);
     expect(gatewayError(result)).toMatchObject({ code: 'UPSTREAM_FAILED', retryable: true });
     expect(textOf(await agent.callTool({ name: 'healthy__echo', arguments: { text: 'ok' } }))).toBe('healthy: ok');
-    const after = await waitFor(async () => {
-      const status = await row('crashy');
-      return status?.state === 'ready' && status.connects >= 2 ? status : undefined;
-    }, 20_000, 'crashy to reconnect');
+    const after = await waitFor(
+      async () => {
+        const status = await row('crashy');
+        return status?.state === 'ready' && status.connects >= 2 ? status : undefined;
+      },
+      20_000,
+      'crashy to reconnect',
+    );
     expect(after.pid).not.toBe(before?.pid);
     expect(textOf(await agent.callTool({ name: 'crashy__echo', arguments: { text: 'back' } }))).toBe('crashy: back');
   });
 
   it('a server that stops answering (SIGSTOP) fails its health check and is replaced', async () => {
-    const before = await waitFor(async () => {
-      const status = await row('healthy');
-      return status?.state === 'ready' && status.pid ? status : undefined;
-    }, 20_000, 'healthy ready');
+    const before = await waitFor(
+      async () => {
+        const status = await row('healthy');
+        return status?.state === 'ready' && status.pid ? status : undefined;
+      },
+      20_000,
+      'healthy ready',
+    );
     process.kill(before.pid!, 'SIGSTOP');
     try {
-      const after = await waitFor(async () => {
-        const status = await row('healthy');
-        return status?.state === 'ready' && status.pid !== before.pid ? status : undefined;
-      }, 30_000, 'a fresh healthy process');
+      const after = await waitFor(
+        async () => {
+          const status = await row('healthy');
+          return status?.state === 'ready' && status.pid !== before.pid ? status : undefined;
+        },
+        30_000,
+        'a fresh healthy process',
+      );
       expect(after.connects).toBeGreaterThan(before.connects);
-      expect(textOf(await agent.callTool({ name: 'healthy__echo', arguments: { text: 'revived' } }))).toBe('healthy: revived');
+      expect(textOf(await agent.callTool({ name: 'healthy__echo', arguments: { text: 'revived' } }))).toBe(
+        'healthy: revived',
+      );
     } finally {
       try {
         process.kill(before.pid!, 'SIGKILL');

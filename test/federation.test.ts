@@ -5,7 +5,17 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Client } from '@modelcontextprotocol/client';
-import { cleanup, connectAgent, everythingEntry, fixtureEntry, makeConfig, startHttpFixture, startTestHub, textOf, type Era } from './helpers.js';
+import {
+  cleanup,
+  connectAgent,
+  everythingEntry,
+  fixtureEntry,
+  makeConfig,
+  startHttpFixture,
+  startTestHub,
+  textOf,
+  type Era,
+} from './helpers.js';
 import type { Hub } from '../src/compose.js';
 
 let hub: Hub;
@@ -13,7 +23,9 @@ const agents: Partial<Record<Era, Client>> = {};
 
 beforeAll(async () => {
   const web = await startHttpFixture('web');
-  hub = await startTestHub(makeConfig({ everything: everythingEntry(), alpha: fixtureEntry('alpha'), web: { url: web.url } }));
+  hub = await startTestHub(
+    makeConfig({ everything: everythingEntry(), alpha: fixtureEntry('alpha'), web: { url: web.url } }),
+  );
   agents.legacy = await connectAgent(hub.url, 'legacy');
   agents.modern = await connectAgent(hub.url, 'modern');
 });
@@ -29,9 +41,22 @@ describe.each(['legacy', 'modern'] as const)('a %s-era agent', (era) => {
   it('sees the merged, namespaced catalog with definitions passed through', async () => {
     const { tools } = await agents[era]!.listTools();
     const names = tools.map((t) => t.name);
-    expect(names).toEqual(expect.arrayContaining(['everything__echo', 'everything__trigger-long-running-operation', 'alpha__echo', 'alpha__slow', 'web__echo', 'web__add']));
+    expect(names).toEqual(
+      expect.arrayContaining([
+        'everything__echo',
+        'everything__trigger-long-running-operation',
+        'alpha__echo',
+        'alpha__slow',
+        'web__echo',
+        'web__add',
+      ]),
+    );
     // Beside the catalog, the default exposure ("both") lists the two meta-tools.
-    expect(names.filter((n) => !/^(everything|alpha|web)__/.test(n)).sort()).toEqual(['call_capability', 'find_capability', 'report_outcome']);
+    expect(names.filter((n) => !/^(everything|alpha|web)__/.test(n)).sort()).toEqual([
+      'call_capability',
+      'find_capability',
+      'report_outcome',
+    ]);
     const longRunning = tools.find((t) => t.name === 'everything__trigger-long-running-operation');
     expect(longRunning?.title).toBe('Trigger Long Running Operation Tool');
     expect(longRunning?.annotations).toMatchObject({ readOnlyHint: true, idempotentHint: true });
@@ -58,16 +83,22 @@ describe.each(['legacy', 'modern'] as const)('a %s-era agent', (era) => {
   });
 
   it('answers an unknown tool with a clear error and a suggestion', async () => {
-    await expect(agents[era]!.callTool({ name: 'echo', arguments: { text: 'x' } })).rejects.toThrow(/unknown tool "echo"; did you mean/);
+    await expect(agents[era]!.callTool({ name: 'echo', arguments: { text: 'x' } })).rejects.toThrow(
+      /unknown tool "echo"; did you mean/,
+    );
   });
 
   it('answers bad arguments with a tool error the model can fix, without calling the upstream', async () => {
     const agent = agents[era]!;
-    const before = (await agent.callTool({ name: 'alpha__stats', arguments: {} })).structuredContent as { calls: number };
+    const before = (await agent.callTool({ name: 'alpha__stats', arguments: {} })).structuredContent as {
+      calls: number;
+    };
     const result = await agent.callTool({ name: 'alpha__add', arguments: { a: 'two', b: 3 } });
     expect(result.isError).toBe(true);
     expect(textOf(result)).toMatch(/invalid arguments for tool "alpha__add"/);
-    const after = (await agent.callTool({ name: 'alpha__stats', arguments: {} })).structuredContent as { calls: number };
+    const after = (await agent.callTool({ name: 'alpha__stats', arguments: {} })).structuredContent as {
+      calls: number;
+    };
     // stats is not counted, so an unchanged count means add never ran upstream; the message names the
     // exposed tool id, which only the gateway knows.
     expect(after.calls).toBe(before.calls);

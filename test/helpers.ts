@@ -28,7 +28,10 @@ export function onCleanup(fn: () => Promise<unknown> | unknown): void {
 /** Runs and clears every registered cleanup (call from afterAll/afterEach). */
 export async function cleanup(): Promise<void> {
   const all = cleanups.splice(0).reverse();
-  for (const fn of all) await Promise.resolve().then(fn).catch(() => {});
+  for (const fn of all)
+    await Promise.resolve()
+      .then(fn)
+      .catch(() => {});
 }
 
 /** A fresh temp folder. */
@@ -56,7 +59,11 @@ export interface HttpFixture {
 
 /** Starts the fixture in HTTP mode and waits for its `LISTENING <port>` line. */
 export async function startHttpFixture(name: string, extra: string[] = [], port = 0): Promise<HttpFixture> {
-  const proc = spawn(process.execPath, ['--import', 'tsx', FIXTURE, '--name', name, '--transport', 'http', '--port', String(port), ...extra], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+  const proc = spawn(
+    process.execPath,
+    ['--import', 'tsx', FIXTURE, '--name', name, '--transport', 'http', '--port', String(port), ...extra],
+    { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] },
+  );
   const listening = await new Promise<number>((resolvePort, reject) => {
     const timer = setTimeout(() => reject(new Error(`fixture ${name} did not start`)), 30_000);
     proc.once('exit', (code) => reject(new Error(`fixture ${name} exited with ${code}`)));
@@ -79,12 +86,30 @@ export async function startHttpFixture(name: string, extra: string[] = [], port 
 }
 
 /** Builds a config with a temp store and fast timings; `servers` in the mcpServers shape. */
-export function makeConfig(servers: Record<string, unknown>, overrides: { gateway?: Record<string, unknown>; http?: Record<string, unknown>; routing?: Record<string, unknown>; store?: string; virtualTools?: Record<string, unknown>; experiments?: Record<string, unknown>; pins?: Record<string, unknown> } = {}): Config {
+export function makeConfig(
+  servers: Record<string, unknown>,
+  overrides: {
+    gateway?: Record<string, unknown>;
+    http?: Record<string, unknown>;
+    routing?: Record<string, unknown>;
+    store?: string;
+    virtualTools?: Record<string, unknown>;
+    experiments?: Record<string, unknown>;
+    pins?: Record<string, unknown>;
+  } = {},
+): Config {
   return buildConfig({
     ...(overrides.virtualTools ? { virtualTools: overrides.virtualTools } : {}),
     ...(overrides.experiments ? { experiments: overrides.experiments } : {}),
     ...(overrides.pins ? { pins: overrides.pins } : {}),
-    gateway: { connectTimeoutMs: 15_000, healthIntervalMs: 1_000, healthTimeoutMs: 2_000, callTimeoutMs: 20_000, drainTimeoutMs: 2_000, ...overrides.gateway },
+    gateway: {
+      connectTimeoutMs: 15_000,
+      healthIntervalMs: 1_000,
+      healthTimeoutMs: 2_000,
+      callTimeoutMs: 20_000,
+      drainTimeoutMs: 2_000,
+      ...overrides.gateway,
+    },
     http: { port: 0, ...overrides.http },
     routing: { modelsDir: join(ROOT, 'models'), ...overrides.routing },
     store: { path: overrides.store ?? join(tempDir(), 'switchboard.db') },
@@ -106,14 +131,21 @@ export type Era = 'legacy' | 'modern';
 
 /** Connects a real MCP client to a hub's /mcp endpoint in the given era. */
 export async function connectAgent(url: string, era: Era = 'legacy', name = 'test-agent'): Promise<Client> {
-  const client = new Client({ name, version: '1.0.0' }, era === 'modern' ? { versionNegotiation: { mode: { pin: '2026-07-28' } } } : {});
+  const client = new Client(
+    { name, version: '1.0.0' },
+    era === 'modern' ? { versionNegotiation: { mode: { pin: '2026-07-28' } } } : {},
+  );
   await client.connect(new StreamableHTTPClientTransport(new URL(`${url}/mcp`)));
   onCleanup(() => client.close());
   return client;
 }
 
 /** Polls `check` until it returns a truthy value or the timeout passes. */
-export async function waitFor<T>(check: () => T | Promise<T>, timeoutMs = 15_000, what = 'condition'): Promise<NonNullable<T>> {
+export async function waitFor<T>(
+  check: () => T | Promise<T>,
+  timeoutMs = 15_000,
+  what = 'condition',
+): Promise<NonNullable<T>> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   while (Date.now() < deadline) {
@@ -158,9 +190,15 @@ export async function freePort(): Promise<number> {
 }
 
 /** Starts the published server-everything over HTTP (`sse` or `streamableHttp`) on a free port. */
-export async function startEverythingHttp(mode: 'sse' | 'streamableHttp'): Promise<{ url: string; proc: ChildProcess }> {
+export async function startEverythingHttp(
+  mode: 'sse' | 'streamableHttp',
+): Promise<{ url: string; proc: ChildProcess }> {
   const port = await freePort();
-  const proc = spawn(process.execPath, [EVERYTHING, mode], { cwd: ROOT, env: { ...process.env, PORT: String(port) }, stdio: ['ignore', 'ignore', 'pipe'] });
+  const proc = spawn(process.execPath, [EVERYTHING, mode], {
+    cwd: ROOT,
+    env: { ...process.env, PORT: String(port) },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   onCleanup(() => proc.kill('SIGKILL'));
   await new Promise<void>((ready, reject) => {
     const timer = setTimeout(() => reject(new Error(`server-everything ${mode} did not start`)), 20_000);

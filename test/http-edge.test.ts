@@ -8,7 +8,18 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/client';
 import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
-import { cleanup, connectAgent, fixtureEntry, makeConfig, onCleanup, ROOT, startTestHub, tempDir, textOf, waitFor } from './helpers.js';
+import {
+  cleanup,
+  connectAgent,
+  fixtureEntry,
+  makeConfig,
+  onCleanup,
+  ROOT,
+  startTestHub,
+  tempDir,
+  textOf,
+  waitFor,
+} from './helpers.js';
 import { startHub, type Hub } from '../src/compose.js';
 import { silentLogger } from '../src/telemetry/logger.js';
 import { ERROR_META_KEY } from '../src/mcp/agent-server.js';
@@ -19,7 +30,12 @@ beforeAll(async () => {
 });
 afterAll(cleanup);
 
-const initialize = { jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'curl', version: '1' } } };
+const initialize = {
+  jsonrpc: '2.0',
+  id: 1,
+  method: 'initialize',
+  params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'curl', version: '1' } },
+};
 const headers = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
 
 describe('http edge', () => {
@@ -52,7 +68,11 @@ describe('http edge', () => {
   });
 
   it('answers an unknown session id with 404 so the client starts over', async () => {
-    const res = await fetch(`${hub.url}/mcp`, { method: 'POST', headers: { ...headers, 'mcp-session-id': 'no-such-session' }, body: JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'tools/list' }) });
+    const res = await fetch(`${hub.url}/mcp`, {
+      method: 'POST',
+      headers: { ...headers, 'mcp-session-id': 'no-such-session' },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'tools/list' }),
+    });
     expect(res.status).toBe(404);
   });
 
@@ -62,7 +82,10 @@ describe('http edge', () => {
   });
 
   it('reports /readyz 503 until the catalog is first built', async () => {
-    const slowHub = await startHub(makeConfig({ mute: fixtureEntry('mute', ['--hang-on-start']) }, { gateway: { connectTimeoutMs: 2_500 } }), { log: silentLogger() });
+    const slowHub = await startHub(
+      makeConfig({ mute: fixtureEntry('mute', ['--hang-on-start']) }, { gateway: { connectTimeoutMs: 2_500 } }),
+      { log: silentLogger() },
+    );
     try {
       expect((await fetch(`${slowHub.url}/healthz`)).status).toBe(200);
       expect((await fetch(`${slowHub.url}/readyz`)).status).toBe(503);
@@ -83,16 +106,37 @@ describe('http edge', () => {
   it('refuses oversize tool arguments from a stdio agent as a tool error, without calling the upstream', async () => {
     const dir = tempDir();
     const file = join(dir, 'sidecar.json');
-    writeFileSync(file, JSON.stringify({ gateway: { maxRequestBytes: 10_000 }, store: { path: join(dir, 'db.sqlite') }, log: { level: 'warn' }, servers: { alpha: fixtureEntry('alpha') } }));
+    writeFileSync(
+      file,
+      JSON.stringify({
+        gateway: { maxRequestBytes: 10_000 },
+        store: { path: join(dir, 'db.sqlite') },
+        log: { level: 'warn' },
+        servers: { alpha: fixtureEntry('alpha') },
+      }),
+    );
     const agent = new Client({ name: 'stdio-agent', version: '1.0.0' });
-    await agent.connect(new StdioClientTransport({ command: process.execPath, args: ['--import', 'tsx', join(ROOT, 'src/cli.ts'), 'stdio', '--config', file], cwd: ROOT, stderr: 'ignore' }));
+    await agent.connect(
+      new StdioClientTransport({
+        command: process.execPath,
+        args: ['--import', 'tsx', join(ROOT, 'src/cli.ts'), 'stdio', '--config', file],
+        cwd: ROOT,
+        stderr: 'ignore',
+      }),
+    );
     onCleanup(() => agent.close());
-    await waitFor(async () => (await agent.listTools()).tools.some((t) => t.name === 'alpha__echo'), 20_000, 'alpha to connect');
+    await waitFor(
+      async () => (await agent.listTools()).tools.some((t) => t.name === 'alpha__echo'),
+      20_000,
+      'alpha to connect',
+    );
     const result = await agent.callTool({ name: 'alpha__echo', arguments: { text: 'z'.repeat(20_000) } });
     expect(result.isError).toBe(true);
     expect(textOf(result)).toMatch(/arguments for "alpha__echo" are \d+ bytes; the limit is 10000/);
     expect(result._meta?.[ERROR_META_KEY]).toMatchObject({ code: 'PAYLOAD_TOO_LARGE', retryable: false });
-    const stats = (await agent.callTool({ name: 'alpha__stats', arguments: {} })).structuredContent as { calls: number };
+    const stats = (await agent.callTool({ name: 'alpha__stats', arguments: {} })).structuredContent as {
+      calls: number;
+    };
     expect(stats.calls).toBe(0);
   });
 });

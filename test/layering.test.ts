@@ -9,10 +9,18 @@ import { ROOT } from './helpers.js';
 
 /** Rank of each top-level folder (higher may import lower, never the reverse). */
 const RANK: Record<string, number> = {
-  core: 0, telemetry: 0,
+  core: 0,
+  telemetry: 0,
   config: 1,
-  store: 2, upstream: 2, index: 2,
-  catalog: 3, router: 3, experiments: 3, compat: 3, policy: 3, resilience: 3,
+  store: 2,
+  upstream: 2,
+  index: 2,
+  catalog: 3,
+  router: 3,
+  experiments: 3,
+  compat: 3,
+  policy: 3,
+  resilience: 3,
   gateway: 4,
   mcp: 5,
   http: 6,
@@ -32,7 +40,9 @@ const OWNERS: Record<string, string[]> = {
 };
 
 function files(dir: string): string[] {
-  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? files(join(dir, e.name)) : e.name.endsWith('.ts') ? [join(dir, e.name)] : []));
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+    e.isDirectory() ? files(join(dir, e.name)) : e.name.endsWith('.ts') ? [join(dir, e.name)] : [],
+  );
 }
 
 function layerOf(file: string): string {
@@ -44,7 +54,11 @@ describe('layering', () => {
   const sources = files(join(ROOT, 'src'));
   const imports = sources.flatMap((file) => {
     const text = readFileSync(file, 'utf8');
-    return [...text.matchAll(/^(import|export)\s+(type\s+)?[^'"]*?from\s+'([^']+)'/gm)].map((m) => ({ file, typeOnly: Boolean(m[2]), spec: m[3] ?? '' }));
+    return [...text.matchAll(/^(import|export)\s+(type\s+)?[^'"]*?from\s+'([^']+)'/gm)].map((m) => ({
+      file,
+      typeOnly: Boolean(m[2]),
+      spec: m[3] ?? '',
+    }));
   });
 
   it('every folder has a rank', () => {

@@ -8,7 +8,10 @@ import { Bm25Index } from '../src/index/lexical/bm25.js';
 import { Bm25fIndex } from '../src/index/lexical/bm25f.js';
 import type { LexicalDocument, LexicalIndex } from '../src/index/types.js';
 
-const doc = (id: string, name: string, description: string, params = ''): LexicalDocument => ({ id, fields: { name, description, ...(params ? { params } : {}) } });
+const doc = (id: string, name: string, description: string, params = ''): LexicalDocument => ({
+  id,
+  fields: { name, description, ...(params ? { params } : {}) },
+});
 
 const CATALOG: LexicalDocument[] = [
   doc('github/list_issues', 'list_issues', 'List issues in a repository', 'owner repo state'),
@@ -105,7 +108,12 @@ describe.each([
     const verbs = ['list', 'create', 'delete', 'update', 'read', 'search'];
     const nouns = ['issue', 'file', 'user', 'record', 'message', 'event', 'invoice', 'bucket'];
     const docs = Array.from({ length: 5000 }, (_, i) =>
-      doc(`s${i % 50}/t${i}`, `${verbs[i % verbs.length]}_${nouns[i % nouns.length]}`, `Tool number w${i} on server s${i % 50}: ${verbs[(i * 7) % verbs.length]} ${nouns[(i * 3) % nouns.length]} items`, 'id limit'),
+      doc(
+        `s${i % 50}/t${i}`,
+        `${verbs[i % verbs.length]}_${nouns[i % nouns.length]}`,
+        `Tool number w${i} on server s${i % 50}: ${verbs[(i * 7) % verbs.length]} ${nouns[(i * 3) % nouns.length]} items`,
+        'id limit',
+      ),
     );
     const index = build(make, docs);
     expect(index.size).toBe(5000);

@@ -46,24 +46,51 @@ describe('tokenize', () => {
   it('applies the small and the conversational stoplists', () => {
     const text = 'Please could you get me the weather for Paris';
     expect(tokenize(text, { stem: false, stopwords: 'none' })).toHaveLength(9);
-    expect(tokenize(text, { stem: false, stopwords: 'small' })).toEqual(['please', 'could', 'you', 'get', 'me', 'weather', 'paris']);
+    expect(tokenize(text, { stem: false, stopwords: 'small' })).toEqual([
+      'please',
+      'could',
+      'you',
+      'get',
+      'me',
+      'weather',
+      'paris',
+    ]);
     expect(tokenize(text, { stem: false, stopwords: 'conversational' })).toEqual(['weather', 'paris']);
     // Weak operation verbs stay: they separate list_x from search_x from find_x.
-    expect(tokenize('find list search show', { stem: false, stopwords: 'conversational' })).toEqual(['find', 'list', 'search', 'show']);
+    expect(tokenize('find list search show', { stem: false, stopwords: 'conversational' })).toEqual([
+      'find',
+      'list',
+      'search',
+      'show',
+    ]);
   });
 });
 
 describe('Bm25fIndex', () => {
   it('weighs a name match above the same term in a parameter description only', () => {
     const index = new Bm25fIndex();
-    index.upsert({ id: 'a/archive_record', fields: { name: 'archive_record', description: 'Moves a record out of the active set', params: 'record_id' } });
-    index.upsert({ id: 'b/move_record', fields: { name: 'move_record', description: 'Moves a record out of the active set', params: 'record_id', paramDescriptions: 'archive to use' } });
+    index.upsert({
+      id: 'a/archive_record',
+      fields: { name: 'archive_record', description: 'Moves a record out of the active set', params: 'record_id' },
+    });
+    index.upsert({
+      id: 'b/move_record',
+      fields: {
+        name: 'move_record',
+        description: 'Moves a record out of the active set',
+        params: 'record_id',
+        paramDescriptions: 'archive to use',
+      },
+    });
     expect(index.search('archive', 2).map((h) => h.id)).toEqual(['a/archive_record', 'b/move_record']);
   });
 
   it('stemming lets "searching repositories" match search_repos', () => {
     const docs = [
-      { id: 'github/search_repos', fields: { name: 'search_repos', description: 'Search GitHub for a repository by keyword' } },
+      {
+        id: 'github/search_repos',
+        fields: { name: 'search_repos', description: 'Search GitHub for a repository by keyword' },
+      },
       { id: 'github/list_commits', fields: { name: 'list_commits', description: 'List commits of a branch' } },
     ];
     const stemmed = new Bm25fIndex();
@@ -78,20 +105,37 @@ describe('Bm25fIndex', () => {
 
   it('the conversational stoplist makes a polite need equal the bare need', () => {
     const index = new Bm25fIndex();
-    index.upsert({ id: 'w/forecast', fields: { name: 'get_forecast', description: 'Weather forecast for a city', params: 'city' } });
-    index.upsert({ id: 'w/alerts', fields: { name: 'get_alerts', description: 'Weather alerts for a US state', params: 'state' } });
-    index.upsert({ id: 'fs/find_files', fields: { name: 'find_files', description: 'Find files whose names match a pattern', params: 'pattern' } });
+    index.upsert({
+      id: 'w/forecast',
+      fields: { name: 'get_forecast', description: 'Weather forecast for a city', params: 'city' },
+    });
+    index.upsert({
+      id: 'w/alerts',
+      fields: { name: 'get_alerts', description: 'Weather alerts for a US state', params: 'state' },
+    });
+    index.upsert({
+      id: 'fs/find_files',
+      fields: { name: 'find_files', description: 'Find files whose names match a pattern', params: 'pattern' },
+    });
     const bare = index.search('find weather forecast Paris', 5);
     expect(bare[0]?.id).toBe('w/forecast');
-    expect(index.search('Please could you help me find the weather forecast for Paris? I want to use it', 5)).toEqual(bare);
+    expect(index.search('Please could you help me find the weather forecast for Paris? I want to use it', 5)).toEqual(
+      bare,
+    );
     // The reference stoplist keeps those words, so the polite phrasing scores differently there.
     expect(new Bm25fIndex({ stopwords: 'small' }).search('please help me', 5)).toEqual([]);
   });
 
   it('matches products named in the server field', () => {
     const index = new Bm25fIndex();
-    index.upsert({ id: 'github/create_issue', fields: { name: 'create_issue', description: 'Create an issue', server: 'github\nGitHub API' } });
-    index.upsert({ id: 'jira/create_issue', fields: { name: 'create_issue', description: 'Create an issue', server: 'jira\nAtlassian Jira' } });
+    index.upsert({
+      id: 'github/create_issue',
+      fields: { name: 'create_issue', description: 'Create an issue', server: 'github\nGitHub API' },
+    });
+    index.upsert({
+      id: 'jira/create_issue',
+      fields: { name: 'create_issue', description: 'Create an issue', server: 'jira\nAtlassian Jira' },
+    });
     expect(index.search('create an issue on GitHub', 2)[0]?.id).toBe('github/create_issue');
     expect(index.search('open a jira ticket issue', 2)[0]?.id).toBe('jira/create_issue');
   });
@@ -112,7 +156,10 @@ describe('Bm25fIndex', () => {
 describe('Bm25Index (reference)', () => {
   it('ignores fields outside name, description and parameter names', () => {
     const index = new Bm25Index();
-    index.upsert({ id: 'x', fields: { name: 'move_record', server: 'archive', paramDescriptions: 'archive', title: 'Archive' } });
+    index.upsert({
+      id: 'x',
+      fields: { name: 'move_record', server: 'archive', paramDescriptions: 'archive', title: 'Archive' },
+    });
     expect(index.search('archive', 5)).toEqual([]);
     expect(index.search('record', 5).map((h) => h.id)).toEqual(['x']);
   });
@@ -128,10 +175,21 @@ describe('toolDocument', () => {
         type: 'object',
         properties: {
           state: { type: 'string', enum: ['open', 'closed', 'merged'], description: 'Issue state' },
-          labels: { type: 'array', items: { type: 'object', properties: { labelName: { type: 'string', description: 'A label' } } } },
+          labels: {
+            type: 'array',
+            items: { type: 'object', properties: { labelName: { type: 'string', description: 'A label' } } },
+          },
         },
       },
-      target: { anyOf: [{ type: 'object', properties: { branchName: { type: 'string' } } }, { type: 'object', properties: { tagName: { type: 'string' }, owner: { type: 'string', description: 'Repository owner' } } }] },
+      target: {
+        anyOf: [
+          { type: 'object', properties: { branchName: { type: 'string' } } },
+          {
+            type: 'object',
+            properties: { tagName: { type: 'string' }, owner: { type: 'string', description: 'Repository owner' } },
+          },
+        ],
+      },
       ref: { $ref: '#/$defs/Ref' },
     },
     $defs: { Ref: { type: 'object', properties: { sha: { type: 'string', description: 'Commit SHA' } } } },
@@ -140,8 +198,21 @@ describe('toolDocument', () => {
   it('extracts nested parameter names (deduplicated) and their descriptions and enum values', () => {
     const terms = schemaTerms(schema);
     // Depth-first, in declaration order; `sha` comes from $defs (reached without resolving $ref).
-    expect(terms.params).toEqual(['owner', 'filter', 'state', 'labels', 'labelName', 'target', 'branchName', 'tagName', 'ref', 'sha']);
-    expect(terms.descriptions).toEqual(expect.arrayContaining(['Repository owner', 'Issue state', 'open', 'closed', 'merged', 'A label', 'Commit SHA']));
+    expect(terms.params).toEqual([
+      'owner',
+      'filter',
+      'state',
+      'labels',
+      'labelName',
+      'target',
+      'branchName',
+      'tagName',
+      'ref',
+      'sha',
+    ]);
+    expect(terms.descriptions).toEqual(
+      expect.arrayContaining(['Repository owner', 'Issue state', 'open', 'closed', 'merged', 'A label', 'Commit SHA']),
+    );
     expect(terms.descriptions.filter((d) => d === 'Repository owner')).toHaveLength(1);
   });
 
@@ -150,7 +221,12 @@ describe('toolDocument', () => {
       id: 'github/list_issues',
       server: 'github',
       serverDescription: 'GitHub API',
-      tool: { name: 'list_issues', title: 'List issues', description: 'List issues in a repository', inputSchema: schema },
+      tool: {
+        name: 'list_issues',
+        title: 'List issues',
+        description: 'List issues in a repository',
+        inputSchema: schema,
+      },
       examples: ['show open bugs', '  ', 'what issues are open'],
     });
     expect(doc.id).toBe('github/list_issues');
@@ -164,7 +240,16 @@ describe('toolDocument', () => {
   });
 
   it('is robust to missing, odd and cyclic schemas', () => {
-    for (const inputSchema of [undefined, null, 'object', 42, [], { properties: [] }, { properties: { a: null, b: 'x' } }, { anyOf: 'no' }]) {
+    for (const inputSchema of [
+      undefined,
+      null,
+      'object',
+      42,
+      [],
+      { properties: [] },
+      { properties: { a: null, b: 'x' } },
+      { anyOf: 'no' },
+    ]) {
       expect(() => toolDocument({ id: 'x', server: 's', tool: { name: 't', inputSchema } })).not.toThrow();
     }
     const cyclic: Record<string, unknown> = { type: 'object', properties: {} };

@@ -19,9 +19,17 @@ const TRIPLES: readonly [string, string, string][] = [
   ['delete a file from the disk', 'remove a file', 'play a song'],
   ['search the web for recent news', 'look up information on the internet', 'compress a folder into a zip archive'],
   ['schedule a meeting for tomorrow afternoon', 'create a calendar event', 'resize an image'],
-  ['what will the weather be like this weekend', 'get the temperature and rain forecast for a city', 'commit changes to the git repository'],
+  [
+    'what will the weather be like this weekend',
+    'get the temperature and rain forecast for a city',
+    'commit changes to the git repository',
+  ],
   ['run a SQL query against the postgres database', 'execute a database query', 'send an email to a customer'],
-  ['open a pull request on GitHub', 'create a pull request in a repository', 'convert a temperature from celsius to fahrenheit'],
+  [
+    'open a pull request on GitHub',
+    'create a pull request in a repository',
+    'convert a temperature from celsius to fahrenheit',
+  ],
 ];
 
 describe('switchboard-static-v1', () => {

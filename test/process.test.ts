@@ -13,14 +13,28 @@ afterAll(cleanup);
 function writeConfig(port: number | undefined): string {
   const dir = tempDir();
   const file = join(dir, 'config.json');
-  writeFileSync(file, JSON.stringify({ http: { port: port ?? 0 }, store: { path: join(dir, 'db.sqlite') }, log: { level: 'info' }, servers: { one: { ...fixtureEntry('one'), env: { ONE_API_KEY: 'do-not-log-this-secret' } }, two: fixtureEntry('two') } }));
+  writeFileSync(
+    file,
+    JSON.stringify({
+      http: { port: port ?? 0 },
+      store: { path: join(dir, 'db.sqlite') },
+      log: { level: 'info' },
+      servers: {
+        one: { ...fixtureEntry('one'), env: { ONE_API_KEY: 'do-not-log-this-secret' } },
+        two: fixtureEntry('two'),
+      },
+    }),
+  );
   return file;
 }
 
 describe('process lifecycle', () => {
   it('SIGTERM stops the hub and its stdio children', async () => {
     const file = writeConfig(0);
-    const proc = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src/cli.ts'), 'serve', '--config', file], { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
+    const proc = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src/cli.ts'), 'serve', '--config', file], {
+      cwd: ROOT,
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
     onCleanup(() => proc.kill('SIGKILL'));
     let logs = '';
     proc.stderr.on('data', (chunk: Buffer) => (logs += chunk.toString()));
@@ -42,7 +56,10 @@ describe('process lifecycle', () => {
 
   it('a sidecar exits with its children when the agent closes stdin', async () => {
     const file = writeConfig(undefined);
-    const proc = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src/cli.ts'), 'stdio', '--config', file], { cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
+    const proc = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src/cli.ts'), 'stdio', '--config', file], {
+      cwd: ROOT,
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
     onCleanup(() => proc.kill('SIGKILL'));
     let logs = '';
     proc.stderr.on('data', (chunk: Buffer) => (logs += chunk.toString()));

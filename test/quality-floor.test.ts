@@ -16,8 +16,15 @@ import { ROOT } from './helpers.js';
 const set = loadSwitchboard(join(ROOT, 'data/eval/switchboard'));
 
 async function measure(name: SystemName) {
-  const embedder = name === 'hybrid' ? await TransformersEmbedder.load({ model: 'switchboard-static-v1', modelsDir: join(ROOT, 'models') }) : undefined;
-  const system = await buildSystem(name, set, { ...(embedder ? { embedder } : {}), denseWeight: DEFAULT_DENSE_WEIGHT, scorer: DEFAULT_SCORER });
+  const embedder =
+    name === 'hybrid'
+      ? await TransformersEmbedder.load({ model: 'switchboard-static-v1', modelsDir: join(ROOT, 'models') })
+      : undefined;
+  const system = await buildSystem(name, set, {
+    ...(embedder ? { embedder } : {}),
+    denseWeight: DEFAULT_DENSE_WEIGHT,
+    scorer: DEFAULT_SCORER,
+  });
   const outcomes = new Map<string, QueryOutcome>();
   for (const q of set.queries) outcomes.set(q.id, await system.answer(q.query));
   return evaluate(set.queries, outcomes).metrics;

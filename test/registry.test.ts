@@ -9,7 +9,11 @@ import { cleanup, connectAgent, fixtureEntry, makeConfig, startTestHub, tempDir,
 afterEach(cleanup);
 
 const post = (url: string, body: unknown, headers: Record<string, string> = {}) =>
-  fetch(`${url}/v1/servers`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
+  fetch(`${url}/v1/servers`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: JSON.stringify(body),
+  });
 
 describe('runtime registry', () => {
   it('registers and removes a server while an agent is connected, and persists across restarts', async () => {
@@ -23,7 +27,10 @@ describe('runtime registry', () => {
 
     const created = await post(hub.url, { name: 'late', ...fixtureEntry('late') });
     expect(created.status).toBe(201);
-    expect(((await created.json()) as { server: { state: string; source: string } }).server).toMatchObject({ state: 'ready', source: 'runtime' });
+    expect(((await created.json()) as { server: { state: string; source: string } }).server).toMatchObject({
+      state: 'ready',
+      source: 'runtime',
+    });
     await waitFor(() => changes > 0, 10_000, 'list_changed after register');
     expect((await agent.listTools()).tools.map((t) => t.name)).toContain('late__echo');
     expect(textOf(await agent.callTool({ name: 'late__echo', arguments: { text: 'hello' } }))).toBe('late: hello');
@@ -48,7 +55,8 @@ describe('runtime registry', () => {
 
     await again.close();
     const third = await startTestHub(makeConfig({ base: fixtureEntry('base') }, { store }));
-    const servers = ((await (await fetch(`${third.url}/v1/servers`)).json()) as { servers: { name: string }[] }).servers;
+    const servers = ((await (await fetch(`${third.url}/v1/servers`)).json()) as { servers: { name: string }[] })
+      .servers;
     expect(servers.map((s) => s.name)).toEqual(['base']);
   });
 
@@ -62,12 +70,21 @@ describe('runtime registry', () => {
     expect((await post(hub.url, { name: 'base', ...fixtureEntry('base') })).status).toBe(409);
     expect((await post(hub.url, ['not', 'an', 'object'])).status).toBe(400);
     expect((await fetch(`${hub.url}/v1/servers/ghost`, { method: 'DELETE' })).status).toBe(404);
-    const servers = ((await (await fetch(`${hub.url}/v1/servers`)).json()) as { servers: { name: string; spec: { env: Record<string, string> } }[] }).servers;
+    const servers = (
+      (await (await fetch(`${hub.url}/v1/servers`)).json()) as {
+        servers: { name: string; spec: { env: Record<string, string> } }[];
+      }
+    ).servers;
     expect(servers.map((s) => s.name)).toEqual(['base']);
   });
 
   it('redacts secrets in the admin API and requires the admin token when one is set', async () => {
-    const hub = await startTestHub(makeConfig({ s: { ...fixtureEntry('s'), env: { API_KEY: 'super-secret-value' } } }, { http: { adminToken: 'token-token-token-123' } }));
+    const hub = await startTestHub(
+      makeConfig(
+        { s: { ...fixtureEntry('s'), env: { API_KEY: 'super-secret-value' } } },
+        { http: { adminToken: 'token-token-token-123' } },
+      ),
+    );
     expect((await fetch(`${hub.url}/v1/servers`)).status).toBe(401);
     const res = await fetch(`${hub.url}/v1/servers`, { headers: { authorization: 'Bearer token-token-token-123' } });
     expect(res.status).toBe(200);

@@ -17,7 +17,11 @@ const SETTINGS = { failures: 3, failureRate: 0.5, window: 10, minCalls: 6, openM
 function breaker() {
   let now = 0;
   const transitions: CircuitTransition[] = [];
-  const b = new CircuitBreaker(SETTINGS, (t) => transitions.push(t), () => now);
+  const b = new CircuitBreaker(
+    SETTINGS,
+    (t) => transitions.push(t),
+    () => now,
+  );
   return { b, transitions, advance: (ms: number) => (now += ms) };
 }
 
@@ -34,14 +38,14 @@ describe('circuit breaker', () => {
 
   it('opens on the failure rate over the window once it has enough calls', () => {
     const { b } = breaker();
-    for (const failed of [true, false, true, false, true, false]) (failed ? b.onFailure('x') : b.onSuccess());
+    for (const failed of [true, false, true, false, true, false]) failed ? b.onFailure('x') : b.onSuccess();
     expect(b.state).toBe('open');
     expect(b.view().opens).toBe(1);
   });
 
   it('stays closed below the minimum number of calls', () => {
     const { b } = breaker();
-    for (const failed of [true, false, true, false]) (failed ? b.onFailure('x') : b.onSuccess());
+    for (const failed of [true, false, true, false]) failed ? b.onFailure('x') : b.onSuccess();
     expect(b.state).toBe('closed');
   });
 
@@ -83,11 +87,18 @@ describe('circuit breaker', () => {
 });
 
 describe('balancer', () => {
-  const c = (id: string, tier: number, inFlight: number, latencyMs: number | undefined, errorRate = 0) => ({ id, tier, inFlight, latencyMs, errorRate });
+  const c = (id: string, tier: number, inFlight: number, latencyMs: number | undefined, errorRate = 0) => ({
+    id,
+    tier,
+    inFlight,
+    latencyMs,
+    errorRate,
+  });
 
   it('uses only the best tier present', () => {
     const b = new Balancer('p2c', prng(1));
-    for (let i = 0; i < 50; i++) expect(b.pick([c('backup', 1, 0, 1), c('p1', 0, 5, 100), c('p2', 0, 5, 100)])?.id).toMatch(/^p/);
+    for (let i = 0; i < 50; i++)
+      expect(b.pick([c('backup', 1, 0, 1), c('p1', 0, 5, 100), c('p2', 0, 5, 100)])?.id).toMatch(/^p/);
     expect(b.pick([c('backup', 1, 0, 1)])?.id).toBe('backup');
     expect(b.pick([])).toBeUndefined();
   });
@@ -132,21 +143,38 @@ describe('retry safety and backoff', () => {
 });
 
 describe('fan-out strategies', () => {
-  const ok = (text: string, ms: number): FanoutBranch['run'] => (signal) =>
-    new Promise((resolve, reject) => {
-      const timer = setTimeout(() => resolve({ content: [{ type: 'text', text }] }), ms);
-      signal.addEventListener('abort', () => (clearTimeout(timer), reject(signal.reason)), { once: true });
-    });
+  const ok =
+    (text: string, ms: number): FanoutBranch['run'] =>
+    (signal) =>
+      new Promise((resolve, reject) => {
+        const timer = setTimeout(() => resolve({ content: [{ type: 'text', text }] }), ms);
+        signal.addEventListener('abort', () => (clearTimeout(timer), reject(signal.reason)), { once: true });
+      });
   const failing: FanoutBranch['run'] = async () => {
     throw new GatewayError('UPSTREAM_FAILED', 'boom');
   };
-  const toolError: FanoutBranch['run'] = async (): Promise<CallToolResult> => ({ content: [{ type: 'text', text: 'nope' }], isError: true });
-  const hanging = (seen: { cancelled: number }): FanoutBranch['run'] => (signal) =>
-    new Promise((_, reject) => signal.addEventListener('abort', () => (seen.cancelled++, reject(signal.reason)), { once: true }));
-  const branch = (tool: string, run: FanoutBranch['run']): FanoutBranch => ({ tool, server: tool.split('__')[0]!, run });
+  const toolError: FanoutBranch['run'] = async (): Promise<CallToolResult> => ({
+    content: [{ type: 'text', text: 'nope' }],
+    isError: true,
+  });
+  const hanging =
+    (seen: { cancelled: number }): FanoutBranch['run'] =>
+    (signal) =>
+      new Promise((_, reject) =>
+        signal.addEventListener('abort', () => (seen.cancelled++, reject(signal.reason)), { once: true }),
+      );
+  const branch = (tool: string, run: FanoutBranch['run']): FanoutBranch => ({
+    tool,
+    server: tool.split('__')[0]!,
+    run,
+  });
 
   it('merge keeps every answer, labelled, and reports failures', async () => {
-    const { result, outcomes } = await fanOut('v', [branch('a__t', ok('A', 5)), branch('b__t', failing), branch('c__t', toolError)], { strategy: 'merge' });
+    const { result, outcomes } = await fanOut(
+      'v',
+      [branch('a__t', ok('A', 5)), branch('b__t', failing), branch('c__t', toolError)],
+      { strategy: 'merge' },
+    );
     expect(result.isError).toBeUndefined();
     expect(outcomes.map((o) => o.status)).toEqual(['ok', 'failed', 'is_error']);
     const text = result.content.map((c) => (c as { text: string }).text).join('\n');
@@ -162,7 +190,11 @@ describe('fan-out strategies', () => {
 
   it('first returns the first success and cancels the rest', async () => {
     const seen = { cancelled: 0 };
-    const { result, outcomes } = await fanOut('v', [branch('a__t', hanging(seen)), branch('b__t', ok('B', 5)), branch('c__t', hanging(seen))], { strategy: 'first' });
+    const { result, outcomes } = await fanOut(
+      'v',
+      [branch('a__t', hanging(seen)), branch('b__t', ok('B', 5)), branch('c__t', hanging(seen))],
+      { strategy: 'first' },
+    );
     expect(result.isError).toBeUndefined();
     expect(outcomes.map((o) => o.status)).toEqual(['cancelled', 'ok', 'cancelled']);
     expect(seen.cancelled).toBe(2);
@@ -170,7 +202,11 @@ describe('fan-out strategies', () => {
 
   it('quorum fails as soon as it cannot be reached, cancelling the rest', async () => {
     const seen = { cancelled: 0 };
-    const { result, outcomes } = await fanOut('v', [branch('a__t', failing), branch('b__t', failing), branch('c__t', hanging(seen))], { strategy: 'quorum', quorum: 2 });
+    const { result, outcomes } = await fanOut(
+      'v',
+      [branch('a__t', failing), branch('b__t', failing), branch('c__t', hanging(seen))],
+      { strategy: 'quorum', quorum: 2 },
+    );
     expect(result.isError).toBe(true);
     expect(outcomes[2]?.status).toBe('cancelled');
     expect(seen.cancelled).toBe(1);
@@ -179,7 +215,10 @@ describe('fan-out strategies', () => {
   it("the caller's cancellation cancels every branch and rejects", async () => {
     const seen = { cancelled: 0 };
     const abort = new AbortController();
-    const call = fanOut('v', [branch('a__t', hanging(seen)), branch('b__t', hanging(seen))], { strategy: 'merge', signal: abort.signal });
+    const call = fanOut('v', [branch('a__t', hanging(seen)), branch('b__t', hanging(seen))], {
+      strategy: 'merge',
+      signal: abort.signal,
+    });
     abort.abort(new Error('agent cancelled'));
     await expect(call).rejects.toThrow('agent cancelled');
     expect(seen.cancelled).toBe(2);

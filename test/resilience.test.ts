@@ -10,7 +10,18 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Client } from '@modelcontextprotocol/client';
 import type { Hub } from '../src/compose.js';
-import { cleanup, connectAgent, fixtureEntry, onCleanup, makeConfig, startHttpFixture, startTestHub, tempDir, textOf, waitFor } from './helpers.js';
+import {
+  cleanup,
+  connectAgent,
+  fixtureEntry,
+  onCleanup,
+  makeConfig,
+  startHttpFixture,
+  startTestHub,
+  tempDir,
+  textOf,
+  waitFor,
+} from './helpers.js';
 
 afterEach(cleanup);
 
@@ -49,7 +60,12 @@ async function echo(agent: Client, server: string): Promise<{ by?: string; error
 }
 
 /** Runs `total` calls with `concurrency` workers; `during(i)` runs before call i. */
-async function run(total: number, concurrency: number, call: () => Promise<{ by?: string; error?: string }>, during: (i: number) => Promise<void> | void = () => {}) {
+async function run(
+  total: number,
+  concurrency: number,
+  call: () => Promise<{ by?: string; error?: string }>,
+  during: (i: number) => Promise<void> | void = () => {},
+) {
   const results: { by?: string; error?: string }[] = [];
   let next = 0;
   await Promise.all(
@@ -66,42 +82,67 @@ async function run(total: number, concurrency: number, call: () => Promise<{ by?
 
 describe('replicas', () => {
   it('a replica killed mid-run: no read-only call fails, its circuit opens, it is probed and used again', async () => {
-    const hub = await startTestHub(makeConfig({ rep: { instances: [fixtureEntry('r1'), fixtureEntry('r2')], circuit: { openMs: 300 } } }));
+    const hub = await startTestHub(
+      makeConfig({ rep: { instances: [fixtureEntry('r1'), fixtureEntry('r2')], circuit: { openMs: 300 } } }),
+    );
     const agent = await connectAgent(hub.url);
-    await waitFor(async () => (await servers(hub))[0]?.instances.every((i) => i.state === 'ready'), 30_000, 'both replicas');
+    await waitFor(
+      async () => (await servers(hub))[0]?.instances.every((i) => i.state === 'ready'),
+      30_000,
+      'both replicas',
+    );
     expect(await toolsOf(agent)).toContain('rep__echo');
     expect((await toolsOf(agent)).filter((t) => t === 'rep__echo')).toHaveLength(1);
 
     const victim = await instance(hub, 'rep', 'rep#1');
     let killedAt = 0;
-    const results = await run(300, 4, () => echo(agent, 'rep'), async (i) => {
-      if (i === 100) {
-        killedAt = Date.now();
-        process.kill(victim.pid!, 'SIGKILL');
-      }
-    });
+    const results = await run(
+      300,
+      4,
+      () => echo(agent, 'rep'),
+      async (i) => {
+        if (i === 100) {
+          killedAt = Date.now();
+          process.kill(victim.pid!, 'SIGKILL');
+        }
+      },
+    );
     expect(results.filter((r) => r.error)).toEqual([]);
     expect(results.filter((r) => r.by === 'r1').length).toBeGreaterThan(10);
 
     // The circuit opened (the kill was seen), then the replica came back and is used again.
-    const back = await waitFor(async () => {
-      const view = await instance(hub, 'rep', 'rep#1');
-      return view.circuit.opens >= 1 && view.state === 'ready' && view.pid !== victim.pid ? view : undefined;
-    }, 20_000, 'the killed replica to be restarted');
+    const back = await waitFor(
+      async () => {
+        const view = await instance(hub, 'rep', 'rep#1');
+        return view.circuit.opens >= 1 && view.state === 'ready' && view.pid !== victim.pid ? view : undefined;
+      },
+      20_000,
+      'the killed replica to be restarted',
+    );
     expect(back.pid).not.toBe(victim.pid);
-    const after = await waitFor(async () => {
-      const r = await run(20, 2, () => echo(agent, 'rep'));
-      return r.some((x) => x.by === 'r1') ? r : undefined;
-    }, 20_000, 'calls to reach the restarted replica');
+    const after = await waitFor(
+      async () => {
+        const r = await run(20, 2, () => echo(agent, 'rep'));
+        return r.some((x) => x.by === 'r1') ? r : undefined;
+      },
+      20_000,
+      'calls to reach the restarted replica',
+    );
     expect(after.filter((r) => r.error)).toEqual([]);
     expect((await instance(hub, 'rep', 'rep#1')).circuit.state).toBe('closed');
     expect(Date.now() - killedAt).toBeGreaterThan(0);
   });
 
   it('sends most calls to the fast replica when the other is slow', async () => {
-    const hub = await startTestHub(makeConfig({ rep: { instances: [fixtureEntry('slow', ['--delay-ms', '40']), fixtureEntry('fast')] } }));
+    const hub = await startTestHub(
+      makeConfig({ rep: { instances: [fixtureEntry('slow', ['--delay-ms', '40']), fixtureEntry('fast')] } }),
+    );
     const agent = await connectAgent(hub.url);
-    await waitFor(async () => (await servers(hub))[0]?.instances.every((i) => i.state === 'ready'), 30_000, 'both replicas');
+    await waitFor(
+      async () => (await servers(hub))[0]?.instances.every((i) => i.state === 'ready'),
+      30_000,
+      'both replicas',
+    );
     const results = await run(200, 4, () => echo(agent, 'rep'));
     const fast = results.filter((r) => r.by === 'fast').length;
     expect(results.filter((r) => r.error)).toEqual([]);
@@ -109,9 +150,15 @@ describe('replicas', () => {
   });
 
   it('round-robin spreads calls evenly when configured', async () => {
-    const hub = await startTestHub(makeConfig({ rep: { balance: 'round-robin', instances: [fixtureEntry('a'), fixtureEntry('b')] } }));
+    const hub = await startTestHub(
+      makeConfig({ rep: { balance: 'round-robin', instances: [fixtureEntry('a'), fixtureEntry('b')] } }),
+    );
     const agent = await connectAgent(hub.url);
-    await waitFor(async () => (await servers(hub))[0]?.instances.every((i) => i.state === 'ready'), 30_000, 'both replicas');
+    await waitFor(
+      async () => (await servers(hub))[0]?.instances.every((i) => i.state === 'ready'),
+      30_000,
+      'both replicas',
+    );
     const results = await run(40, 1, () => echo(agent, 'rep'));
     expect(results.filter((r) => r.by === 'a')).toHaveLength(20);
     expect(results.filter((r) => r.by === 'b')).toHaveLength(20);
@@ -120,9 +167,19 @@ describe('replicas', () => {
   it('a non-idempotent call whose instance dies mid-call: one clear retryable error, no duplicate upstream', async () => {
     const counter = join(tempDir(), 'charges.log');
     writeFileSync(counter, '');
-    const hub = await startTestHub(makeConfig({ pay: { instances: [fixtureEntry('p1', ['--counter-file', counter]), fixtureEntry('p2', ['--counter-file', counter])] } }));
+    const hub = await startTestHub(
+      makeConfig({
+        pay: {
+          instances: [fixtureEntry('p1', ['--counter-file', counter]), fixtureEntry('p2', ['--counter-file', counter])],
+        },
+      }),
+    );
     const agent = await connectAgent(hub.url);
-    await waitFor(async () => (await servers(hub))[0]?.instances.every((i) => i.state === 'ready'), 30_000, 'both replicas');
+    await waitFor(
+      async () => (await servers(hub))[0]?.instances.every((i) => i.state === 'ready'),
+      30_000,
+      'both replicas',
+    );
 
     const result = await agent.callTool({ name: 'pay__charge', arguments: { amount: 5, die: true } });
     expect(result.isError).toBe(true);
@@ -142,9 +199,23 @@ describe('replicas', () => {
 
   it('uses the backup tier only while the primary is down', async () => {
     const primary = await startHttpFixture('prim');
-    const hub = await startTestHub(makeConfig({ tiered: { instances: [{ url: primary.url }, { ...fixtureEntry('back'), tier: 'backup' }], circuit: { openMs: 300 } } }, { gateway: { healthIntervalMs: 300 } }));
+    const hub = await startTestHub(
+      makeConfig(
+        {
+          tiered: {
+            instances: [{ url: primary.url }, { ...fixtureEntry('back'), tier: 'backup' }],
+            circuit: { openMs: 300 },
+          },
+        },
+        { gateway: { healthIntervalMs: 300 } },
+      ),
+    );
     const agent = await connectAgent(hub.url);
-    await waitFor(async () => (await servers(hub))[0]?.instances.every((i) => i.state === 'ready'), 30_000, 'both instances');
+    await waitFor(
+      async () => (await servers(hub))[0]?.instances.every((i) => i.state === 'ready'),
+      30_000,
+      'both instances',
+    );
 
     const before = await run(30, 2, () => echo(agent, 'tiered'));
     expect(before.every((r) => r.by === 'prim')).toBe(true);
@@ -157,10 +228,14 @@ describe('replicas', () => {
 
     const restarted = await startHttpFixture('prim', [], primary.port);
     expect(restarted.port).toBe(primary.port);
-    await waitFor(async () => {
-      const r = await run(10, 1, () => echo(agent, 'tiered'));
-      return r.every((x) => x.by === 'prim');
-    }, 20_000, 'traffic back on the primary');
+    await waitFor(
+      async () => {
+        const r = await run(10, 1, () => echo(agent, 'tiered'));
+        return r.every((x) => x.by === 'prim');
+      },
+      20_000,
+      'traffic back on the primary',
+    );
   });
 });
 
@@ -171,7 +246,11 @@ describe('fan-out', () => {
         { s1: fixtureEntry('s1'), s2: fixtureEntry('s2'), s3: fixtureEntry('s3', ['--delay-ms', '60000']) },
         {
           virtualTools: {
-            search_all: { tools: ['s1__search', 's2__search', 's3__search', 'gone__search'], strategy: 'merge', timeoutMs: 800 },
+            search_all: {
+              tools: ['s1__search', 's2__search', 's3__search', 'gone__search'],
+              strategy: 'merge',
+              timeoutMs: 800,
+            },
             search_first: { tools: ['s3__search', 's1__search', 's2__search'], strategy: 'first' },
             search_two: { tools: ['s1__search', 's3__search', 's2__search'], strategy: 'quorum', quorum: 2 },
             hang_all: { tools: ['s1__hang', 's2__hang', 's3__hang'] },
@@ -201,7 +280,12 @@ describe('fan-out', () => {
     const m = merged.structuredContent as unknown as Fanned;
     expect(merged.isError).toBeFalsy();
     expect(m.succeeded).toBe(2);
-    expect(Object.fromEntries(m.branches.map((b) => [b.tool, b.status]))).toEqual({ s1__search: 'ok', s2__search: 'ok', s3__search: 'failed', gone__search: 'failed' });
+    expect(Object.fromEntries(m.branches.map((b) => [b.tool, b.status]))).toEqual({
+      s1__search: 'ok',
+      s2__search: 'ok',
+      s3__search: 'failed',
+      gone__search: 'failed',
+    });
     expect(m.branches.find((b) => b.tool === 's3__search')?.errorCode).toBe('UPSTREAM_TIMEOUT');
     expect(m.branches.find((b) => b.tool === 'gone__search')?.errorCode).toBe('UNKNOWN_TOOL');
     const text = (merged.content as { text?: string }[]).map((c) => c.text ?? '').join('\n');
@@ -232,16 +316,25 @@ describe('fan-out', () => {
     abort.abort('the agent gave up');
     await expect(call).rejects.toThrow();
     for (const server of ['s1', 's2', 's3']) {
-      await waitFor(async () => {
-        const stats = (await agent.callTool({ name: `${server}__stats`, arguments: {} })).structuredContent as { cancelled: number };
-        return stats.cancelled >= 1;
-      }, 10_000, `${server} to see the cancellation`);
+      await waitFor(
+        async () => {
+          const stats = (await agent.callTool({ name: `${server}__stats`, arguments: {} })).structuredContent as {
+            cancelled: number;
+          };
+          return stats.cancelled >= 1;
+        },
+        10_000,
+        `${server} to see the cancellation`,
+      );
     }
   });
 
   it('call_capability with fanout calls every server offering the capability', async () => {
     const { agent } = await fanHub();
-    const result = await agent.callTool({ name: 'call_capability', arguments: { tool: 's1__search', arguments: { query: 'q' }, fanout: true, strategy: 'quorum', quorum: 2 } });
+    const result = await agent.callTool({
+      name: 'call_capability',
+      arguments: { tool: 's1__search', arguments: { query: 'q' }, fanout: true, strategy: 'quorum', quorum: 2 },
+    });
     const r = result.structuredContent as unknown as Fanned;
     expect(result.isError).toBeFalsy();
     expect(r.branches.map((b) => b.tool).sort()).toEqual(['s1__search', 's2__search', 's3__search']);

@@ -13,7 +13,13 @@ const tool = (name: string, extra: Partial<Tool> = {}): Tool => ({ name, inputSc
 const part = (...tools: Tool[]): ServerPart => ({ ...emptyPart(), tools });
 
 const parts = new Map<string, ServerPart>([
-  ['a', part(tool('search', { annotations: { readOnlyHint: true }, title: 'Search A', outputSchema: { type: 'object' } }), tool('only_a'))],
+  [
+    'a',
+    part(
+      tool('search', { annotations: { readOnlyHint: true }, title: 'Search A', outputSchema: { type: 'object' } }),
+      tool('only_a'),
+    ),
+  ],
   ['b', part(tool('search'), tool('only_b'))],
 ]);
 

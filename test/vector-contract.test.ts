@@ -134,7 +134,8 @@ describe.each(factories)('VectorIndex contract: %s', (kind, make) => {
     expect(loaded.dim).toBe(DIM);
     expect(loaded.size).toBe(149);
     expect(loaded.has('t4')).toBe(false);
-    for (const q of [...vectors.slice(0, 5), ...unitVectors(5, 77)]) expect(loaded.search(q, 10)).toEqual(index.search(q, 10));
+    for (const q of [...vectors.slice(0, 5), ...unitVectors(5, 77)])
+      expect(loaded.search(q, 10)).toEqual(index.search(q, 10));
     const fresh = unitVectors(1, 123)[0] as Float32Array;
     loaded.upsert('new', fresh);
     expect(loaded.search(fresh, 1)[0]?.id).toBe('new');

@@ -25,7 +25,12 @@ const catalog = JSON.parse(readFileSync(join(ROOT, 'test/fixtures/catalog.json')
 const docs: CapabilityDoc[] = catalog.servers.flatMap((s) =>
   s.tools.map((t) => {
     const id = `${s.name}__${t.name}`;
-    const lexical = toolDocument({ id, server: s.name, tool: { name: t.name, description: t.description, inputSchema: t.inputSchema ?? { type: 'object' } } as never, examples: [] });
+    const lexical = toolDocument({
+      id,
+      server: s.name,
+      tool: { name: t.name, description: t.description, inputSchema: t.inputSchema ?? { type: 'object' } } as never,
+      examples: [],
+    });
     return { id, server: s.name, name: t.name, params: [], lexical, embedText: `${t.name} ${t.description ?? ''}` };
   }),
 );
@@ -33,7 +38,10 @@ const docs: CapabilityDoc[] = catalog.servers.flatMap((s) =>
 /** Counts the texts that reach the real model. */
 class CountingEmbedder implements Embedder {
   embedded = 0;
-  constructor(readonly inner: Embedder, readonly id: string = inner.id) {}
+  constructor(
+    readonly inner: Embedder,
+    readonly id: string = inner.id,
+  ) {}
   get dim() {
     return this.inner.dim;
   }
@@ -78,13 +86,17 @@ describe.each(['exact', 'hnsw'] as const)('a saved %s index', (kind) => {
     expect((await b.search(need, { k: 5, mode: 'dense' })).dense).toEqual(before);
 
     // One tool changed, one left: one text embedded, the departed tool is gone from the vectors.
-    const changed = docs.map((d, i) => (i === 0 ? { ...d, embedText: `${d.embedText} (now with attachments)` } : d)).slice(0, -1);
+    const changed = docs
+      .map((d, i) => (i === 0 ? { ...d, embedText: `${d.embedText} (now with attachments)` } : d))
+      .slice(0, -1);
     const gone = docs[docs.length - 1]!.id;
     const third = new CountingEmbedder(model);
     const c = open(dir, third, kind);
     await c.sync(changed);
     expect(third.embedded).toBe(1);
-    expect((await c.search(docs[docs.length - 1]!.embedText, { k: docs.length, mode: 'dense' })).dense.map((h) => h.id)).not.toContain(gone);
+    expect(
+      (await c.search(docs[docs.length - 1]!.embedText, { k: docs.length, mode: 'dense' })).dense.map((h) => h.id),
+    ).not.toContain(gone);
 
     // A different model id never reuses these vectors.
     const other = new CountingEmbedder(model, 'another-model');

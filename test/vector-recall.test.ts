@@ -47,13 +47,21 @@ function mixture(seed: number): (seed: number) => () => Float32Array {
   const bases = centres.map(() => Array.from({ length: RANK }, () => gaussianVector(g, 1)));
   const weights = centres.map((_, t) => 1 / (t + 1)); // Zipf: a few big topics, a long tail
   const total = weights.reduce((a, b) => a + b, 0);
-  const cumulative = weights.map(((sum) => (w: number) => (sum += w / total))(0));
+  const cumulative = weights.map(
+    (
+      (sum) => (w: number) =>
+        (sum += w / total)
+    )(0),
+  );
   return (drawSeed) => {
     const pick = uniform(drawSeed);
     const z = normal(drawSeed + 1);
     return () => {
       const r = pick();
-      const t = Math.max(0, cumulative.findIndex((c) => c >= r));
+      const t = Math.max(
+        0,
+        cumulative.findIndex((c) => c >= r),
+      );
       const v = Float32Array.from(centres[t] as Float32Array);
       for (const b of bases[t] ?? []) {
         const c = (z() * TOPIC_SPREAD) / Math.sqrt(RANK);

@@ -13,13 +13,17 @@ export type Era = 'legacy' | 'modern';
 export const MODERN_REVISION = '2026-07-28';
 
 function client(era: Era): Client {
-  return new Client({ name: 'bench', version: '1.0.0' }, era === 'modern' ? { versionNegotiation: { mode: 'auto' } } : {});
+  return new Client(
+    { name: 'bench', version: '1.0.0' },
+    era === 'modern' ? { versionNegotiation: { mode: 'auto' } } : {},
+  );
 }
 
 /** Fails if an `auto` client fell back to 2025 (the row would be mislabelled). */
 function checkEra(c: Client, era: Era, where: string): Client {
   const version = c.getNegotiatedProtocolVersion();
-  if (era === 'modern' && version !== MODERN_REVISION) throw new Error(`${where}: expected ${MODERN_REVISION}, negotiated ${version ?? 'nothing'}`);
+  if (era === 'modern' && version !== MODERN_REVISION)
+    throw new Error(`${where}: expected ${MODERN_REVISION}, negotiated ${version ?? 'nothing'}`);
   return c;
 }
 
@@ -61,9 +65,16 @@ export const BLOCK = 50;
  * per-call ms per target. Targets take turns in blocks of `block` calls (A B A B ...), so a change in
  * background load during the run lands on every target alike instead of on whichever ran last.
  */
-export async function timeInterleaved(targets: readonly Target[], args: Record<string, unknown>, n: number, warmup: number, block = BLOCK): Promise<number[][]> {
+export async function timeInterleaved(
+  targets: readonly Target[],
+  args: Record<string, unknown>,
+  n: number,
+  warmup: number,
+  block = BLOCK,
+): Promise<number[][]> {
   for (const { client, tool } of targets) await waitForTool(client, tool);
-  for (const { client, tool } of targets) for (let i = 0; i < warmup; i++) await client.callTool({ name: tool, arguments: args });
+  for (const { client, tool } of targets)
+    for (let i = 0; i < warmup; i++) await client.callTool({ name: tool, arguments: args });
   const samples = targets.map(() => [] as number[]);
   for (let done = 0; done < n; done += block) {
     const size = Math.min(block, n - done);

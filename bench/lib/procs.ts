@@ -30,7 +30,9 @@ export function track(proc: ChildProcess): ChildProcess {
 }
 
 /** Collects a stream's lines; `waitFor` resolves with the first capture of a line matching a pattern, past or future. */
-export function watchLines(stream: NodeJS.ReadableStream): { waitFor(pattern: RegExp, what: string, timeoutMs?: number): Promise<string> } {
+export function watchLines(stream: NodeJS.ReadableStream): {
+  waitFor(pattern: RegExp, what: string, timeoutMs?: number): Promise<string>;
+} {
   const seen: string[] = [];
   const waiters = new Set<(line: string) => void>();
   createInterface({ input: stream }).on('line', (line) => {
@@ -66,8 +68,17 @@ export async function startHttpFixture(name: string, extra: string[] = []): Prom
 }
 
 /** Starts the fixture over Streamable HTTP on `port` (0: any); resolves with its URL, port and process. */
-export async function startHttpFixtureProcess(name: string, extra: string[] = [], port = 0): Promise<{ url: string; port: number; proc: ChildProcess }> {
-  const proc = track(spawn(process.execPath, [...fixtureArgs(name, extra), '--transport', 'http', '--port', String(port)], { cwd: ROOT, stdio: ['ignore', 'pipe', 'ignore'] }));
+export async function startHttpFixtureProcess(
+  name: string,
+  extra: string[] = [],
+  port = 0,
+): Promise<{ url: string; port: number; proc: ChildProcess }> {
+  const proc = track(
+    spawn(process.execPath, [...fixtureArgs(name, extra), '--transport', 'http', '--port', String(port)], {
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', 'ignore'],
+    }),
+  );
   const bound = Number(await watchLines(proc.stdout!).waitFor(/^LISTENING (\d+)/, `fixture ${name}`));
   return { url: `http://127.0.0.1:${bound}/mcp`, port: bound, proc };
 }
@@ -77,11 +88,31 @@ export async function startHttpFixtureProcess(name: string, extra: string[] = []
  * Logs are at `warn` as the brief asks (a per-call info line is part of what an operator may turn
  * on, not of the gateway's floor); BENCH_LOG_LEVEL=info measures with them.
  */
-export function writeGatewayConfig(servers: Record<string, unknown>, extra: { gateway?: Record<string, unknown>; virtualTools?: Record<string, unknown>; experiments?: Record<string, unknown>; pins?: Record<string, unknown> } = {}): string {
+export function writeGatewayConfig(
+  servers: Record<string, unknown>,
+  extra: {
+    gateway?: Record<string, unknown>;
+    virtualTools?: Record<string, unknown>;
+    experiments?: Record<string, unknown>;
+    pins?: Record<string, unknown>;
+  } = {},
+): string {
   const dir = mkdtempSync(join(tmpdir(), 'switchboard-bench-'));
   tempDirs.add(dir);
   const file = join(dir, 'config.json');
-  writeFileSync(file, JSON.stringify({ http: { port: 0 }, store: { path: join(dir, 'db.sqlite') }, log: { level: process.env.BENCH_LOG_LEVEL ?? 'warn' }, gateway: { healthIntervalMs: 60_000, ...extra.gateway }, ...(extra.virtualTools ? { virtualTools: extra.virtualTools } : {}), ...(extra.experiments ? { experiments: extra.experiments } : {}), ...(extra.pins ? { pins: extra.pins } : {}), servers }));
+  writeFileSync(
+    file,
+    JSON.stringify({
+      http: { port: 0 },
+      store: { path: join(dir, 'db.sqlite') },
+      log: { level: process.env.BENCH_LOG_LEVEL ?? 'warn' },
+      gateway: { healthIntervalMs: 60_000, ...extra.gateway },
+      ...(extra.virtualTools ? { virtualTools: extra.virtualTools } : {}),
+      ...(extra.experiments ? { experiments: extra.experiments } : {}),
+      ...(extra.pins ? { pins: extra.pins } : {}),
+      servers,
+    }),
+  );
   return file;
 }
 
@@ -98,14 +129,24 @@ async function freePort(): Promise<number> {
 /** Starts the hub as a child process on a port we pick; resolves with its base URL once /readyz says ready. */
 export async function startHubProcess(configFile: string, timeoutMs = 30_000): Promise<string> {
   const port = await freePort();
-  const proc = track(spawn(process.execPath, ['--import', 'tsx', CLI, 'serve', '--config', configFile, '--host', '127.0.0.1', '--port', String(port)], { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] }));
+  const proc = track(
+    spawn(
+      process.execPath,
+      ['--import', 'tsx', CLI, 'serve', '--config', configFile, '--host', '127.0.0.1', '--port', String(port)],
+      { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] },
+    ),
+  );
   const stderr: string[] = [];
   createInterface({ input: proc.stderr! }).on('line', (line) => void (stderr.push(line) > 20 && stderr.shift()));
   const url = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    if (proc.exitCode !== null) throw new Error(`the hub exited (${proc.exitCode}) before it was ready:\n${stderr.join('\n')}`);
-    const ready = await fetch(`${url}/readyz`).then((r) => r.ok, () => false);
+    if (proc.exitCode !== null)
+      throw new Error(`the hub exited (${proc.exitCode}) before it was ready:\n${stderr.join('\n')}`);
+    const ready = await fetch(`${url}/readyz`).then(
+      (r) => r.ok,
+      () => false,
+    );
     if (ready) return url;
     await new Promise((r) => setTimeout(r, 50));
   }
@@ -114,12 +155,17 @@ export async function startHubProcess(configFile: string, timeoutMs = 30_000): P
 
 /** Kills every child this run started. */
 export async function stopAll(): Promise<void> {
-  await Promise.all([...started].map((proc) => new Promise<void>((done) => {
-    if (proc.exitCode !== null || proc.signalCode !== null) return done();
-    proc.once('exit', () => done());
-    proc.kill('SIGTERM');
-    setTimeout(() => proc.kill('SIGKILL'), 3_000).unref();
-  })));
+  await Promise.all(
+    [...started].map(
+      (proc) =>
+        new Promise<void>((done) => {
+          if (proc.exitCode !== null || proc.signalCode !== null) return done();
+          proc.once('exit', () => done());
+          proc.kill('SIGTERM');
+          setTimeout(() => proc.kill('SIGKILL'), 3_000).unref();
+        }),
+    ),
+  );
   for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
   tempDirs.clear();
 }

@@ -14,7 +14,10 @@ import type { EvalSet } from './types.js';
 /** Alternating split of the queries sorted by id: even positions dev, odd test. */
 export function splitDevTest(set: EvalSet): { dev: EvalSet; test: EvalSet } {
   const sorted = [...set.queries].sort((a, b) => (a.id < b.id ? -1 : 1));
-  return { dev: { ...set, queries: sorted.filter((_, i) => i % 2 === 0) }, test: { ...set, queries: sorted.filter((_, i) => i % 2 === 1) } };
+  return {
+    dev: { ...set, queries: sorted.filter((_, i) => i % 2 === 0) },
+    test: { ...set, queries: sorted.filter((_, i) => i % 2 === 1) },
+  };
 }
 
 function fitLogistic(rows: readonly { x: ConfidenceFeatures; y: number }[]): ScorerSettings['confidence'] {
@@ -31,24 +34,40 @@ function fitLogistic(rows: readonly { x: ConfidenceFeatures; y: number }[]): Sco
       g.margin += e * x.margin;
     }
     const n = rows.length || 1;
-    w = { bias: w.bias - (lr * g.bias) / n, coverage: w.coverage - lr * (g.coverage / n + 1e-3 * w.coverage), dense: w.dense - lr * (g.dense / n + 1e-3 * w.dense), margin: w.margin - lr * (g.margin / n + 1e-3 * w.margin) };
+    w = {
+      bias: w.bias - (lr * g.bias) / n,
+      coverage: w.coverage - lr * (g.coverage / n + 1e-3 * w.coverage),
+      dense: w.dense - lr * (g.dense / n + 1e-3 * w.dense),
+      margin: w.margin - lr * (g.margin / n + 1e-3 * w.margin),
+    };
   }
   const round = (v: number) => Math.round(v * 100) / 100;
   return { bias: round(w.bias), coverage: round(w.coverage), dense: round(w.dense), margin: round(w.margin) };
 }
 
 /** Fits the dense weight, the confidence model and the threshold on `dev`. */
-export async function calibrate(dev: EvalSet, embedder: Embedder | undefined): Promise<{ denseWeight: number; scorer: ScorerSettings }> {
+export async function calibrate(
+  dev: EvalSet,
+  embedder: Embedder | undefined,
+): Promise<{ denseWeight: number; scorer: ScorerSettings }> {
   const name = embedder ? 'hybrid' : 'bm25f';
   let best = { weight: DEFAULT_DENSE_WEIGHT, mrr: -1 };
   for (const weight of embedder ? [0.1, 0.25, 0.5, 0.75, 1, 1.5, 2] : [DEFAULT_DENSE_WEIGHT]) {
-    const system = await buildSystem(name, dev, { ...(embedder ? { embedder } : {}), denseWeight: weight, scorer: DEFAULT_SCORER });
+    const system = await buildSystem(name, dev, {
+      ...(embedder ? { embedder } : {}),
+      denseWeight: weight,
+      scorer: DEFAULT_SCORER,
+    });
     const outcomes = new Map<string, QueryOutcome>();
     for (const q of dev.queries) outcomes.set(q.id, await system.answer(q.query));
     const { metrics } = evaluate(dev.queries, outcomes);
     if (metrics.mrr10 > best.mrr) best = { weight, mrr: metrics.mrr10 };
   }
-  const system = await buildSystem(name, dev, { ...(embedder ? { embedder } : {}), denseWeight: best.weight, scorer: DEFAULT_SCORER });
+  const system = await buildSystem(name, dev, {
+    ...(embedder ? { embedder } : {}),
+    denseWeight: best.weight,
+    scorer: DEFAULT_SCORER,
+  });
   const rows: { x: ConfidenceFeatures; y: number; answerable: boolean }[] = [];
   for (const q of dev.queries) {
     const answer = await system.answer(q.query);
@@ -65,7 +84,17 @@ export async function calibrate(dev: EvalSet, embedder: Embedder | undefined): P
     let fp = 0;
     let fn = 0;
     for (const r of rows) {
-      const p = 1 / (1 + Math.exp(-(confidence.bias + confidence.coverage * r.x.coverage + confidence.dense * r.x.dense + confidence.margin * r.x.margin)));
+      const p =
+        1 /
+        (1 +
+          Math.exp(
+            -(
+              confidence.bias +
+              confidence.coverage * r.x.coverage +
+              confidence.dense * r.x.dense +
+              confidence.margin * r.x.margin
+            ),
+          ));
       const rejected = p < t;
       if (rejected && !r.answerable) tp++;
       else if (rejected && r.answerable) fp++;

@@ -15,11 +15,18 @@ export interface LearningEffect {
   readonly learned: number;
   readonly before: Metrics;
   readonly after: Metrics;
-  readonly gain: { top1: ReturnType<typeof pairedBootstrap>; recall5: ReturnType<typeof pairedBootstrap>; mrr10: ReturnType<typeof pairedBootstrap> };
+  readonly gain: {
+    top1: ReturnType<typeof pairedBootstrap>;
+    recall5: ReturnType<typeof pairedBootstrap>;
+    mrr10: ReturnType<typeof pairedBootstrap>;
+  };
 }
 
 /** Replays the dev half as traffic and scores the test half before and after. */
-export async function learningEffect(set: EvalSet, options: { embedder?: Embedder; denseWeight: number; scorer: ScorerSettings }): Promise<LearningEffect> {
+export async function learningEffect(
+  set: EvalSet,
+  options: { embedder?: Embedder; denseWeight: number; scorer: ScorerSettings },
+): Promise<LearningEffect> {
   const { dev, test } = splitDevTest(set);
   const system = await buildSystem(options.embedder ? 'hybrid' : 'bm25f', set, options);
   const score = async () => {
@@ -43,6 +50,10 @@ export async function learningEffect(set: EvalSet, options: { embedder?: Embedde
     learned,
     before: before.metrics,
     after: after.metrics,
-    gain: { top1: pairedBootstrap(after.perQuery, before.perQuery, 'top1'), recall5: pairedBootstrap(after.perQuery, before.perQuery, 'recall5'), mrr10: pairedBootstrap(after.perQuery, before.perQuery, 'mrr10') },
+    gain: {
+      top1: pairedBootstrap(after.perQuery, before.perQuery, 'top1'),
+      recall5: pairedBootstrap(after.perQuery, before.perQuery, 'recall5'),
+      mrr10: pairedBootstrap(after.perQuery, before.perQuery, 'mrr10'),
+    },
   };
 }

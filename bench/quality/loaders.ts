@@ -24,27 +24,47 @@ export function loadAgreed(name: string, pairs: readonly { catalog: string; quer
 
 /** Our own evaluation set under data/eval/switchboard (catalog-*.json with queries-*.jsonl). */
 export function loadSwitchboard(dir: string): EvalSet {
-  const parts = readdirSync(dir).filter((f) => /^catalog(-[a-z0-9]+)?\.json$/.test(f)).sort();
-  const pairs = parts.map((c) => ({ catalog: join(dir, c), queries: join(dir, c.replace(/^catalog/, 'queries').replace(/\.json$/, '.jsonl')) })).filter((p) => existsSync(p.queries));
+  const parts = readdirSync(dir)
+    .filter((f) => /^catalog(-[a-z0-9]+)?\.json$/.test(f))
+    .sort();
+  const pairs = parts
+    .map((c) => ({
+      catalog: join(dir, c),
+      queries: join(dir, c.replace(/^catalog/, 'queries').replace(/\.json$/, '.jsonl')),
+    }))
+    .filter((p) => existsSync(p.queries));
   return loadAgreed('switchboard', pairs);
 }
 
 /** Every "server/tool" id of tools named `tool` in the catalog. */
 function byName(servers: readonly EvalServer[]): Map<string, string[]> {
   const index = new Map<string, string[]>();
-  for (const s of servers) for (const t of s.tools) index.set(t.name, [...(index.get(t.name) ?? []), `${s.name}/${t.name}`]);
+  for (const s of servers)
+    for (const t of s.tools) index.set(t.name, [...(index.get(t.name) ?? []), `${s.name}/${t.name}`]);
   return index;
 }
 
 /** LiveMCPBench: its 70-server catalog, and task steps aligned with their tools where counts match. */
 export function loadLiveMcpBench(dir: string): EvalSet {
-  type Raw = { name: string; description?: string; tools: Record<string, { tools: { name: string; description?: string; inputSchema?: unknown }[] }> };
+  type Raw = {
+    name: string;
+    description?: string;
+    tools: Record<string, { tools: { name: string; description?: string; inputSchema?: unknown }[] }>;
+  };
   const raw = JSON.parse(readFileSync(join(dir, 'tools.json'), 'utf8')) as Raw[];
-  const servers: EvalServer[] = raw.map((s) => ({ name: s.name, ...(s.description ? { description: s.description } : {}), tools: Object.values(s.tools).flatMap((t) => t.tools) }));
+  const servers: EvalServer[] = raw.map((s) => ({
+    name: s.name,
+    ...(s.description ? { description: s.description } : {}),
+    tools: Object.values(s.tools).flatMap((t) => t.tools),
+  }));
   const names = byName(servers);
   type Task = { task_id: string; 'Annotator Metadata': { Steps: string; Tools: string } };
   const tasks = JSON.parse(readFileSync(join(dir, 'all_annotations.json'), 'utf8')) as Task[];
-  const numbered = (text: string) => text.split('\n').map((l) => /^\s*\d+\.\s*(.+?)\s*$/.exec(l)?.[1]).filter((x): x is string => Boolean(x));
+  const numbered = (text: string) =>
+    text
+      .split('\n')
+      .map((l) => /^\s*\d+\.\s*(.+?)\s*$/.exec(l)?.[1])
+      .filter((x): x is string => Boolean(x));
   const queries: EvalQuery[] = [];
   for (const task of tasks) {
     const steps = numbered(task['Annotator Metadata'].Steps);
@@ -55,12 +75,23 @@ export function loadLiveMcpBench(dir: string): EvalSet {
       if (relevant.length) queries.push({ id: `${task.task_id}-${i + 1}`, query: step, relevant });
     });
   }
-  return { name: 'livemcpbench-steps', servers, queries, notes: 'task steps aligned by position with annotated tools (tasks with #steps == #tools)' };
+  return {
+    name: 'livemcpbench-steps',
+    servers,
+    queries,
+    notes: 'task steps aligned by position with annotated tools (tasks with #steps == #tools)',
+  };
 }
 
 /** MCPToolBench++ single-call queries over the union of their candidate tools (the malformed map file is skipped). */
 export function loadMcpToolBench(dir: string): EvalSet {
-  type Rec = { uuid: string; query: string; tools: { name: string; description?: string; input_schema?: unknown }[]; mcp_tools_dict: Record<string, string[]>; function_call_label: { name: string; mcp_server: string }[] };
+  type Rec = {
+    uuid: string;
+    query: string;
+    tools: { name: string; description?: string; input_schema?: unknown }[];
+    mcp_tools_dict: Record<string, string[]>;
+    function_call_label: { name: string; mcp_server: string }[];
+  };
   const tools = new Map<string, Map<string, { name: string; description?: string; inputSchema?: unknown }>>();
   const queries: EvalQuery[] = [];
   for (const file of readdirSync(dir).filter((f) => /_single.*\.json$/.test(f))) {
@@ -76,7 +107,11 @@ export function loadMcpToolBench(dir: string): EvalSet {
         const map = tools.get(server) ?? new Map();
         for (const name of list) {
           const def = defs.get(name);
-          map.set(name, { name, ...(def?.description ? { description: def.description } : {}), ...(def?.input_schema ? { inputSchema: def.input_schema } : {}) });
+          map.set(name, {
+            name,
+            ...(def?.description ? { description: def.description } : {}),
+            ...(def?.input_schema ? { inputSchema: def.input_schema } : {}),
+          });
         }
         tools.set(server, map);
       }
@@ -87,20 +122,38 @@ export function loadMcpToolBench(dir: string): EvalSet {
   const servers = [...tools].map(([name, map]) => ({ name, tools: [...map.values()] }));
   const names = byName(servers);
   // Equivalent tools of the same name on another server of the pool are also right answers.
-  const widened = queries.map((q) => ({ ...q, relevant: [...new Set(q.relevant.flatMap((id) => names.get(id.split('/')[1] ?? '') ?? [id]))] }));
-  return { name: 'mcptoolbench++', servers, queries: widened, notes: 'single-call queries; catalog = union of the candidate tools' };
+  const widened = queries.map((q) => ({
+    ...q,
+    relevant: [...new Set(q.relevant.flatMap((id) => names.get(id.split('/')[1] ?? '') ?? [id]))],
+  }));
+  return {
+    name: 'mcptoolbench++',
+    servers,
+    queries: widened,
+    notes: 'single-call queries; catalog = union of the candidate tools',
+  };
 }
 
 /** Smithery crawl servers as distractors (never relevant), up to `maxTools` tools, in file order. */
 export function loadSmitheryDistractors(dir: string, maxTools: number): EvalServer[] {
   const servers: EvalServer[] = [];
   let count = 0;
-  for (const file of readdirSync(dir).filter((f) => f.endsWith('.json')).sort()) {
+  for (const file of readdirSync(dir)
+    .filter((f) => f.endsWith('.json'))
+    .sort()) {
     if (count >= maxTools) break;
-    const d = JSON.parse(readFileSync(join(dir, file), 'utf8')) as { qualifiedName: string; description?: string; tools?: { name: string; description?: string; inputSchema?: unknown }[] };
+    const d = JSON.parse(readFileSync(join(dir, file), 'utf8')) as {
+      qualifiedName: string;
+      description?: string;
+      tools?: { name: string; description?: string; inputSchema?: unknown }[];
+    };
     const list = (d.tools ?? []).filter((t) => t.name).slice(0, maxTools - count);
     if (!list.length) continue;
-    servers.push({ name: `smithery:${d.qualifiedName}`, ...(d.description ? { description: d.description } : {}), tools: list });
+    servers.push({
+      name: `smithery:${d.qualifiedName}`,
+      ...(d.description ? { description: d.description } : {}),
+      tools: list,
+    });
     count += list.length;
   }
   return servers;
@@ -109,5 +162,10 @@ export function loadSmitheryDistractors(dir: string, maxTools: number): EvalServ
 /** Adds distractor servers to a set (their tools are never relevant). */
 export function withDistractors(set: EvalSet, distractors: readonly EvalServer[]): EvalSet {
   const tools = distractors.reduce((a, s) => a + s.tools.length, 0);
-  return { ...set, name: `${set.name}+${tools} distractors`, servers: [...set.servers, ...distractors], notes: `${set.notes}; plus ${tools} Smithery distractor tools` };
+  return {
+    ...set,
+    name: `${set.name}+${tools} distractors`,
+    servers: [...set.servers, ...distractors],
+    notes: `${set.notes}; plus ${tools} Smithery distractor tools`,
+  };
 }

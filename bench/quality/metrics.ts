@@ -54,7 +54,10 @@ export function scoreQuery(ranked: readonly string[], relevant: readonly string[
 }
 
 /** Aggregates a system's outcomes over a set of queries. */
-export function evaluate(queries: readonly EvalQuery[], outcomes: ReadonlyMap<string, QueryOutcome>): { metrics: Metrics; perQuery: Map<string, PerQuery> } {
+export function evaluate(
+  queries: readonly EvalQuery[],
+  outcomes: ReadonlyMap<string, QueryOutcome>,
+): { metrics: Metrics; perQuery: Map<string, PerQuery> } {
   const perQuery = new Map<string, PerQuery>();
   let rejectedRight = 0;
   let rejected = 0;
@@ -70,7 +73,8 @@ export function evaluate(queries: readonly EvalQuery[], outcomes: ReadonlyMap<st
     }
     perQuery.set(q.id, scoreQuery(outcome.ranked, q.relevant));
   }
-  const mean = (key: keyof PerQuery) => [...perQuery.values()].reduce((a, p) => a + p[key], 0) / Math.max(1, perQuery.size);
+  const mean = (key: keyof PerQuery) =>
+    [...perQuery.values()].reduce((a, p) => a + p[key], 0) / Math.max(1, perQuery.size);
   return {
     metrics: {
       top1: mean('top1'),
@@ -87,7 +91,13 @@ export function evaluate(queries: readonly EvalQuery[], outcomes: ReadonlyMap<st
 }
 
 /** Paired bootstrap 95% interval of mean(system - baseline) for one metric, in points (x100). */
-export function pairedBootstrap(system: ReadonlyMap<string, PerQuery>, baseline: ReadonlyMap<string, PerQuery>, key: keyof PerQuery, rounds = 2000, seed = 7): { delta: number; low: number; high: number } {
+export function pairedBootstrap(
+  system: ReadonlyMap<string, PerQuery>,
+  baseline: ReadonlyMap<string, PerQuery>,
+  key: keyof PerQuery,
+  rounds = 2000,
+  seed = 7,
+): { delta: number; low: number; high: number } {
   const ids = [...system.keys()].filter((id) => baseline.has(id));
   const diffs = ids.map((id) => (system.get(id)?.[key] ?? 0) - (baseline.get(id)?.[key] ?? 0));
   const mean = (xs: readonly number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);

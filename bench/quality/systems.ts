@@ -38,20 +38,40 @@ export interface System {
 export function evalTools(set: EvalSet): { tool: CatalogTool; serverDescription: string | undefined }[] {
   return set.servers.flatMap((s) =>
     s.tools.map((t) => ({
-      tool: { id: `${s.name}/${t.name}`, server: s.name, name: t.name, tool: { name: t.name, ...(t.title ? { title: t.title } : {}), ...(t.description ? { description: t.description } : {}), inputSchema: (t.inputSchema ?? { type: 'object' }) as { type: 'object' } } },
+      tool: {
+        id: `${s.name}/${t.name}`,
+        server: s.name,
+        name: t.name,
+        tool: {
+          name: t.name,
+          ...(t.title ? { title: t.title } : {}),
+          ...(t.description ? { description: t.description } : {}),
+          inputSchema: (t.inputSchema ?? { type: 'object' }) as { type: 'object' },
+        },
+      },
       serverDescription: s.description,
     })),
   );
 }
 
 /** Builds a system over a set. `vectorKind` picks the dense index (auto: exact below 5,000 tools). */
-export async function buildSystem(name: SystemName, set: EvalSet, options: { embedder?: Embedder; denseWeight: number; scorer: ScorerSettings; vectorKind?: 'auto' | 'exact' | 'hnsw' }): Promise<System> {
+export async function buildSystem(
+  name: SystemName,
+  set: EvalSet,
+  options: { embedder?: Embedder; denseWeight: number; scorer: ScorerSettings; vectorKind?: 'auto' | 'exact' | 'hnsw' },
+): Promise<System> {
   const dense = name === 'dense' || name === 'hybrid';
   if (dense && !options.embedder) throw new Error(`system ${name} needs an embedding model`);
   const stemmed = (text: string) => tokenize(text, { stem: true, stopwords: 'conversational' });
   const index = new CapabilityIndex({
     lexical: name === 'bm25-reference' ? new Bm25Index() : new Bm25fIndex(),
-    ...(dense && options.embedder ? { embedder: options.embedder, vectors: (dim: number, expectedSize: number) => createVectorIndex({ dim, kind: options.vectorKind ?? 'auto', expectedSize }) } : {}),
+    ...(dense && options.embedder
+      ? {
+          embedder: options.embedder,
+          vectors: (dim: number, expectedSize: number) =>
+            createVectorIndex({ dim, kind: options.vectorKind ?? 'auto', expectedSize }),
+        }
+      : {}),
     tokenize: stemmed,
   });
   const tools = evalTools(set);
@@ -65,7 +85,9 @@ export async function buildSystem(name: SystemName, set: EvalSet, options: { emb
     index,
     buildMs,
     async learn(examples) {
-      await index.sync(tools.map(({ tool, serverDescription }) => capabilityDoc(tool, serverDescription, examples.get(tool.id) ?? [])));
+      await index.sync(
+        tools.map(({ tool, serverDescription }) => capabilityDoc(tool, serverDescription, examples.get(tool.id) ?? [])),
+      );
     },
     async answer(query) {
       if (name === 'bm25-reference') {
@@ -73,7 +95,13 @@ export async function buildSystem(name: SystemName, set: EvalSet, options: { emb
         const hits = await index.search(query, { k: 10, mode: 'lexical' });
         return { ranked: hits.lexical.slice(0, 10).map((h) => h.id), rejected: false, features: undefined };
       }
-      const ranking = await routeNeed(index, query, { k: 10, mode, denseWeight: options.denseWeight, scorer: options.scorer, signals: new Map() });
+      const ranking = await routeNeed(index, query, {
+        k: 10,
+        mode,
+        denseWeight: options.denseWeight,
+        scorer: options.scorer,
+        signals: new Map(),
+      });
       const ranked = ranking.matches.flatMap((m) => [m.tool, ...m.alternatives.map((a) => a.tool)]).slice(0, 10);
       return { ranked, rejected: !ranking.confident, features: ranking.features };
     },

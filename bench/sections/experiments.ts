@@ -33,7 +33,11 @@ const TOOL = {
   name: 'echo',
   description: 'Echo the text back',
   inputSchema: { type: 'object' as const, properties: { text: { type: 'string' } }, required: ['text'] },
-  outputSchema: { type: 'object' as const, properties: { server: { type: 'string' }, text: { type: 'string' } }, required: ['server', 'text'] },
+  outputSchema: {
+    type: 'object' as const,
+    properties: { server: { type: 'string' }, text: { type: 'string' } },
+    required: ['server', 'text'],
+  },
 };
 
 function experiment(arms: ExperimentEntry['arms']): ExperimentEntry {
@@ -58,7 +62,13 @@ function inProcess(n: number) {
   try {
     const log = silentLogger();
     const compat = new CompatTracker(new SqliteCompatStore(db), log);
-    const part: ServerPart = { tools: [TOOL], prompts: [], resources: [], resourceTemplates: [], instructions: undefined };
+    const part: ServerPart = {
+      tools: [TOOL],
+      prompts: [],
+      resources: [],
+      resourceTemplates: [],
+      instructions: undefined,
+    };
     compat.observe('svc', 'svc#1', part);
     compat.observe('svc', 'svc#2', part);
     const store = new SqliteExperimentStore(db);
@@ -66,7 +76,12 @@ function inProcess(n: number) {
       store,
       log,
       providers: () => [],
-      experiments: { ab: experiment([{ name: 'control', weight: 90, route: {} }, { name: 'treatment', weight: 10, route: { instances: ['svc#2'] } }]) },
+      experiments: {
+        ab: experiment([
+          { name: 'control', weight: 90, route: {} },
+          { name: 'treatment', weight: 10, route: { instances: ['svc#2'] } },
+        ]),
+      },
     });
     const without = new ExperimentRunner({ store, log, providers: () => [], experiments: {} });
     const catalogTool = { ...TOOL, name: 'svc__echo' };
@@ -89,7 +104,12 @@ function inProcess(n: number) {
       if (assignment) withExperiment.recordCall(assignment, 'svc__echo', 'svc', result, undefined, 1.5);
     }, n);
     store.flush();
-    return { iterations: n, baselineUs: baseline, withExperimentAndPinUs: treated, overheadUs: Math.round((treated - baseline) * 100) / 100 };
+    return {
+      iterations: n,
+      baselineUs: baseline,
+      withExperimentAndPinUs: treated,
+      overheadUs: Math.round((treated - baseline) * 100) / 100,
+    };
   } finally {
     db.close();
     rmSync(dir, { recursive: true, force: true });
@@ -105,16 +125,38 @@ async function endToEnd(n: number) {
     writeGatewayConfig(
       {
         plain: { command: process.execPath, args: fixtureArgs('plain') },
-        ab: { instances: [{ command: process.execPath, args: fixtureArgs('ab-1') }, { command: process.execPath, args: fixtureArgs('ab-2') }] },
+        ab: {
+          instances: [
+            { command: process.execPath, args: fixtureArgs('ab-1') },
+            { command: process.execPath, args: fixtureArgs('ab-2') },
+          ],
+        },
       },
       {
-        experiments: { ab: { target: { tools: ['ab__echo'] }, unit: 'session', arms: [{ name: 'control', weight: 50, route: { instances: ['ab#1'] } }, { name: 'treatment', weight: 50, route: { instances: ['ab#2'] } }] } },
+        experiments: {
+          ab: {
+            target: { tools: ['ab__echo'] },
+            unit: 'session',
+            arms: [
+              { name: 'control', weight: 50, route: { instances: ['ab#1'] } },
+              { name: 'treatment', weight: 50, route: { instances: ['ab#2'] } },
+            ],
+          },
+        },
         pins: { global: { ab__echo: 'v1' } },
       },
     ),
   );
   const client = await httpClient(`${hub}/mcp`);
-  const [plain, ab] = await timeInterleaved([{ client, tool: 'plain__echo' }, { client, tool: 'ab__echo' }], { text: 'x' }, n, 50);
+  const [plain, ab] = await timeInterleaved(
+    [
+      { client, tool: 'plain__echo' },
+      { client, tool: 'ab__echo' },
+    ],
+    { text: 'x' },
+    n,
+    50,
+  );
   const p = summarize(plain!);
   const a = summarize(ab!);
   return { plain: p, experimentAndPin: a, p50DifferenceUs: Math.round((a.p50 - p.p50) * 1000) };

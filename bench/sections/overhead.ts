@@ -39,7 +39,10 @@ function pair(direct: Run, gateway: Run): Pair {
 }
 
 /** Opens every client, times them interleaved, closes them all (also on failure). */
-async function measure(sides: readonly { open: () => Promise<Client>; tool: string }[], options: BenchOptions): Promise<Run[]> {
+async function measure(
+  sides: readonly { open: () => Promise<Client>; tool: string }[],
+  options: BenchOptions,
+): Promise<Run[]> {
   const clients: Client[] = [];
   try {
     for (const side of sides) clients.push(await side.open());
@@ -54,15 +57,20 @@ async function measure(sides: readonly { open: () => Promise<Client>; tool: stri
 /** Over stdio: direct client -> fixture, versus client -> sidecar gateway -> fixture. */
 export async function overheadStdio(options: BenchOptions): Promise<SectionResult> {
   const config = writeGatewayConfig({ fx: { command: process.execPath, args: fixtureArgs('fx') } });
-  const [direct, gateway] = await measure([
-    { open: () => stdioClient(fixtureArgs('fx')), tool: 'echo' },
-    { open: () => stdioClient(['--import', 'tsx', CLI, 'stdio', '--config', config]), tool: 'fx__echo' },
-  ], options);
+  const [direct, gateway] = await measure(
+    [
+      { open: () => stdioClient(fixtureArgs('fx')), tool: 'echo' },
+      { open: () => stdioClient(['--import', 'tsx', CLI, 'stdio', '--config', config]), tool: 'fx__echo' },
+    ],
+    options,
+  );
   const result = pair(direct!, gateway!);
   return {
     results: { interleaveBlock: BLOCK, stdio: result },
     rows: [[`stdio, 2025 client (${result.gateway.protocol})`, result]],
-    notes: [`goal: median overhead < 0.5 ms over a direct stdio call: ${result.overheadP50Ms < 0.5 ? 'met' : 'NOT met'} (${result.overheadP50Ms} ms)`],
+    notes: [
+      `goal: median overhead < 0.5 ms over a direct stdio call: ${result.overheadP50Ms < 0.5 ? 'met' : 'NOT met'} (${result.overheadP50Ms} ms)`,
+    ],
   };
 }
 
@@ -72,14 +80,22 @@ export async function overheadHttp(options: BenchOptions): Promise<SectionResult
   const hub = await startHubProcess(writeGatewayConfig({ web: { url: fixture } }));
   const eras: Era[] = ['legacy', 'modern'];
   // All four connections take turns, so the eras are compared under the same load too.
-  const runs = await measure(eras.flatMap((era) => [
-    { open: () => httpClient(fixture, era), tool: 'echo' },
-    { open: () => httpClient(`${hub}/mcp`, era), tool: 'web__echo' },
-  ]), options);
-  const results: Record<string, Pair> = Object.fromEntries(eras.map((era, i) => [era, pair(runs[2 * i]!, runs[2 * i + 1]!)]));
+  const runs = await measure(
+    eras.flatMap((era) => [
+      { open: () => httpClient(fixture, era), tool: 'echo' },
+      { open: () => httpClient(`${hub}/mcp`, era), tool: 'web__echo' },
+    ]),
+    options,
+  );
+  const results: Record<string, Pair> = Object.fromEntries(
+    eras.map((era, i) => [era, pair(runs[2 * i]!, runs[2 * i + 1]!)]),
+  );
   return {
     results: { interleaveBlock: BLOCK, ...results },
-    rows: Object.entries(results).map(([era, r]) => [`HTTP, ${era === 'legacy' ? '2025 client' : 'auto-negotiating client'} (${r.gateway.protocol})`, r]),
+    rows: Object.entries(results).map(([era, r]) => [
+      `HTTP, ${era === 'legacy' ? '2025 client' : 'auto-negotiating client'} (${r.gateway.protocol})`,
+      r,
+    ]),
     notes: [],
   };
 }

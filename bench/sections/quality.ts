@@ -12,7 +12,14 @@ import { DEFAULT_DENSE_WEIGHT, DEFAULT_SCORER } from '../../src/router/calibrati
 import type { ScorerSettings } from '../../src/router/scorer.js';
 import { calibrate, splitDevTest } from '../quality/calibrate.js';
 import { learningEffect } from '../quality/learning.js';
-import { loadAgreed, loadLiveMcpBench, loadMcpToolBench, loadSmitheryDistractors, loadSwitchboard, withDistractors } from '../quality/loaders.js';
+import {
+  loadAgreed,
+  loadLiveMcpBench,
+  loadMcpToolBench,
+  loadSmitheryDistractors,
+  loadSwitchboard,
+  withDistractors,
+} from '../quality/loaders.js';
 import { evaluate, pairedBootstrap, type Metrics, type PerQuery, type QueryOutcome } from '../quality/metrics.js';
 import { buildSystem, type SystemName } from '../quality/systems.js';
 import type { EvalSet } from '../quality/types.js';
@@ -32,7 +39,8 @@ export async function loadDefaultEmbedder(): Promise<Embedder | undefined> {
 
 /** The data sets to measure: custom files if given, else ours plus the public ones that are present. */
 function dataSets(options: BenchOptions): EvalSet[] {
-  if (options.catalog && options.queries) return [loadAgreed('custom', [{ catalog: resolve(options.catalog), queries: resolve(options.queries) }])];
+  if (options.catalog && options.queries)
+    return [loadAgreed('custom', [{ catalog: resolve(options.catalog), queries: resolve(options.queries) }])];
   const sets: EvalSet[] = [];
   const ours = join(ROOT, 'data/eval/switchboard');
   if (existsSync(ours)) sets.push(loadSwitchboard(ours));
@@ -41,7 +49,10 @@ function dataSets(options: BenchOptions): EvalSet[] {
   if (existsSync(join(shared, 'mcptoolbenchpp'))) {
     const mcp = loadMcpToolBench(join(shared, 'mcptoolbenchpp'));
     sets.push(mcp);
-    if (existsSync(join(shared, 'toolgym-smithery'))) sets.push(withDistractors(mcp, loadSmitheryDistractors(join(shared, 'toolgym-smithery/smithery_metadata'), 10_000)));
+    if (existsSync(join(shared, 'toolgym-smithery')))
+      sets.push(
+        withDistractors(mcp, loadSmitheryDistractors(join(shared, 'toolgym-smithery/smithery_metadata'), 10_000)),
+      );
   }
   return sets;
 }
@@ -50,10 +61,18 @@ interface SetResult {
   readonly set: string;
   readonly tools: number;
   readonly queries: number;
-  readonly systems: Record<string, Metrics & { buildMs: number; gains?: Record<string, { delta: number; low: number; high: number }> }>;
+  readonly systems: Record<
+    string,
+    Metrics & { buildMs: number; gains?: Record<string, { delta: number; low: number; high: number }> }
+  >;
 }
 
-async function measureSet(set: EvalSet, embedder: Embedder | undefined, scorer: ScorerSettings, denseWeight: number): Promise<SetResult> {
+async function measureSet(
+  set: EvalSet,
+  embedder: Embedder | undefined,
+  scorer: ScorerSettings,
+  denseWeight: number,
+): Promise<SetResult> {
   const systems: SetResult['systems'] = {};
   const perQuery = new Map<string, Map<string, PerQuery>>();
   for (const name of SYSTEMS) {
@@ -69,20 +88,41 @@ async function measureSet(set: EvalSet, embedder: Embedder | undefined, scorer: 
   for (const [name, pq] of perQuery) {
     const target = systems[name];
     if (!reference || name === 'bm25-reference' || !target) continue;
-    systems[name] = { ...target, gains: { top1: pairedBootstrap(pq, reference, 'top1'), recall5: pairedBootstrap(pq, reference, 'recall5'), mrr10: pairedBootstrap(pq, reference, 'mrr10') } };
+    systems[name] = {
+      ...target,
+      gains: {
+        top1: pairedBootstrap(pq, reference, 'top1'),
+        recall5: pairedBootstrap(pq, reference, 'recall5'),
+        mrr10: pairedBootstrap(pq, reference, 'mrr10'),
+      },
+    };
   }
-  return { set: set.name, tools: set.servers.reduce((a, s) => a + s.tools.length, 0), queries: set.queries.length, systems };
+  return {
+    set: set.name,
+    tools: set.servers.reduce((a, s) => a + s.tools.length, 0),
+    queries: set.queries.length,
+    systems,
+  };
 }
 
 const pct = (x: number | undefined) => (x === undefined ? 'n/a' : (x * 100).toFixed(1));
-const gain = (g: { delta: number; low: number; high: number } | undefined) => (g ? `${g.delta >= 0 ? '+' : ''}${g.delta.toFixed(1)} [${g.low.toFixed(1)}, ${g.high.toFixed(1)}]` : '');
+const gain = (g: { delta: number; low: number; high: number } | undefined) =>
+  g ? `${g.delta >= 0 ? '+' : ''}${g.delta.toFixed(1)} [${g.low.toFixed(1)}, ${g.high.toFixed(1)}]` : '';
 
 function markdown(results: readonly SetResult[]): string[] {
   const lines: string[] = [];
   for (const r of results) {
-    lines.push('', `**${r.set}** (${r.tools} tools, ${r.queries} queries)`, '', '| system | top-1 | R@5 | MRR@10 | nDCG@10 | no-match P | no-match R | top-1 gain vs reference [95% CI] | R@5 gain |', '|---|---|---|---|---|---|---|---|---|');
+    lines.push(
+      '',
+      `**${r.set}** (${r.tools} tools, ${r.queries} queries)`,
+      '',
+      '| system | top-1 | R@5 | MRR@10 | nDCG@10 | no-match P | no-match R | top-1 gain vs reference [95% CI] | R@5 gain |',
+      '|---|---|---|---|---|---|---|---|---|',
+    );
     for (const [name, m] of Object.entries(r.systems)) {
-      lines.push(`| ${name} | ${pct(m.top1)} | ${pct(m.recall5)} | ${pct(m.mrr10)} | ${pct(m.ndcg10)} | ${pct(m.noMatchPrecision)} | ${pct(m.noMatchRecall)} | ${gain(m.gains?.top1)} | ${gain(m.gains?.recall5)} |`);
+      lines.push(
+        `| ${name} | ${pct(m.top1)} | ${pct(m.recall5)} | ${pct(m.mrr10)} | ${pct(m.ndcg10)} | ${pct(m.noMatchPrecision)} | ${pct(m.noMatchRecall)} | ${gain(m.gains?.top1)} | ${gain(m.gains?.recall5)} |`,
+      );
     }
   }
   return lines;
@@ -92,7 +132,11 @@ function markdown(results: readonly SetResult[]): string[] {
 export async function quality(options: BenchOptions): Promise<SectionResult> {
   const embedder = await loadDefaultEmbedder();
   const sets = dataSets(options);
-  const notes: string[] = [embedder ? `dense model: ${embedder.id} (${embedder.dim} dims)` : 'no embedding model found under models/: dense and hybrid rows skipped'];
+  const notes: string[] = [
+    embedder
+      ? `dense model: ${embedder.id} (${embedder.dim} dims)`
+      : 'no embedding model found under models/: dense and hybrid rows skipped',
+  ];
   let scorer = DEFAULT_SCORER;
   let denseWeight = DEFAULT_DENSE_WEIGHT;
   const results: SetResult[] = [];
@@ -102,15 +146,22 @@ export async function quality(options: BenchOptions): Promise<SectionResult> {
     const fitted = await calibrate(dev, embedder);
     scorer = fitted.scorer;
     denseWeight = fitted.denseWeight;
-    notes.push(`calibrated on ${dev.queries.length} dev queries: denseWeight ${denseWeight}, confidence ${JSON.stringify(scorer.confidence)}, threshold ${scorer.threshold}`);
-    results.push(await measureSet({ ...test, name: 'switchboard (held-out test half)' }, embedder, scorer, denseWeight));
+    notes.push(
+      `calibrated on ${dev.queries.length} dev queries: denseWeight ${denseWeight}, confidence ${JSON.stringify(scorer.confidence)}, threshold ${scorer.threshold}`,
+    );
+    results.push(
+      await measureSet({ ...test, name: 'switchboard (held-out test half)' }, embedder, scorer, denseWeight),
+    );
   }
   for (const set of sets) results.push(await measureSet(set, embedder, scorer, denseWeight));
   const extra = markdown(results);
   let learning;
   if (ours) {
     learning = await learningEffect(ours, { ...(embedder ? { embedder } : {}), denseWeight, scorer });
-    extra.push('', `**Learning from use** (${embedder ? 'hybrid' : 'BM25F'}): the dev half replayed as traffic taught ${learning.learned} example needs; held-out half before -> after: top-1 ${pct(learning.before.top1)} -> ${pct(learning.after.top1)} (${gain(learning.gain.top1)}), R@5 ${pct(learning.before.recall5)} -> ${pct(learning.after.recall5)} (${gain(learning.gain.recall5)}), MRR@10 ${pct(learning.before.mrr10)} -> ${pct(learning.after.mrr10)} (${gain(learning.gain.mrr10)}).`);
+    extra.push(
+      '',
+      `**Learning from use** (${embedder ? 'hybrid' : 'BM25F'}): the dev half replayed as traffic taught ${learning.learned} example needs; held-out half before -> after: top-1 ${pct(learning.before.top1)} -> ${pct(learning.after.top1)} (${gain(learning.gain.top1)}), R@5 ${pct(learning.before.recall5)} -> ${pct(learning.after.recall5)} (${gain(learning.gain.recall5)}), MRR@10 ${pct(learning.before.mrr10)} -> ${pct(learning.after.mrr10)} (${gain(learning.gain.mrr10)}).`,
+    );
   }
   return { results: { denseWeight, scorer, sets: results, learning }, rows: [], notes, markdown: extra };
 }

@@ -36,7 +36,9 @@ interface InstanceView {
 }
 
 async function instanceOf(hub: string, server: string, id: string): Promise<InstanceView | undefined> {
-  const body = (await (await fetch(`${hub}/v1/servers`)).json()) as { servers: { name: string; instances: InstanceView[] }[] };
+  const body = (await (await fetch(`${hub}/v1/servers`)).json()) as {
+    servers: { name: string; instances: InstanceView[] }[];
+  };
   return body.servers.find((s) => s.name === server)?.instances.find((i) => i.instance === id);
 }
 
@@ -54,7 +56,10 @@ async function faultRun(calls: number): Promise<Record<string, unknown> & { mark
   const r1 = await startHttpFixtureProcess('r1');
   const r2 = await startHttpFixtureProcess('r2');
   const hub = await startHubProcess(
-    writeGatewayConfig({ rep: { instances: [{ url: r1.url }, { url: r2.url }], circuit: { openMs: 1_000 } } }, { gateway: { healthIntervalMs: 1_000, healthTimeoutMs: 1_000 } }),
+    writeGatewayConfig(
+      { rep: { instances: [{ url: r1.url }, { url: r2.url }], circuit: { openMs: 1_000 } } },
+      { gateway: { healthIntervalMs: 1_000, healthTimeoutMs: 1_000 } },
+    ),
   );
   const clients: Client[] = [];
   for (let i = 0; i < CLIENTS; i++) clients.push(await httpClient(`${hub}/mcp`));
@@ -70,7 +75,8 @@ async function faultRun(calls: number): Promise<Record<string, unknown> & { mark
   const pending: Promise<void>[] = [];
   const killOne = async (): Promise<void> => {
     // Kill a replica that is in service (after a restart, the gateway reconnects with backoff).
-    for (let waited = 0; waited < 30_000 && (await instanceOf(hub, 'rep', 'rep#1'))?.health !== 'healthy'; waited += 50) await new Promise((r) => setTimeout(r, 50));
+    for (let waited = 0; waited < 30_000 && (await instanceOf(hub, 'rep', 'rep#1'))?.health !== 'healthy'; waited += 50)
+      await new Promise((r) => setTimeout(r, 50));
     const at = performance.now();
     const kill = { at } as { at: number; restartedAt?: number; openMs?: number };
     kills.push(kill);
@@ -90,7 +96,12 @@ async function faultRun(calls: number): Promise<Record<string, unknown> & { mark
         const t0 = performance.now();
         try {
           const result = await client.callTool({ name: 'rep__echo', arguments: { text: String(i) } });
-          records.push({ start: t0, ms: performance.now() - t0, ok: result.isError !== true, ...(result.isError ? { error: JSON.stringify(result.content).slice(0, 200) } : {}) });
+          records.push({
+            start: t0,
+            ms: performance.now() - t0,
+            ok: result.isError !== true,
+            ...(result.isError ? { error: JSON.stringify(result.content).slice(0, 200) } : {}),
+          });
         } catch (error) {
           records.push({ start: t0, ms: performance.now() - t0, ok: false, error: (error as Error).message });
         }
@@ -101,7 +112,9 @@ async function faultRun(calls: number): Promise<Record<string, unknown> & { mark
   const seconds = (performance.now() - started) / 1000;
   const firstKill = kills[0]?.at ?? Number.POSITIVE_INFINITY;
   const steady = records.filter((r) => r.start < firstKill).map((r) => r.ms);
-  const fault = records.filter((r) => kills.some((k) => r.start >= k.at && r.start < k.at + FAULT_WINDOW_MS)).map((r) => r.ms);
+  const fault = records
+    .filter((r) => kills.some((k) => r.start >= k.at && r.start < k.at + FAULT_WINDOW_MS))
+    .map((r) => r.ms);
   const failed = records.filter((r) => !r.ok);
   const steadySummary = summarize(steady);
   const faultSummary = summarize(fault);
@@ -139,13 +152,15 @@ interface Side {
 async function window(side: Side, ms: number): Promise<void> {
   const started = performance.now();
   const deadline = started + ms;
-  await Promise.all(side.clients.map(async (c) => {
-    while (performance.now() < deadline) {
-      const r = await c.callTool({ name: side.tool, arguments: { ms: 5 } }).catch(() => ({ isError: true }));
-      if (r.isError) side.errors++;
-      else side.calls++;
-    }
-  }));
+  await Promise.all(
+    side.clients.map(async (c) => {
+      while (performance.now() < deadline) {
+        const r = await c.callTool({ name: side.tool, arguments: { ms: 5 } }).catch(() => ({ isError: true }));
+        if (r.isError) side.errors++;
+        else side.calls++;
+      }
+    }),
+  );
   side.seconds += (performance.now() - started) / 1000;
 }
 
@@ -153,7 +168,12 @@ async function replicaThroughput(durationMs: number) {
   const hub = await startHubProcess(
     writeGatewayConfig({
       one: { command: process.execPath, args: fixtureArgs('one') },
-      two: { instances: [{ command: process.execPath, args: fixtureArgs('two-a') }, { command: process.execPath, args: fixtureArgs('two-b') }] },
+      two: {
+        instances: [
+          { command: process.execPath, args: fixtureArgs('two-a') },
+          { command: process.execPath, args: fixtureArgs('two-b') },
+        ],
+      },
     }),
   );
   const open = async (tool: string): Promise<Side> => {
@@ -167,7 +187,11 @@ async function replicaThroughput(durationMs: number) {
   const two = await open('two__cpu');
   for (const side of [one, two, two, one]) await window(side, durationMs / 2);
   const rate = (s: Side) => ({ calls: s.calls, errors: s.errors, perSecond: Math.round(s.calls / s.seconds) });
-  return { one: rate(one), two: rate(two), ratio: Math.round((rate(two).perSecond / rate(one).perSecond) * 1000) / 1000 };
+  return {
+    one: rate(one),
+    two: rate(two),
+    ratio: Math.round((rate(two).perSecond / rate(one).perSecond) * 1000) / 1000,
+  };
 }
 
 async function fanoutLatency(n: number): Promise<{ slowest: Summary; fanout: Summary; ratioP50: number }> {
@@ -184,7 +208,16 @@ async function fanoutLatency(n: number): Promise<{ slowest: Summary; fanout: Sum
   const client = await httpClient(`${hub}/mcp`);
   await waitForTool(client, 'f50__search');
   await waitForTool(client, 'switchboard__search_all');
-  const [slowest, fanout] = await timeInterleaved([{ client, tool: 'f50__search' }, { client, tool: 'switchboard__search_all' }], { query: 'q' }, n, 10, 25);
+  const [slowest, fanout] = await timeInterleaved(
+    [
+      { client, tool: 'f50__search' },
+      { client, tool: 'switchboard__search_all' },
+    ],
+    { query: 'q' },
+    n,
+    10,
+    25,
+  );
   const s = summarize(slowest!);
   const f = summarize(fanout!);
   return { slowest: s, fanout: f, ratioP50: Math.round((f.p50 / s.p50) * 1000) / 1000 };

@@ -36,7 +36,11 @@ function grow(base: EvalSet, pool: readonly EvalServer[], size: number): EvalSet
   return { ...base, name: `${count} tools`, servers };
 }
 
-async function hnswRecall(embedder: Embedder, set: EvalSet, queries: readonly string[]): Promise<{ recall10: number; exactMs: number; hnswMs: number }> {
+async function hnswRecall(
+  embedder: Embedder,
+  set: EvalSet,
+  queries: readonly string[],
+): Promise<{ recall10: number; exactMs: number; hnswMs: number }> {
   const texts = evalTools(set).map(({ tool }) => `${tool.name} ${tool.tool.description ?? ''}`);
   const vectors = await embedder.embed(texts);
   const exact = new ExactIndex(embedder.dim, vectors.length);
@@ -72,38 +76,72 @@ export async function routingSpeed(options: BenchOptions): Promise<SectionResult
   const smithery = join(resolve(options.evalDir ?? join(ROOT, '../shared/eval')), 'toolgym-smithery/smithery_metadata');
   if (!existsSync(ours)) return { results: {}, rows: [], notes: ['data/eval/switchboard missing: section skipped'] };
   const base = loadSwitchboard(ours);
-  const pool = existsSync(smithery) ? loadSmitheryDistractors(smithery, 20_000) : base.servers.map((s) => ({ ...s, name: `${s.name}-copy` }));
+  const pool = existsSync(smithery)
+    ? loadSmitheryDistractors(smithery, 20_000)
+    : base.servers.map((s) => ({ ...s, name: `${s.name}-copy` }));
   const embedder = await loadDefaultEmbedder();
   const queries = base.queries.map((q) => q.query);
   const results: Record<string, unknown>[] = [];
-  const lines = ['', '**Routing speed** (find_capability through the product path; queries = our 363 needs)', '', '| tools | index | build | embed texts/s | heap MB | find p50 | find p99 | HNSW recall@10 | exact p50 | HNSW p50 |', '|---|---|---|---|---|---|---|---|---|---|'];
+  const lines = [
+    '',
+    '**Routing speed** (find_capability through the product path; queries = our 363 needs)',
+    '',
+    '| tools | index | build | embed texts/s | heap MB | find p50 | find p99 | HNSW recall@10 | exact p50 | HNSW p50 |',
+    '|---|---|---|---|---|---|---|---|---|---|',
+  ];
   for (const size of SIZES) {
     const set = grow(base, pool, size);
     const before = process.memoryUsage().heapUsed;
     const name = embedder ? 'hybrid' : 'bm25f';
-    const system = await buildSystem(name, set, { ...(embedder ? { embedder } : {}), denseWeight: DEFAULT_DENSE_WEIGHT, scorer: DEFAULT_SCORER });
+    const system = await buildSystem(name, set, {
+      ...(embedder ? { embedder } : {}),
+      denseWeight: DEFAULT_DENSE_WEIGHT,
+      scorer: DEFAULT_SCORER,
+    });
     const heapMb = Math.round((process.memoryUsage().heapUsed - before) / 1e6);
     const times: number[] = [];
     for (const q of queries) {
       const t = performance.now();
-      await routeNeed(system.index, q, { k: 5, denseWeight: DEFAULT_DENSE_WEIGHT, scorer: DEFAULT_SCORER, signals: new Map() });
+      await routeNeed(system.index, q, {
+        k: 5,
+        denseWeight: DEFAULT_DENSE_WEIGHT,
+        scorer: DEFAULT_SCORER,
+        signals: new Map(),
+      });
       times.push(performance.now() - t);
     }
     const find = summarize(times);
     let embedRate: number | undefined;
     let recall: Awaited<ReturnType<typeof hnswRecall>> | undefined;
     if (embedder) {
-      const sample = evalTools(set).slice(0, 5_000).map(({ tool }) => `${tool.name} ${tool.tool.description ?? ''}`);
+      const sample = evalTools(set)
+        .slice(0, 5_000)
+        .map(({ tool }) => `${tool.name} ${tool.tool.description ?? ''}`);
       const t = performance.now();
       await embedder.embed(sample);
       embedRate = Math.round(sample.length / ((performance.now() - t) / 1000));
       recall = await hnswRecall(embedder, set, queries);
     }
     const kind = embedder ? (size >= 5_000 ? 'BM25F + HNSW' : 'BM25F + exact') : 'BM25F only';
-    results.push({ tools: size, index: kind, buildMs: Math.round(system.buildMs), embedPerSecond: embedRate, heapMb, find, hnsw: recall });
-    lines.push(`| ${size} | ${kind} | ${(system.buildMs / 1000).toFixed(1)} s | ${embedRate ?? 'n/a'} | ${heapMb} | ${find.p50} ms | ${find.p99} ms | ${recall ? recall.recall10.toFixed(3) : 'n/a'} | ${recall ? `${recall.exactMs} ms` : 'n/a'} | ${recall ? `${recall.hnswMs} ms` : 'n/a'} |`);
+    results.push({
+      tools: size,
+      index: kind,
+      buildMs: Math.round(system.buildMs),
+      embedPerSecond: embedRate,
+      heapMb,
+      find,
+      hnsw: recall,
+    });
+    lines.push(
+      `| ${size} | ${kind} | ${(system.buildMs / 1000).toFixed(1)} s | ${embedRate ?? 'n/a'} | ${heapMb} | ${find.p50} ms | ${find.p99} ms | ${recall ? recall.recall10.toFixed(3) : 'n/a'} | ${recall ? `${recall.exactMs} ms` : 'n/a'} | ${recall ? `${recall.hnswMs} ms` : 'n/a'} |`,
+    );
     process.stderr.write(`bench: routing-speed ${size} tools done\n`);
   }
-  const notes = [embedder ? `dense model ${embedder.id}` : 'no embedding model: lexical routing only; dense rows and HNSW recall skipped', `distractors: ${existsSync(smithery) ? 'Smithery crawl tools (repeated under new server names past the crawl)' : 'copies of our own catalog'}`];
+  const notes = [
+    embedder
+      ? `dense model ${embedder.id}`
+      : 'no embedding model: lexical routing only; dense rows and HNSW recall skipped',
+    `distractors: ${existsSync(smithery) ? 'Smithery crawl tools (repeated under new server names past the crawl)' : 'copies of our own catalog'}`,
+  ];
   return { results: { sizes: results }, rows: [], notes, markdown: lines };
 }

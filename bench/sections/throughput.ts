@@ -38,21 +38,28 @@ async function openSide(url: string, tool: string): Promise<Side> {
 async function window(side: Side, ms: number): Promise<void> {
   const started = performance.now();
   const deadline = started + ms;
-  await Promise.all(side.clients.map(async (c) => {
-    while (performance.now() < deadline) {
-      try {
-        const r = await c.callTool({ name: side.tool, arguments: { text: 'x' } });
-        if (r.isError) side.errors++;
-        else side.calls++;
-      } catch {
-        side.errors++;
+  await Promise.all(
+    side.clients.map(async (c) => {
+      while (performance.now() < deadline) {
+        try {
+          const r = await c.callTool({ name: side.tool, arguments: { text: 'x' } });
+          if (r.isError) side.errors++;
+          else side.calls++;
+        } catch {
+          side.errors++;
+        }
       }
-    }
-  }));
+    }),
+  );
   side.seconds += (performance.now() - started) / 1000;
 }
 
-const rate = (s: Side): Rate => ({ calls: s.calls, errors: s.errors, seconds: Math.round(s.seconds * 1000) / 1000, perSecond: Math.round(s.calls / s.seconds) });
+const rate = (s: Side): Rate => ({
+  calls: s.calls,
+  errors: s.errors,
+  seconds: Math.round(s.seconds * 1000) / 1000,
+  perSecond: Math.round(s.calls / s.seconds),
+});
 
 /** Calls/s with 16 concurrent clients: direct versus through the hub. */
 export async function throughputHttp(options: BenchOptions): Promise<SectionResult> {
@@ -67,7 +74,14 @@ export async function throughputHttp(options: BenchOptions): Promise<SectionResu
     const gateway = rate(hubSide);
     const ratio = Math.round((gateway.perSecond / direct.perSecond) * 1000) / 1000;
     return {
-      results: { clients: CLIENTS, durationMs: options.durationMs, order: 'direct, hub, hub, direct (durationMs / 2 each)', direct, gateway, ratio },
+      results: {
+        clients: CLIENTS,
+        durationMs: options.durationMs,
+        order: 'direct, hub, hub, direct (durationMs / 2 each)',
+        direct,
+        gateway,
+        ratio,
+      },
       rows: [],
       notes: [],
       markdown: [

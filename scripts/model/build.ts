@@ -61,10 +61,22 @@ const lap = (name: string) => {
 const corpus = await buildCorpus(log);
 lap('corpus');
 
-const { vocab, df, docs } = buildVocab([...corpus.texts, ...corpus.pairs.map((p) => p.b)], corpus.toolTexts, corpus, SETTINGS);
+const { vocab, df, docs } = buildVocab(
+  [...corpus.texts, ...corpus.pairs.map((p) => p.b)],
+  corpus.toolTexts,
+  corpus,
+  SETTINGS,
+);
 const rows = vocab.rows.length;
 log(`  vocab: ${rows} rows, ${vocab.surface.size} surface forms`);
-const pairs: EncodedPair[] = corpus.pairs.map((p) => ({ a: vocab.encode(p.a), b: vocab.encode(p.b), source: p.source, ...(p.group ? { group: p.group } : {}) })).filter((p) => p.a.length > 0 && p.b.length > 0);
+const pairs: EncodedPair[] = corpus.pairs
+  .map((p) => ({
+    a: vocab.encode(p.a),
+    b: vocab.encode(p.b),
+    source: p.source,
+    ...(p.group ? { group: p.group } : {}),
+  }))
+  .filter((p) => p.a.length > 0 && p.b.length > 0);
 const bySource: Record<string, number> = {};
 for (const p of pairs) bySource[p.source] = (bySource[p.source] ?? 0) + 1;
 log(`  pairs: ${pairs.length} ${JSON.stringify(bySource)}`);
@@ -72,7 +84,9 @@ lap('vocabulary');
 
 // The SVD is the slowest step and depends only on the texts, vocabulary and settings: cache it.
 const cooccurrenceTexts = [...corpus.texts, ...corpus.toolTexts];
-const svdHash = createHash('sha256').update(JSON.stringify([vocab.rows, SETTINGS.window, SETTINGS.dim, SETTINGS.svdIterations, SETTINGS.seed]));
+const svdHash = createHash('sha256').update(
+  JSON.stringify([vocab.rows, SETTINGS.window, SETTINGS.dim, SETTINGS.svdIterations, SETTINGS.seed]),
+);
 for (const t of cooccurrenceTexts) svdHash.update(t).update('\u0000');
 const svdKey = svdHash.digest('hex').slice(0, 16);
 const svdFile = join(PATHS.work, 'cache', `svd-${svdKey}.f32`);
@@ -83,7 +97,11 @@ if (svdCached) {
   svd = new Float32Array(buf.buffer, buf.byteOffset, buf.byteLength / 4);
   log('  svd: from cache');
 } else {
-  const cooc = cooccurrence(cooccurrenceTexts.map((t) => vocab.encode(t)), rows, SETTINGS.window);
+  const cooc = cooccurrence(
+    cooccurrenceTexts.map((t) => vocab.encode(t)),
+    rows,
+    SETTINGS.window,
+  );
   log(`  co-occurrence: ${cooc.vals.length} non-zero pairs`);
   toPpmi(cooc);
   svd = randomizedSvd(cooc, SETTINGS.dim, SETTINGS.svdIterations, prng(SETTINGS.seed));
@@ -130,8 +148,21 @@ lap('verify');
 const evaluation = process.argv.includes('--no-eval') ? undefined : await evaluateModel(log);
 if (evaluation) lap('evaluate');
 
-const report = { svdCached, settings: SETTINGS, stats: { ...corpus.stats, rows, surfaceForms: vocab.surface.size, pairsBySource: bySource }, losses, timings, sizes, verification, evaluation };
+const report = {
+  svdCached,
+  settings: SETTINGS,
+  stats: { ...corpus.stats, rows, surfaceForms: vocab.surface.size, pairsBySource: bySource },
+  losses,
+  timings,
+  sizes,
+  verification,
+  evaluation,
+};
 mkdirSync(PATHS.work, { recursive: true });
 writeFileSync(join(PATHS.work, 'build-report.json'), JSON.stringify(report, null, 2));
 writeReadme(report, corpus);
-log(`done in ${Object.values(timings).reduce((a, b) => a + b, 0).toFixed(1)} s; report in ${join(PATHS.work, 'build-report.json')}`);
+log(
+  `done in ${Object.values(timings)
+    .reduce((a, b) => a + b, 0)
+    .toFixed(1)} s; report in ${join(PATHS.work, 'build-report.json')}`,
+);

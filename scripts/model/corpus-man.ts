@@ -30,10 +30,20 @@ function macroText(line: string): string | undefined {
   const m = /^[.'](\S+)\s*(.*)$/.exec(line);
   if (!m) return plain(line);
   const [, name = '', rest = ''] = m;
-  if (/^(B|I|BI|IB|BR|RB|IR|RI|SM|SB|Nm|Ar|Pa|Em|Sy|Cm|Ic|Va|Ev|Dv|Li|Ql|Dq|Sq|Pq|Qo|Qc|Do|Dc|Op|Ux|Bx|At|St|Ad|Fn|Fa|Ft|Vt|Er|Tn|No|Ns)$/.test(name)) {
+  if (
+    /^(B|I|BI|IB|BR|RB|IR|RI|SM|SB|Nm|Ar|Pa|Em|Sy|Cm|Ic|Va|Ev|Dv|Li|Ql|Dq|Sq|Pq|Qo|Qc|Do|Dc|Op|Ux|Bx|At|St|Ad|Fn|Fa|Ft|Vt|Er|Tn|No|Ns)$/.test(
+      name,
+    )
+  ) {
     return plain(rest.replace(/\b(Ns|Ql|Op|Ar|Pa|No)\b/g, ' '));
   }
-  if (name === 'Fl') return plain(rest.split(/\s+/).map((f) => `-${f}`).join(' '));
+  if (name === 'Fl')
+    return plain(
+      rest
+        .split(/\s+/)
+        .map((f) => `-${f}`)
+        .join(' '),
+    );
   if (name === 'Xr') return plain(rest.split(/\s+/)[0] ?? '');
   return undefined;
 }
@@ -47,7 +57,9 @@ function sections(source: string): Map<string, string[]> {
     if (/^[.']\\"/.test(line) || line.startsWith('.\\"')) continue;
     const heading = /^[.'](SH|Sh)\s+(.*)$/.exec(line);
     if (heading) {
-      const title = plain(heading[2] ?? '').trim().toUpperCase();
+      const title = plain(heading[2] ?? '')
+        .trim()
+        .toUpperCase();
       current = out.has(title) ? undefined : [];
       if (current) out.set(title, current);
       continue;
@@ -67,7 +79,10 @@ function paragraphsOf(lines: readonly string[]): string[] {
     current = [];
   };
   for (const line of lines) {
-    if (line === '' || /^[.'](PP|P|LP|Pp|IP|TP|SS|Ss|Bl|El|It|nf|fi|EX|EE|RS|RE|Bd|Ed|TS|TE|sp|br|HP|in|ti|UR|UE|MT|ME)\b/.test(line)) {
+    if (
+      line === '' ||
+      /^[.'](PP|P|LP|Pp|IP|TP|SS|Ss|Bl|El|It|nf|fi|EX|EE|RS|RE|Bd|Ed|TS|TE|sp|br|HP|in|ti|UR|UE|MT|ME)\b/.test(line)
+    ) {
       flush();
       continue;
     }
@@ -87,11 +102,17 @@ export function parseManPage(source: string): { name: string; description: strin
   if (!nameLines || !desc) return undefined;
   let name = '';
   const nd = nameLines.find((l) => l.startsWith('.Nd '));
-  if (nd) name = `${nameLines.filter((l) => l.startsWith('.Nm')).map((l) => plain(l.slice(3)).trim()).join(', ')} - ${plain(nd.slice(4))}`;
+  if (nd)
+    name = `${nameLines
+      .filter((l) => l.startsWith('.Nm'))
+      .map((l) => plain(l.slice(3)).trim())
+      .join(', ')} - ${plain(nd.slice(4))}`;
   else name = nameLines.map((l) => (/^[.']/.test(l) ? (macroText(l) ?? '') : plain(l))).join(' ');
   name = name.replace(/\s+/g, ' ').trim();
   // help2man stubs and Debian's placeholder pages say nothing about the command.
-  const description = paragraphsOf(desc).filter((p) => p.length >= 30 && !/^(This manual page documents|usage:)/i.test(p));
+  const description = paragraphsOf(desc).filter(
+    (p) => p.length >= 30 && !/^(This manual page documents|usage:)/i.test(p),
+  );
   if (/manual page for /i.test(name)) return undefined;
   if (!/ [-\u2013\u2014]+ /.test(name) || description.length === 0) return undefined;
   return { name, description };
@@ -107,7 +128,9 @@ export function readManPages(folders: Iterable<string>): { pairs: Pair[]; texts:
     const man = join(folder, 'usr', 'share', 'man');
     if (!existsSync(man)) continue;
     // Sorted: directory order differs between file systems, and pair order must not.
-    for (const section of readdirSync(man).filter((d) => /^man\d/.test(d)).sort()) {
+    for (const section of readdirSync(man)
+      .filter((d) => /^man\d/.test(d))
+      .sort()) {
       for (const file of readdirSync(join(man, section)).sort()) {
         const path = join(man, section, file);
         if (!lstatSync(path).isFile()) continue; // symlinks to other pages are links, not pages

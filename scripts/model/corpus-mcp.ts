@@ -63,7 +63,11 @@ function resolveLicence(dir: string, declared: string): string {
   if (!see) return declared;
   const file = join(dir, see[1]!.trim());
   const readme = join(dir, 'README.md');
-  const text = existsSync(file) ? readFileSync(file, 'utf8').slice(0, 3000) : existsSync(readme) ? (/#+\s*Licen[cs]e[\s\S]{0,600}/i.exec(readFileSync(readme, 'utf8'))?.[0] ?? '') : '';
+  const text = existsSync(file)
+    ? readFileSync(file, 'utf8').slice(0, 3000)
+    : existsSync(readme)
+      ? (/#+\s*Licen[cs]e[\s\S]{0,600}/i.exec(readFileSync(readme, 'utf8'))?.[0] ?? '')
+      : '';
   const where = existsSync(file) ? see[1]!.trim() : 'README';
   if (/MIT License|Permission is hereby granted, free of charge/i.test(text)) return `MIT (from ${where})`;
   if (/Apache License,? Version 2\.0|Apache-2\.0/i.test(text)) return `Apache-2.0 (from ${where})`;
@@ -78,7 +82,10 @@ export function isPermissive(licence: string): boolean {
 }
 
 function binOf(dir: string, cand: McpServerCandidate): string {
-  const meta = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { bin?: string | Record<string, string>; name: string };
+  const meta = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as {
+    bin?: string | Record<string, string>;
+    name: string;
+  };
   if (typeof meta.bin === 'string') return join(dir, meta.bin);
   const bins = Object.entries(meta.bin ?? {});
   const pick = bins.find(([k]) => k === cand.bin) ?? bins[0];
@@ -94,13 +101,20 @@ async function listTools(cand: McpServerCandidate, bin: string, scratch: string)
     command: isNode ? process.execPath : bin,
     args: [...(isNode ? [bin] : []), ...(cand.args ?? []).map(fill)],
     // A scratch HOME keeps servers from writing config into the builder's home folder.
-    env: { ...getDefaultEnvironment(), HOME: scratch, ...Object.fromEntries(Object.entries(cand.env ?? {}).map(([k, v]) => [k, fill(v)])) },
+    env: {
+      ...getDefaultEnvironment(),
+      HOME: scratch,
+      ...Object.fromEntries(Object.entries(cand.env ?? {}).map(([k, v]) => [k, fill(v)])),
+    },
     cwd: scratch,
     stderr: 'ignore',
   });
   const client = new Client({ name: 'switchboard-model-build', version: '1.0.0' });
   const deadline = <T>(p: Promise<T>, what: string) =>
-    Promise.race([p, new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`${what} timed out`)), 30_000))]);
+    Promise.race([
+      p,
+      new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`${what} timed out`)), 30_000)),
+    ]);
   try {
     await deadline(client.connect(transport), 'connect');
     const tools: HarvestedTool[] = [];
@@ -112,7 +126,10 @@ async function listTools(cand: McpServerCandidate, bin: string, scratch: string)
         tools.push({
           name: t.name,
           description: t.description ?? '',
-          params: Object.entries(props).map(([name, p]) => ({ name, description: typeof p?.description === 'string' ? p.description : '' })),
+          params: Object.entries(props).map(([name, p]) => ({
+            name,
+            description: typeof p?.description === 'string' ? p.description : '',
+          })),
         });
       }
       cursor = page.nextCursor;
@@ -137,10 +154,28 @@ async function harvestOne(cand: McpServerCandidate): Promise<HarvestResult> {
   mkdirSync(prefix, { recursive: true });
   mkdirSync(scratch, { recursive: true });
   const base = { pkg: cand.pkg, version: cand.version, licence: 'UNKNOWN', tools: [] };
-  const install = await run('npm', ['install', '--prefix', prefix, '--ignore-scripts', '--no-audit', '--no-fund', '--loglevel=error', `${cand.pkg}@${cand.version}`], prefix, 300_000);
+  const install = await run(
+    'npm',
+    [
+      'install',
+      '--prefix',
+      prefix,
+      '--ignore-scripts',
+      '--no-audit',
+      '--no-fund',
+      '--loglevel=error',
+      `${cand.pkg}@${cand.version}`,
+    ],
+    prefix,
+    300_000,
+  );
   const dir = join(prefix, 'node_modules', cand.pkg);
-  if (install.code !== 0 || !existsSync(dir)) return { ...base, skipped: `install failed: ${install.out.trim().split('\n').slice(-2).join(' ')}` };
-  const licence = resolveLicence(dir, licenceOf(JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { license?: unknown }));
+  if (install.code !== 0 || !existsSync(dir))
+    return { ...base, skipped: `install failed: ${install.out.trim().split('\n').slice(-2).join(' ')}` };
+  const licence = resolveLicence(
+    dir,
+    licenceOf(JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { license?: unknown }),
+  );
   if (!isPermissive(licence)) return { ...base, licence, skipped: `licence ${licence} is not permissive` };
   try {
     const tools = await listTools(cand, binOf(dir, cand), scratch);
@@ -151,7 +186,10 @@ async function harvestOne(cand: McpServerCandidate): Promise<HarvestResult> {
 }
 
 /** Harvests every candidate (cached per server), `parallel` at a time; returns all results. */
-export async function harvestMcpServers(parallel = 3, log: (line: string) => void = console.log): Promise<HarvestResult[]> {
+export async function harvestMcpServers(
+  parallel = 3,
+  log: (line: string) => void = console.log,
+): Promise<HarvestResult[]> {
   const dir = join(PATHS.work, 'mcp');
   mkdirSync(dir, { recursive: true });
   const results: HarvestResult[] = new Array(MCP_SERVER_CANDIDATES.length);

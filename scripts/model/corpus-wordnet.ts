@@ -39,7 +39,8 @@ export function readWordnet(dir: string): WordnetCorpus {
       const definition = gloss.split(/;\s*"/)[0]?.replace(/;\s*$/, '').trim() ?? '';
       for (const w of words) lemmas.add(w.toLowerCase());
       texts.push(`${words.join(', ')}: ${gloss.replace(/"/g, '')}`);
-      if (words.length && definition.length > 3) pairs.push({ a: words.slice(0, 4).join(', '), b: definition, source: 'wordnet' });
+      if (words.length && definition.length > 3)
+        pairs.push({ a: words.slice(0, 4).join(', '), b: definition, source: 'wordnet' });
     }
   }
   const exceptions: [string, string][] = [];

@@ -43,8 +43,11 @@ export function toolPairs(results: readonly HarvestResult[]): { pairs: Pair[]; t
     for (const t of r.tools) {
       const params = t.params.map((p) => p.name);
       texts.push([t.name, t.description, ...t.params.flatMap((p) => [p.name, p.description])].join(' '));
-      if (t.description.trim().length >= 10) add(`${words(t.name)} ${params.map(words).join(' ')}`.trim(), t.description.trim(), 'mcp');
-      for (const p of t.params) if (p.description.trim().length >= 15) add(`${words(t.name)} ${words(p.name)}`, p.description.trim(), 'mcp-param');
+      if (t.description.trim().length >= 10)
+        add(`${words(t.name)} ${params.map(words).join(' ')}`.trim(), t.description.trim(), 'mcp');
+      for (const p of t.params)
+        if (p.description.trim().length >= 15)
+          add(`${words(t.name)} ${words(p.name)}`, p.description.trim(), 'mcp-param');
     }
   }
   return { pairs, texts };
@@ -54,7 +57,9 @@ export function toolPairs(results: readonly HarvestResult[]): { pairs: Pair[]; t
 export async function buildCorpus(log: (line: string) => void): Promise<Corpus> {
   const debian = readDebian(aptLists());
   log(`  debian: ${debian.packages} packages, ${debian.pairs.length} pairs, ${debian.texts.length} paragraphs`);
-  const wnDir = fetchPackages(['wordnet-base'], ['./usr/share/wordnet/*', './usr/share/doc/*/copyright'], log).get('wordnet-base');
+  const wnDir = fetchPackages(['wordnet-base'], ['./usr/share/wordnet/*', './usr/share/doc/*/copyright'], log).get(
+    'wordnet-base',
+  );
   if (!wnDir) throw new Error('wordnet-base could not be downloaded');
   const wordnet = readWordnet(join(wnDir, 'usr', 'share', 'wordnet'));
   log(`  wordnet: ${wordnet.pairs.length} pairs, ${wordnet.lemmas.length} lemmas`);
@@ -64,7 +69,9 @@ export async function buildCorpus(log: (line: string) => void): Promise<Corpus> 
   const mcp = await harvestMcpServers(3, log);
   const tools = toolPairs(mcp);
   const used = mcp.filter((r) => !r.skipped);
-  log(`  mcp: ${used.length} servers, ${used.reduce((a, r) => a + r.tools.length, 0)} tools, ${tools.pairs.length} pairs`);
+  log(
+    `  mcp: ${used.length} servers, ${used.reduce((a, r) => a + r.tools.length, 0)} tools, ${tools.pairs.length} pairs`,
+  );
   const pairs = [...debian.pairs, ...wordnet.pairs, ...man.pairs, ...tools.pairs];
   return {
     pairs,

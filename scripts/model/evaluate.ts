@@ -8,7 +8,13 @@
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { loadLiveMcpBench, loadMcpToolBench, loadSmitheryDistractors, loadSwitchboard, withDistractors } from '../../bench/quality/loaders.js';
+import {
+  loadLiveMcpBench,
+  loadMcpToolBench,
+  loadSmitheryDistractors,
+  loadSwitchboard,
+  withDistractors,
+} from '../../bench/quality/loaders.js';
 import type { EvalSet } from '../../bench/quality/types.js';
 import { TransformersEmbedder } from '../../src/index/embedder/transformers.js';
 import { tokenize } from '../../src/index/lexical/tokenize.js';
@@ -79,24 +85,61 @@ const zscore = (s: Float64Array) => {
 
 function score(ranked: readonly number[], ids: readonly string[], relevant: ReadonlySet<string>): Scores {
   const first = ranked.slice(0, 10).findIndex((i) => relevant.has(ids[i]!));
-  return { top1: first === 0 ? 1 : 0, recall5: first >= 0 && first < 5 ? 1 : 0, mrr10: first >= 0 ? 1 / (first + 1) : 0 };
+  return {
+    top1: first === 0 ? 1 : 0,
+    recall5: first >= 0 && first < 5 ? 1 : 0,
+    mrr10: first >= 0 ? 1 / (first + 1) : 0,
+  };
 }
 
-const topOf = (s: Float64Array, k: number) => Array.from(s.keys()).sort((a, b) => s[b]! - s[a]! || a - b).slice(0, k);
+const topOf = (s: Float64Array, k: number) =>
+  Array.from(s.keys())
+    .sort((a, b) => s[b]! - s[a]! || a - b)
+    .slice(0, k);
 
 /** Evaluates one set with an embedder. */
-export async function evaluateSet(set: EvalSet, embedder: TransformersEmbedder, seen: ReadonlySet<string> = new Set()): Promise<SetResult> {
-  const seenIds = new Set(set.servers.flatMap((s) => s.tools.filter((t) => seen.has((t.description ?? '').trim())).map((t) => `${s.name}/${t.name}`)));
-  const docs = set.servers.flatMap((s) => s.tools.map((t) => {
-    const tool = { id: `${s.name}/${t.name}`, server: s.name, name: t.name, tool: { name: t.name, ...(t.description ? { description: t.description } : {}), inputSchema: (t.inputSchema ?? { type: 'object' }) as { type: 'object' } } };
-    return capabilityDoc(tool, s.description, []);
-  }));
+export async function evaluateSet(
+  set: EvalSet,
+  embedder: TransformersEmbedder,
+  seen: ReadonlySet<string> = new Set(),
+): Promise<SetResult> {
+  const seenIds = new Set(
+    set.servers.flatMap((s) =>
+      s.tools.filter((t) => seen.has((t.description ?? '').trim())).map((t) => `${s.name}/${t.name}`),
+    ),
+  );
+  const docs = set.servers.flatMap((s) =>
+    s.tools.map((t) => {
+      const tool = {
+        id: `${s.name}/${t.name}`,
+        server: s.name,
+        name: t.name,
+        tool: {
+          name: t.name,
+          ...(t.description ? { description: t.description } : {}),
+          inputSchema: (t.inputSchema ?? { type: 'object' }) as { type: 'object' },
+        },
+      };
+      return capabilityDoc(tool, s.description, []);
+    }),
+  );
   const ids = docs.map((d) => d.id);
-  const lexical = bm25(docs.map((d) => tokenize([d.lexical.fields.name, d.lexical.fields.description, d.lexical.fields.params].filter(Boolean).join(' '), { stem: false, stopwords: 'small' })));
+  const lexical = bm25(
+    docs.map((d) =>
+      tokenize(
+        [d.lexical.fields.name, d.lexical.fields.description, d.lexical.fields.params].filter(Boolean).join(' '),
+        { stem: false, stopwords: 'small' },
+      ),
+    ),
+  );
   const vectors = await embedder.embed(docs.map((d) => d.embedText));
   const queries = set.queries.filter((q) => q.relevant.length > 0);
   const qv = await embedder.embed(queries.map((q) => q.query));
-  const zero = () => ({ bm25: { top1: 0, recall5: 0, mrr10: 0 }, dense: { top1: 0, recall5: 0, mrr10: 0 }, fused: { top1: 0, recall5: 0, mrr10: 0 } });
+  const zero = () => ({
+    bm25: { top1: 0, recall5: 0, mrr10: 0 },
+    dense: { top1: 0, recall5: 0, mrr10: 0 },
+    fused: { top1: 0, recall5: 0, mrr10: 0 },
+  });
   const sum = zero();
   const sumUnseen = zero();
   let unseenQueries = 0;
@@ -108,7 +151,11 @@ export async function evaluateSet(set: EvalSet, embedder: TransformersEmbedder, 
     const dense = Float64Array.from(vectors, (v) => v.reduce((a, x, c) => a + x * qv[qi]![c]!, 0));
     const zd = zscore(dense);
     const fused = zscore(lex).map((x, i) => 0.5 * x + 0.5 * zd[i]!);
-    for (const [name, s] of [['bm25', lex], ['dense', dense], ['fused', fused]] as const) {
+    for (const [name, s] of [
+      ['bm25', lex],
+      ['dense', dense],
+      ['fused', fused],
+    ] as const) {
       const r = score(topOf(s, 10), ids, rel);
       for (const target of unseen ? [sum, sumUnseen] : [sum]) {
         target[name].top1 += r.top1;
@@ -117,10 +164,29 @@ export async function evaluateSet(set: EvalSet, embedder: TransformersEmbedder, 
       }
     }
   });
-  const pct = (s: Scores, n: number): Scores => ({ top1: (100 * s.top1) / n, recall5: (100 * s.recall5) / n, mrr10: (100 * s.mrr10) / n });
-  const result = { set: set.name, tools: ids.length, queries: queries.length, bm25: pct(sum.bm25, queries.length), dense: pct(sum.dense, queries.length), fused: pct(sum.fused, queries.length) };
+  const pct = (s: Scores, n: number): Scores => ({
+    top1: (100 * s.top1) / n,
+    recall5: (100 * s.recall5) / n,
+    mrr10: (100 * s.mrr10) / n,
+  });
+  const result = {
+    set: set.name,
+    tools: ids.length,
+    queries: queries.length,
+    bm25: pct(sum.bm25, queries.length),
+    dense: pct(sum.dense, queries.length),
+    fused: pct(sum.fused, queries.length),
+  };
   if (unseenQueries === queries.length || unseenQueries === 0) return result;
-  return { ...result, unseen: { queries: unseenQueries, bm25: pct(sumUnseen.bm25, unseenQueries), dense: pct(sumUnseen.dense, unseenQueries), fused: pct(sumUnseen.fused, unseenQueries) } };
+  return {
+    ...result,
+    unseen: {
+      queries: unseenQueries,
+      bm25: pct(sumUnseen.bm25, unseenQueries),
+      dense: pct(sumUnseen.dense, unseenQueries),
+      fused: pct(sumUnseen.fused, unseenQueries),
+    },
+  };
 }
 
 /** The sets that exist on this machine. */
@@ -135,7 +201,10 @@ export function evaluationSets(): EvalSet[] {
   if (existsSync(join(shared, 'mcptoolbenchpp'))) {
     const tb = loadMcpToolBench(join(shared, 'mcptoolbenchpp'));
     sets.push(tb);
-    if (existsSync(join(shared, 'toolgym-smithery'))) sets.push(withDistractors(tb, loadSmitheryDistractors(join(shared, 'toolgym-smithery', 'smithery_metadata'), 10_000)));
+    if (existsSync(join(shared, 'toolgym-smithery')))
+      sets.push(
+        withDistractors(tb, loadSmitheryDistractors(join(shared, 'toolgym-smithery', 'smithery_metadata'), 10_000)),
+      );
   }
   return sets;
 }
@@ -148,8 +217,13 @@ export async function evaluateModel(log: (line: string) => void = console.log): 
   for (const set of evaluationSets()) {
     const r = await evaluateSet(set, embedder, seen);
     const f = (s: Scores) => `top1 ${s.top1.toFixed(1)} R@5 ${s.recall5.toFixed(1)} MRR ${s.mrr10.toFixed(1)}`;
-    log(`  ${r.set} (${r.tools} tools, ${r.queries} queries)\n    bm25  ${f(r.bm25)}\n    dense ${f(r.dense)}\n    fused ${f(r.fused)}`);
-    if (r.unseen) log(`    only the ${r.unseen.queries} queries whose tools were not trained on:\n      bm25  ${f(r.unseen.bm25)}\n      dense ${f(r.unseen.dense)}\n      fused ${f(r.unseen.fused)}`);
+    log(
+      `  ${r.set} (${r.tools} tools, ${r.queries} queries)\n    bm25  ${f(r.bm25)}\n    dense ${f(r.dense)}\n    fused ${f(r.fused)}`,
+    );
+    if (r.unseen)
+      log(
+        `    only the ${r.unseen.queries} queries whose tools were not trained on:\n      bm25  ${f(r.unseen.bm25)}\n      dense ${f(r.unseen.dense)}\n      fused ${f(r.unseen.fused)}`,
+      );
     results.push(r);
   }
   await embedder.close();

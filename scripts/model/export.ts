@@ -29,7 +29,8 @@ export function quantize(table: Float32Array, dim: number): QuantizedTable {
     const scale = max / 127;
     scales[r] = scale;
     if (scale === 0) continue;
-    for (let c = 0; c < dim; c++) q[r * dim + c] = Math.max(-127, Math.min(127, Math.round(table[r * dim + c]! / scale)));
+    for (let c = 0; c < dim; c++)
+      q[r * dim + c] = Math.max(-127, Math.min(127, Math.round(table[r * dim + c]! / scale)));
   }
   return { q, scales, dim };
 }
@@ -46,7 +47,15 @@ export function tokenizerJson(vocab: Vocab): unknown {
   const entries: Record<string, number> = {};
   SPECIALS.forEach((s, i) => (entries[s] = i));
   for (const [word, id] of [...vocab.surface].sort((a, b) => a[1] - b[1] || (a[0] < b[0] ? -1 : 1))) entries[word] = id;
-  const special = (content: string, id: number) => ({ id, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true });
+  const special = (content: string, id: number) => ({
+    id,
+    content,
+    single_word: false,
+    lstrip: false,
+    rstrip: false,
+    normalized: false,
+    special: true,
+  });
   return {
     version: '1.0',
     truncation: null,
@@ -59,7 +68,11 @@ export function tokenizerJson(vocab: Vocab): unknown {
     post_processor: {
       type: 'TemplateProcessing',
       single: [{ SpecialToken: { id: '[CLS]', type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }],
-      pair: [{ SpecialToken: { id: '[CLS]', type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }, { Sequence: { id: 'B', type_id: 0 } }],
+      pair: [
+        { SpecialToken: { id: '[CLS]', type_id: 0 } },
+        { Sequence: { id: 'A', type_id: 0 } },
+        { Sequence: { id: 'B', type_id: 0 } },
+      ],
       special_tokens: { '[CLS]': { id: '[CLS]', ids: [2], tokens: ['[CLS]'] } },
     },
     decoder: null,
@@ -68,7 +81,12 @@ export function tokenizerJson(vocab: Vocab): unknown {
 }
 
 /** Writes the whole folder; returns the file sizes in bytes. */
-export function writeModelFolder(dir: string, vocab: Vocab, table: QuantizedTable, maxLength: number): Record<string, number> {
+export function writeModelFolder(
+  dir: string,
+  vocab: Vocab,
+  table: QuantizedTable,
+  maxLength: number,
+): Record<string, number> {
   mkdirSync(join(dir, 'onnx'), { recursive: true });
   const rows = table.scales.length;
   const config = {
@@ -99,7 +117,12 @@ export function writeModelFolder(dir: string, vocab: Vocab, table: QuantizedTabl
     'config.json': `${JSON.stringify(config, null, 2)}\n`,
     'tokenizer_config.json': `${JSON.stringify(tokenizerConfig, null, 2)}\n`,
     'tokenizer.json': JSON.stringify(tokenizerJson(vocab)),
-    'onnx/model.onnx': staticEmbeddingModel(table.q, table.scales, table.dim, 'switchboard-static-v1: static word embeddings (int8 rows x per-row scale), mean pooled by the caller'),
+    'onnx/model.onnx': staticEmbeddingModel(
+      table.q,
+      table.scales,
+      table.dim,
+      'switchboard-static-v1: static word embeddings (int8 rows x per-row scale), mean pooled by the caller',
+    ),
   };
   const sizes: Record<string, number> = {};
   for (const [name, content] of Object.entries(files)) {

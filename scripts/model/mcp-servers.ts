@@ -20,9 +20,22 @@ export interface McpServerCandidate {
 }
 
 /** Licences we accept for tool text in a model we ship (SPDX ids, compared case-insensitively). */
-export const PERMISSIVE_LICENCES = ['MIT', 'ISC', 'Apache-2.0', 'BSD-2-Clause', 'BSD-3-Clause', '0BSD', 'Unlicense', 'CC0-1.0'];
+export const PERMISSIVE_LICENCES = [
+  'MIT',
+  'ISC',
+  'Apache-2.0',
+  'BSD-2-Clause',
+  'BSD-3-Clause',
+  '0BSD',
+  'Unlicense',
+  'CC0-1.0',
+];
 
-const c = (pkg: string, version: string, extra: Omit<McpServerCandidate, 'pkg' | 'version'> = {}): McpServerCandidate => ({ pkg, version, ...extra });
+const c = (
+  pkg: string,
+  version: string,
+  extra: Omit<McpServerCandidate, 'pkg' | 'version'> = {},
+): McpServerCandidate => ({ pkg, version, ...extra });
 
 /** The candidates, most used first. */
 export const MCP_SERVER_CANDIDATES: readonly McpServerCandidate[] = [

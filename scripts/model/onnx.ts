@@ -20,9 +20,12 @@ function varint(value: number | bigint): number[] {
   return out;
 }
 
-const concat = (parts: readonly Bytes[]): Bytes => Buffer.concat(parts.map((p) => Buffer.from(p.buffer, p.byteOffset, p.byteLength)));
-const vint = (field: number, value: number | bigint): Bytes => Uint8Array.from([...varint(field << 3), ...varint(value)]);
-const bytes = (field: number, payload: Bytes): Bytes => concat([Uint8Array.from([...varint((field << 3) | 2), ...varint(payload.length)]), payload]);
+const concat = (parts: readonly Bytes[]): Bytes =>
+  Buffer.concat(parts.map((p) => Buffer.from(p.buffer, p.byteOffset, p.byteLength)));
+const vint = (field: number, value: number | bigint): Bytes =>
+  Uint8Array.from([...varint(field << 3), ...varint(value)]);
+const bytes = (field: number, payload: Bytes): Bytes =>
+  concat([Uint8Array.from([...varint((field << 3) | 2), ...varint(payload.length)]), payload]);
 const str = (field: number, s: string): Bytes => bytes(field, new TextEncoder().encode(s));
 
 /** ONNX TensorProto.DataType values used here. */
@@ -46,12 +49,34 @@ export function intAttribute(name: string, value: number): Bytes {
 }
 
 /** A NodeProto. */
-export function node(opType: string, inputs: readonly string[], outputs: readonly string[], name: string, attributes: readonly Bytes[] = []): Bytes {
-  return concat([...inputs.map((i) => str(1, i)), ...outputs.map((o) => str(2, o)), str(3, name), str(4, opType), ...attributes.map((a) => bytes(5, a))]);
+export function node(
+  opType: string,
+  inputs: readonly string[],
+  outputs: readonly string[],
+  name: string,
+  attributes: readonly Bytes[] = [],
+): Bytes {
+  return concat([
+    ...inputs.map((i) => str(1, i)),
+    ...outputs.map((o) => str(2, o)),
+    str(3, name),
+    str(4, opType),
+    ...attributes.map((a) => bytes(5, a)),
+  ]);
 }
 
 /** A ModelProto around one graph. */
-export function model(parts: { nodes: Bytes[]; initializers: Bytes[]; inputs: Bytes[]; outputs: Bytes[]; graphName: string; opset: number; irVersion: number; producer: string; docString?: string }): Bytes {
+export function model(parts: {
+  nodes: Bytes[];
+  initializers: Bytes[];
+  inputs: Bytes[];
+  outputs: Bytes[];
+  graphName: string;
+  opset: number;
+  irVersion: number;
+  producer: string;
+  docString?: string;
+}): Bytes {
   const graph = concat([
     ...parts.nodes.map((n) => bytes(1, n)),
     str(2, parts.graphName),
@@ -60,11 +85,23 @@ export function model(parts: { nodes: Bytes[]; initializers: Bytes[]; inputs: By
     ...parts.outputs.map((v) => bytes(12, v)),
   ]);
   const opset = concat([str(1, ''), vint(2, parts.opset)]);
-  return concat([vint(1, parts.irVersion), str(2, parts.producer), str(3, '1'), ...(parts.docString ? [str(6, parts.docString)] : []), bytes(7, graph), bytes(8, opset)]);
+  return concat([
+    vint(1, parts.irVersion),
+    str(2, parts.producer),
+    str(3, '1'),
+    ...(parts.docString ? [str(6, parts.docString)] : []),
+    bytes(7, graph),
+    bytes(8, opset),
+  ]);
 }
 
 /** The static embedding graph: last_hidden_state[b, s, :] = int8_row(ids[b, s]) * scale(ids[b, s]) * mask[b, s]. */
-export function staticEmbeddingModel(quantized: Int8Array, scales: Float32Array, dim: number, docString: string): Bytes {
+export function staticEmbeddingModel(
+  quantized: Int8Array,
+  scales: Float32Array,
+  dim: number,
+  docString: string,
+): Bytes {
   const rows = scales.length;
   const axes = new BigInt64Array([2n]);
   const f32 = (a: Float32Array) => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
@@ -75,11 +112,19 @@ export function staticEmbeddingModel(quantized: Int8Array, scales: Float32Array,
     producer: 'switchboard scripts/model',
     docString,
     initializers: [
-      tensor('embedding.int8', DataType.INT8, [rows, dim], new Uint8Array(quantized.buffer, quantized.byteOffset, quantized.byteLength)),
+      tensor(
+        'embedding.int8',
+        DataType.INT8,
+        [rows, dim],
+        new Uint8Array(quantized.buffer, quantized.byteOffset, quantized.byteLength),
+      ),
       tensor('embedding.scale', DataType.FLOAT, [rows, 1], f32(scales)),
       tensor('unsqueeze.axes', DataType.INT64, [1], new Uint8Array(axes.buffer)),
     ],
-    inputs: [valueInfo('input_ids', DataType.INT64, ['batch_size', 'sequence_length']), valueInfo('attention_mask', DataType.INT64, ['batch_size', 'sequence_length'])],
+    inputs: [
+      valueInfo('input_ids', DataType.INT64, ['batch_size', 'sequence_length']),
+      valueInfo('attention_mask', DataType.INT64, ['batch_size', 'sequence_length']),
+    ],
     outputs: [valueInfo('last_hidden_state', DataType.FLOAT, ['batch_size', 'sequence_length', dim])],
     nodes: [
       node('Gather', ['embedding.int8', 'input_ids'], ['rows.int8'], 'gather_rows', [intAttribute('axis', 0)]),

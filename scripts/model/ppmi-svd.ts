@@ -87,7 +87,7 @@ export function toPpmi(m: Csr, alpha = 0.75): void {
   for (let i = 0; i < m.n; i++) {
     for (let p = m.rowPtr[i]!; p < m.rowPtr[i + 1]!; p++) {
       const j = m.cols[p]!;
-      const pmi = Math.log((m.vals[p]! / total) / ((row[i]! / total) * (col[j]! ** alpha / smoothed)));
+      const pmi = Math.log(m.vals[p]! / total / ((row[i]! / total) * (col[j]! ** alpha / smoothed)));
       m.vals[p] = pmi > 0 ? pmi : 0;
     }
   }

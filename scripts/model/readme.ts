@@ -26,9 +26,16 @@ const f1 = (n: number) => n.toFixed(1);
 
 function wordnetNotice(): string {
   try {
-    const copyright = readFileSync(join(PATHS.work, 'debs', 'x', 'wordnet-base', 'usr', 'share', 'doc', 'wordnet-base', 'copyright'), 'utf8');
+    const copyright = readFileSync(
+      join(PATHS.work, 'debs', 'x', 'wordnet-base', 'usr', 'share', 'doc', 'wordnet-base', 'copyright'),
+      'utf8',
+    );
     const m = /License: WordNet3\.0\n([\s\S]*?)\n\nFiles:/.exec(copyright);
-    if (m) return m[1]!.split('\n').map((l) => (l.trim() === '.' ? '' : l.replace(/^ /, ''))).join('\n');
+    if (m)
+      return m[1]!
+        .split('\n')
+        .map((l) => (l.trim() === '.' ? '' : l.replace(/^ /, '')))
+        .join('\n');
   } catch {
     // fall through to the pointer below
   }
@@ -41,9 +48,15 @@ function qualityTable(results: readonly SetResult[] | undefined): string {
     `${f1(x.bm25.top1)} / ${f1(x.bm25.recall5)} | ${f1(x.dense.top1)} / ${f1(x.dense.recall5)} | ${f1(x.fused.top1)} / ${f1(x.fused.recall5)}`;
   const rows = results.flatMap((r) => [
     `| ${r.set} | ${r.tools} | ${r.queries} | ${cells(r)} |`,
-    ...(r.unseen ? [`| ↳ only queries whose tools were not in the training pairs | | ${r.unseen.queries} | ${cells(r.unseen)} |`] : []),
+    ...(r.unseen
+      ? [`| ↳ only queries whose tools were not in the training pairs | | ${r.unseen.queries} | ${cells(r.unseen)} |`]
+      : []),
   ]);
-  return ['| set | tools | queries | BM25 reference top-1 / R@5 | dense only top-1 / R@5 | BM25 + dense (z-fused 0.5) top-1 / R@5 |', '|---|---|---|---|---|---|', ...rows].join('\n');
+  return [
+    '| set | tools | queries | BM25 reference top-1 / R@5 | dense only top-1 / R@5 | BM25 + dense (z-fused 0.5) top-1 / R@5 |',
+    '|---|---|---|---|---|---|',
+    ...rows,
+  ].join('\n');
 }
 
 /** One sentence on dense-only vs BM25, from the figures rather than from hope. */
@@ -75,7 +88,9 @@ It is meant to be **fused with the lexical index**, not to route alone: ${verdic
 
 | file | size |
 |---|---|
-${Object.entries(report.sizes).map(([k, v]) => `| ${k} | ${mb(v)} |`).join('\n')}
+${Object.entries(report.sizes)
+  .map(([k, v]) => `| ${k} | ${mb(v)} |`)
+  .join('\n')}
 | **total** | **${mb(total)}** |
 
 - \`onnx/model.onnx\`: hand-encoded ONNX (opset 17): \`Gather\` of an int8 table [${st.rows} x ${s.dim}] and of a
@@ -106,7 +121,11 @@ the tool pairs of one MCP server are batched together in runs of up to ${s.group
 (create_issue / update_issue) are each other's hard negatives;
 seed ${s.seed}; single-threaded and deterministic. Loss per epoch: ${report.losses.map((l) => l.toFixed(3)).join(', ')}.
 
-Timings of this build on 2 cores (seconds, downloads cached${report.svdCached ? ', SVD from the cache' : ''}): ${Object.entries(report.timings).map(([k, v]) => `${k} ${v}`).join(', ')}.
+Timings of this build on 2 cores (seconds, downloads cached${report.svdCached ? ', SVD from the cache' : ''}): ${Object.entries(
+    report.timings,
+  )
+    .map(([k, v]) => `${k} ${v}`)
+    .join(', ')}.
 Downloads on a fresh machine add about 11 minutes (measured here): apt lists ~2 s, ~210 .deb files
 (~400 MB, only man pages and copyright files unpacked) ~1 min, npm install + tools/list of the candidate
 MCP servers ~10 min, three at a time (each install is deleted once its tool list is cached).

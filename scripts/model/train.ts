@@ -33,7 +33,14 @@ export interface TrainOptions {
 }
 
 /** Sentence vector: s = sum_t w_t E_t over `ids`, returned unnormalised with its norm. */
-function sentence(ids: Int32Array, e: Float32Array, w: Float32Array, dim: number, out: Float32Array, o: number): number {
+function sentence(
+  ids: Int32Array,
+  e: Float32Array,
+  w: Float32Array,
+  dim: number,
+  out: Float32Array,
+  o: number,
+): number {
   for (let c = 0; c < dim; c++) out[o + c] = 0;
   for (let k = 0; k < ids.length; k++) {
     const t = ids[k]!;
@@ -49,7 +56,15 @@ function sentence(ids: Int32Array, e: Float32Array, w: Float32Array, dim: number
 }
 
 /** out[i, j] = scale * dot(a[i, :], b[j, :]) for a (m x k) and b (n x k); k a multiple of 4. */
-function matmulNT(a: Float32Array, b: Float32Array, m: number, n: number, k: number, scale: number, out: Float32Array): void {
+function matmulNT(
+  a: Float32Array,
+  b: Float32Array,
+  m: number,
+  n: number,
+  k: number,
+  scale: number,
+  out: Float32Array,
+): void {
   for (let i = 0; i < m; i++) {
     const io = i * k;
     for (let j = 0; j < n; j++) {
@@ -117,7 +132,13 @@ function epochPairs(pairs: readonly EncodedPair[], options: TrainOptions, random
 }
 
 /** Trains `e` (rows x dim, in place) with fixed per-row weights `w`; returns the mean loss per epoch. */
-export function train(pairs: readonly EncodedPair[], e: Float32Array, w: Float32Array, options: TrainOptions, log: (line: string) => void = console.log): number[] {
+export function train(
+  pairs: readonly EncodedPair[],
+  e: Float32Array,
+  w: Float32Array,
+  options: TrainOptions,
+  log: (line: string) => void = console.log,
+): number[] {
   const { dim, batch, temperature: tau, lr } = options;
   const rows = e.length / dim;
   const m = new Float32Array(e.length);
@@ -160,7 +181,8 @@ export function train(pairs: readonly EncodedPair[], e: Float32Array, w: Float32
         let z = 0;
         for (let j = 0; j < B; j++) z += Math.exp(logits[i * B + j]! - max);
         loss += Math.log(z) + max - logits[i * B + i]!;
-        for (let j = 0; j < B; j++) dl[i * B + j]! += (Math.exp(logits[i * B + j]! - max) / z - (i === j ? 1 : 0)) / (2 * B);
+        for (let j = 0; j < B; j++)
+          dl[i * B + j]! += (Math.exp(logits[i * B + j]! - max) / z - (i === j ? 1 : 0)) / (2 * B);
       }
       for (let j = 0; j < B; j++) {
         let max = -Infinity;
@@ -168,7 +190,8 @@ export function train(pairs: readonly EncodedPair[], e: Float32Array, w: Float32
         let z = 0;
         for (let i = 0; i < B; i++) z += Math.exp(logits[i * B + j]! - max);
         loss += Math.log(z) + max - logits[j * B + j]!;
-        for (let i = 0; i < B; i++) dl[i * B + j]! += (Math.exp(logits[i * B + j]! - max) / z - (i === j ? 1 : 0)) / (2 * B);
+        for (let i = 0; i < B; i++)
+          dl[i * B + j]! += (Math.exp(logits[i * B + j]! - max) / z - (i === j ? 1 : 0)) / (2 * B);
       }
       lossSum += loss / (2 * B);
       batches++;

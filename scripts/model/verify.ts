@@ -37,7 +37,12 @@ export function embedIds(ids: readonly number[], rows: Float32Array, dim: number
 const dot = (a: Float32Array, b: Float32Array) => a.reduce((s, x, i) => s + x * b[i]!, 0);
 
 /** Runs the three checks; returns what was measured. */
-export async function verifyModel(vocab: Vocab, rows: Float32Array, dim: number, log: (line: string) => void): Promise<Record<string, number>> {
+export async function verifyModel(
+  vocab: Vocab,
+  rows: Float32Array,
+  dim: number,
+  log: (line: string) => void,
+): Promise<Record<string, number>> {
   const tokenizer = await AutoTokenizer.from_pretrained(PATHS.model, { local_files_only: true });
   let tokenMismatches = 0;
   const idsOf: number[][] = [];
@@ -59,7 +64,8 @@ export async function verifyModel(vocab: Vocab, rows: Float32Array, dim: number,
       attention_mask: new ort.Tensor('int64', new BigInt64Array(ids.length).fill(1n), shape),
     });
     const hidden = out.last_hidden_state!.data as Float32Array;
-    for (let i = 0; i < hidden.length; i++) ortMaxDiff = Math.max(ortMaxDiff, Math.abs(hidden[i]! - rows[ids[Math.floor(i / dim)]! * dim + (i % dim)]!));
+    for (let i = 0; i < hidden.length; i++)
+      ortMaxDiff = Math.max(ortMaxDiff, Math.abs(hidden[i]! - rows[ids[Math.floor(i / dim)]! * dim + (i % dim)]!));
   }
   const embedder = await TransformersEmbedder.load({ model: MODEL_ID, modelsDir: PATHS.modelsDir });
   const vectors = await embedder.embed(PROBES);
@@ -72,6 +78,7 @@ export async function verifyModel(vocab: Vocab, rows: Float32Array, dim: number,
   });
   const result = { dim: embedder.dim, tokenMismatches, ortMaxDiff, minCosine, maxNormError };
   log(`  verify: ${JSON.stringify(result)}`);
-  if (embedder.dim !== dim || tokenMismatches > 0 || ortMaxDiff > 1e-5 || minCosine < 0.9999 || maxNormError > 1e-4) throw new Error(`model verification failed: ${JSON.stringify(result)}`);
+  if (embedder.dim !== dim || tokenMismatches > 0 || ortMaxDiff > 1e-5 || minCosine < 0.9999 || maxNormError > 1e-4)
+    throw new Error(`model verification failed: ${JSON.stringify(result)}`);
   return result;
 }

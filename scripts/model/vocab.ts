@@ -26,7 +26,12 @@ export interface BuiltVocab {
 }
 
 /** Builds the vocabulary from general texts, tool texts (always kept) and extra surface words. */
-export function buildVocab(texts: readonly string[], toolTexts: readonly string[], extra: { lemmas: readonly string[]; exceptions: readonly [string, string][] }, options: VocabOptions): BuiltVocab {
+export function buildVocab(
+  texts: readonly string[],
+  toolTexts: readonly string[],
+  extra: { lemmas: readonly string[]; exceptions: readonly [string, string][] },
+  options: VocabOptions,
+): BuiltVocab {
   const stemDf = new Map<string, number>();
   const surfaceCount = new Map<string, number>();
   const toolStems = new Set<string>();
@@ -46,7 +51,9 @@ export function buildVocab(texts: readonly string[], toolTexts: readonly string[
   const docs = texts.length + toolTexts.length;
 
   // Frequent stems first; ties broken by the stem itself so the order is reproducible.
-  const ranked = [...stemDf.entries()].filter(([s, df]) => df >= options.minDf || toolStems.has(s)).sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1));
+  const ranked = [...stemDf.entries()]
+    .filter(([s, df]) => df >= options.minDf || toolStems.has(s))
+    .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1));
   const kept = ranked.slice(0, options.maxRows - SPECIALS.length);
   const rows = [...SPECIALS, ...kept.map(([s]) => s)];
   const rowOf = new Map(rows.map((s, i) => [s, i]));

@@ -48,7 +48,9 @@ export class Federation {
       snapshot: next,
       tools: fingerprint(before.tools) !== fingerprint(next.tools),
       prompts: fingerprint(before.prompts) !== fingerprint(next.prompts),
-      resources: fingerprint(before.resources) !== fingerprint(next.resources) || fingerprint(before.resourceTemplates) !== fingerprint(next.resourceTemplates),
+      resources:
+        fingerprint(before.resources) !== fingerprint(next.resources) ||
+        fingerprint(before.resourceTemplates) !== fingerprint(next.resourceTemplates),
     };
     if (!change.tools && !change.prompts && !change.resources) return before;
     this.#current = next;

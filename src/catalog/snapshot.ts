@@ -67,7 +67,11 @@ interface Named {
 }
 
 /** Assigns exposed ids to (server, name) pairs in order; returns ids and conflicts. */
-function assignIds<T extends Named>(items: readonly T[], kind: 'tool' | 'prompt', naming: NamingOptions): { ids: (string | undefined)[]; conflicts: NameConflict[] } {
+function assignIds<T extends Named>(
+  items: readonly T[],
+  kind: 'tool' | 'prompt',
+  naming: NamingOptions,
+): { ids: (string | undefined)[]; conflicts: NameConflict[] } {
   const owners = new Map<string, string[]>();
   for (const item of items) {
     const list = owners.get(item.name) ?? [];
@@ -100,7 +104,11 @@ function assignIds<T extends Named>(items: readonly T[], kind: 'tool' | 'prompt'
 }
 
 /** Keeps the items that got an id (first one wins an id), frozen, in order. */
-function expose<R, E extends { readonly id: string }>(raw: readonly R[], ids: readonly (string | undefined)[], make: (raw: R, id: string) => E): E[] {
+function expose<R, E extends { readonly id: string }>(
+  raw: readonly R[],
+  ids: readonly (string | undefined)[],
+  make: (raw: R, id: string) => E,
+): E[] {
   const taken = new Set<string>();
   const out: E[] = [];
   raw.forEach((item, i) => {
@@ -113,14 +121,32 @@ function expose<R, E extends { readonly id: string }>(raw: readonly R[], ids: re
 }
 
 /** Builds a snapshot from the servers' parts, in registration order. */
-export function buildSnapshot(parts: ReadonlyMap<string, ServerPart>, naming: NamingOptions, version: number): CatalogSnapshot {
-  const rawTools = [...parts].flatMap(([server, part]) => part.tools.map((tool) => ({ server, name: tool.name, tool })));
-  const rawPrompts = [...parts].flatMap(([server, part]) => part.prompts.map((prompt) => ({ server, name: prompt.name, prompt })));
+export function buildSnapshot(
+  parts: ReadonlyMap<string, ServerPart>,
+  naming: NamingOptions,
+  version: number,
+): CatalogSnapshot {
+  const rawTools = [...parts].flatMap(([server, part]) =>
+    part.tools.map((tool) => ({ server, name: tool.name, tool })),
+  );
+  const rawPrompts = [...parts].flatMap(([server, part]) =>
+    part.prompts.map((prompt) => ({ server, name: prompt.name, prompt })),
+  );
   const toolNames = assignIds(rawTools, 'tool', naming);
   const promptNames = assignIds(rawPrompts, 'prompt', naming);
 
-  const tools = expose(rawTools, toolNames.ids, (raw, id) => ({ id, server: raw.server, name: raw.name, tool: Object.freeze({ ...raw.tool, name: id }) }));
-  const prompts = expose(rawPrompts, promptNames.ids, (raw, id) => ({ id, server: raw.server, name: raw.name, prompt: Object.freeze({ ...raw.prompt, name: id }) }));
+  const tools = expose(rawTools, toolNames.ids, (raw, id) => ({
+    id,
+    server: raw.server,
+    name: raw.name,
+    tool: Object.freeze({ ...raw.tool, name: id }),
+  }));
+  const prompts = expose(rawPrompts, promptNames.ids, (raw, id) => ({
+    id,
+    server: raw.server,
+    name: raw.name,
+    prompt: Object.freeze({ ...raw.prompt, name: id }),
+  }));
   const toolById = new Map(tools.map((t) => [t.id, t]));
   const promptById = new Map(prompts.map((p) => [p.id, p]));
 
@@ -133,7 +159,13 @@ export function buildSnapshot(parts: ReadonlyMap<string, ServerPart>, naming: Na
       const owner = resourceOwner.get(resource.uri);
       if (owner !== undefined) {
         if (owner !== server) {
-          resourceConflicts.push({ kind: 'resource', name: resource.uri, servers: [owner, server], kept: owner, message: `resource "${resource.uri}" is offered by "${owner}" and "${server}"; "${owner}" serves it` });
+          resourceConflicts.push({
+            kind: 'resource',
+            name: resource.uri,
+            servers: [owner, server],
+            kept: owner,
+            message: `resource "${resource.uri}" is offered by "${owner}" and "${server}"; "${owner}" serves it`,
+          });
         }
         continue;
       }
@@ -141,7 +173,9 @@ export function buildSnapshot(parts: ReadonlyMap<string, ServerPart>, naming: Na
       resources.push({ ...resource, server });
     }
   }
-  const resourceTemplates = [...parts].flatMap(([server, part]) => part.resourceTemplates.map((t) => ({ ...t, server })));
+  const resourceTemplates = [...parts].flatMap(([server, part]) =>
+    part.resourceTemplates.map((t) => ({ ...t, server })),
+  );
 
   return Object.freeze({
     version,

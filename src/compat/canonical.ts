@@ -20,15 +20,31 @@ import { createHash } from 'node:crypto';
 
 /** Annotation keywords removed from every schema position. */
 export const ANNOTATIONS: ReadonlySet<string> = new Set([
-  'title', 'description', 'examples', '$comment', 'default', 'deprecated', 'readOnly', 'writeOnly', '$schema',
+  'title',
+  'description',
+  'examples',
+  '$comment',
+  'default',
+  'deprecated',
+  'readOnly',
+  'writeOnly',
+  '$schema',
 ]);
 
 /** Keywords whose value is a map of name -> schema. */
 const SCHEMA_MAPS = new Set(['properties', 'patternProperties', '$defs', 'definitions', 'dependentSchemas']);
 /** Keywords whose value is one schema. */
 const SCHEMA_ONE = new Set([
-  'additionalProperties', 'additionalItems', 'not', 'if', 'then', 'else', 'contains', 'propertyNames',
-  'unevaluatedProperties', 'unevaluatedItems',
+  'additionalProperties',
+  'additionalItems',
+  'not',
+  'if',
+  'then',
+  'else',
+  'contains',
+  'propertyNames',
+  'unevaluatedProperties',
+  'unevaluatedItems',
 ]);
 /** Keywords whose value is a list of schemas where order does not matter. */
 const SCHEMA_SETS = new Set(['allOf', 'anyOf', 'oneOf']);
@@ -66,9 +82,13 @@ function canonicalKeyword(key: string, value: unknown): unknown {
     return out;
   }
   if (SCHEMA_ONE.has(key)) return canonicalSchema(value);
-  if (key === 'items' || key === 'prefixItems') return Array.isArray(value) ? value.map(canonicalSchema) : canonicalSchema(value);
+  if (key === 'items' || key === 'prefixItems')
+    return Array.isArray(value) ? value.map(canonicalSchema) : canonicalSchema(value);
   if (SCHEMA_SETS.has(key) && Array.isArray(value)) {
-    const members = value.map((member) => { const schema = canonicalSchema(member); return { schema, text: canonicalJson(schema) }; });
+    const members = value.map((member) => {
+      const schema = canonicalSchema(member);
+      return { schema, text: canonicalJson(schema) };
+    });
     return members.sort((a, b) => (a.text < b.text ? -1 : a.text > b.text ? 1 : 0)).map((m) => m.schema);
   }
   if (key === 'required' && Array.isArray(value)) return [...new Set(value.map(String))].sort();
@@ -101,6 +121,9 @@ export function canonicalSchema(schema: unknown): unknown {
  * the canonical JSON of `{input, output}` (output `null` when the tool declares no output schema).
  */
 export function fingerprint(input: unknown, output?: unknown): string {
-  const text = canonicalJson({ input: canonicalSchema(input ?? {}), output: output === undefined ? null : canonicalSchema(output) });
+  const text = canonicalJson({
+    input: canonicalSchema(input ?? {}),
+    output: output === undefined ? null : canonicalSchema(output),
+  });
   return createHash('sha256').update(text).digest('hex').slice(0, 16);
 }

@@ -50,7 +50,16 @@ type Obj = Record<string, unknown>;
 const UPPER = ['maxLength', 'maximum', 'exclusiveMaximum', 'maxItems', 'maxProperties'] as const;
 const LOWER = ['minLength', 'minimum', 'exclusiveMinimum', 'minItems', 'minProperties'] as const;
 const EXACT = ['pattern', 'format', 'const', 'multipleOf'] as const;
-const HANDLED = new Set<string>(['type', 'enum', 'uniqueItems', 'properties', 'required', 'additionalProperties', 'items', ...EXACT]);
+const HANDLED = new Set<string>([
+  'type',
+  'enum',
+  'uniqueItems',
+  'properties',
+  'required',
+  'additionalProperties',
+  'items',
+  ...EXACT,
+]);
 
 function asObj(schema: unknown): Obj | null {
   if (schema === false) return null;
@@ -155,14 +164,18 @@ class Differ {
 
   #bounds(from: Obj, to: Obj, path: string): void {
     const label = this.#label(path);
-    for (const [keywords, upper] of [[UPPER, true], [LOWER, false]] as const) {
+    for (const [keywords, upper] of [
+      [UPPER, true],
+      [LOWER, false],
+    ] as const) {
       for (const kw of keywords) {
         const a = from[kw];
         const b = to[kw];
-        if (a === b || (a !== undefined && typeof a !== 'number') || (b !== undefined && typeof b !== 'number')) continue;
+        if (a === b || (a !== undefined && typeof a !== 'number') || (b !== undefined && typeof b !== 'number'))
+          continue;
         if (a === undefined) this.#tighten(path, `${kw} of ${label} added (${b})`);
         else if (b === undefined) this.#loosen(path, `${kw} of ${label} removed (was ${a})`);
-        else if ((b > a) === upper) this.#loosen(path, `${kw} of ${label} loosened from ${a} to ${b}`);
+        else if (b > a === upper) this.#loosen(path, `${kw} of ${label} loosened from ${a} to ${b}`);
         else this.#tighten(path, `${kw} of ${label} tightened from ${a} to ${b}`);
       }
     }
@@ -199,12 +212,13 @@ class Differ {
       else if (tr.has(name)) this.#add(p, 'breaking', `new required property "${p}"`);
       else this.#add(p, 'additive', `new optional property "${p}"`);
     }
-    const reported = (name: string): boolean => (name in fp) !== (name in tp);
+    const reported = (name: string): boolean => name in fp !== name in tp;
     for (const name of [...new Set([...fr, ...tr])].sort()) {
       if (reported(name) || fr.has(name) === tr.has(name)) continue;
       const p = join(path, name);
       const label = this.#label(p);
-      if (tr.has(name)) this.#tighten(p, this.#role === 'input' ? `${label} is now required` : `${label} is now always present`);
+      if (tr.has(name))
+        this.#tighten(p, this.#role === 'input' ? `${label} is now required` : `${label} is now always present`);
       else this.#loosen(p, this.#role === 'input' ? `${label} is now optional` : `${label} may now be absent`);
     }
   }
@@ -215,9 +229,14 @@ class Differ {
     const f = state(from.additionalProperties);
     const t = state(to.additionalProperties);
     const label = this.#label(path);
-    if (f === 'schema' && t === 'schema') return this.compare(from.additionalProperties, to.additionalProperties, join(path, '*'));
+    if (f === 'schema' && t === 'schema')
+      return this.compare(from.additionalProperties, to.additionalProperties, join(path, '*'));
     if (f === t) return;
-    if (t === 'any' || f === 'none') this.#loosen(path, `additional properties of ${label} are now ${t === 'any' ? 'allowed' : 'constrained instead of forbidden'}`);
+    if (t === 'any' || f === 'none')
+      this.#loosen(
+        path,
+        `additional properties of ${label} are now ${t === 'any' ? 'allowed' : 'constrained instead of forbidden'}`,
+      );
     else this.#tighten(path, `additional properties of ${label} are now ${t === 'none' ? 'forbidden' : 'constrained'}`);
   }
 
@@ -226,14 +245,21 @@ class Differ {
     const t = to.items;
     if (f === undefined && t === undefined) return;
     if (Array.isArray(f) || Array.isArray(t)) {
-      if (canonicalJson(f) !== canonicalJson(t)) this.#add(path, 'breaking', `tuple items of ${this.#label(path)} changed`);
+      if (canonicalJson(f) !== canonicalJson(t))
+        this.#add(path, 'breaking', `tuple items of ${this.#label(path)} changed`);
       return;
     }
     this.compare(f ?? true, t ?? true, `${path}[]`);
   }
 
   #others(from: Obj, to: Obj, path: string): void {
-    const numeric = new Set<string>([...UPPER, ...LOWER].filter((kw) => (from[kw] === undefined || typeof from[kw] === 'number') && (to[kw] === undefined || typeof to[kw] === 'number')));
+    const numeric = new Set<string>(
+      [...UPPER, ...LOWER].filter(
+        (kw) =>
+          (from[kw] === undefined || typeof from[kw] === 'number') &&
+          (to[kw] === undefined || typeof to[kw] === 'number'),
+      ),
+    );
     for (const kw of [...new Set([...Object.keys(from), ...Object.keys(to)])].sort()) {
       if (HANDLED.has(kw) || numeric.has(kw)) continue;
       if (canonicalJson(from[kw]) !== canonicalJson(to[kw])) {

@@ -39,13 +39,21 @@ export interface ConfigIssue {
 const VAR = /\$\{(?:env:)?([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;
 
 /** Replaces `${VAR}`, `${env:VAR}` and `${VAR:-default}` in every string; collects undefined variables. */
-export function expandEnv(value: unknown, env: NodeJS.ProcessEnv, path: (string | number)[], issues: ConfigIssue[]): unknown {
+export function expandEnv(
+  value: unknown,
+  env: NodeJS.ProcessEnv,
+  path: (string | number)[],
+  issues: ConfigIssue[],
+): unknown {
   if (typeof value === 'string') {
     return value.replace(VAR, (_match, name: string, fallback: string | undefined) => {
       const found = env[name];
       if (found !== undefined) return found;
       if (fallback !== undefined) return fallback;
-      issues.push({ path: formatPath(path), message: `environment variable ${name} is not set (write \${${name}:-default} for a default)` });
+      issues.push({
+        path: formatPath(path),
+        message: `environment variable ${name} is not set (write \${${name}:-default} for a default)`,
+      });
       return '';
     });
   }
@@ -78,7 +86,10 @@ export function describeIssues(source: string, issues: readonly ConfigIssue[]): 
  * Validates a raw (already parsed) config object. Throws CONFIG_INVALID listing every issue.
  * `baseDir` resolves relative `cwd` and store paths against the file's folder.
  */
-export function buildConfig(raw: unknown, options: { env?: NodeJS.ProcessEnv; source?: string; baseDir?: string } = {}): Config {
+export function buildConfig(
+  raw: unknown,
+  options: { env?: NodeJS.ProcessEnv; source?: string; baseDir?: string } = {},
+): Config {
   const source = options.source ?? '(inline config)';
   const issues: ConfigIssue[] = [];
   const expanded = expandEnv(raw ?? {}, options.env ?? process.env, [], issues);
@@ -87,10 +98,14 @@ export function buildConfig(raw: unknown, options: { env?: NodeJS.ProcessEnv; so
   const data = parsed.success ? parsed.data : undefined;
   if (data) {
     if (Object.keys(data.virtualTools).length > 0 && (data.servers?.switchboard || data.mcpServers?.switchboard)) {
-      issues.push({ path: data.servers?.switchboard ? 'servers.switchboard' : 'mcpServers.switchboard', message: '"switchboard" is where the gateway lists its virtual tools; choose another server name' });
+      issues.push({
+        path: data.servers?.switchboard ? 'servers.switchboard' : 'mcpServers.switchboard',
+        message: '"switchboard" is where the gateway lists its virtual tools; choose another server name',
+      });
     }
     for (const name of Object.keys(data.mcpServers ?? {})) {
-      if (data.servers?.[name]) issues.push({ path: `mcpServers.${name}`, message: `server "${name}" is also defined under servers` });
+      if (data.servers?.[name])
+        issues.push({ path: `mcpServers.${name}`, message: `server "${name}" is also defined under servers` });
     }
   }
   if (issues.length > 0 || !data) {
@@ -128,7 +143,10 @@ export function loadConfigFile(path: string, env: NodeJS.ProcessEnv = process.en
   try {
     raw = parseYaml(text, { prettyErrors: true });
   } catch (error) {
-    throw new GatewayError('CONFIG_INVALID', `invalid configuration in ${absolute}: not valid YAML/JSON: ${(error as Error).message}`);
+    throw new GatewayError(
+      'CONFIG_INVALID',
+      `invalid configuration in ${absolute}: not valid YAML/JSON: ${(error as Error).message}`,
+    );
   }
   return buildConfig(raw, { env, source: absolute, baseDir: dirname(absolute) });
 }

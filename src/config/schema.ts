@@ -41,20 +41,25 @@ type TransportFields = { [K in keyof typeof transportFields]?: z.infer<(typeof t
 function checkTransport(entry: TransportFields, ctx: z.RefinementCtx): void {
   const kind = entry.type;
   if (kind === 'stdio' || (kind === undefined && entry.command !== undefined)) {
-    if (entry.command === undefined) ctx.addIssue({ code: 'custom', path: ['command'], message: 'a stdio server needs a command' });
-    if (entry.url !== undefined) ctx.addIssue({ code: 'custom', path: ['url'], message: 'a stdio server takes a command, not a url' });
-    if (entry.headers !== undefined) ctx.addIssue({ code: 'custom', path: ['headers'], message: 'headers apply to HTTP servers only' });
+    if (entry.command === undefined)
+      ctx.addIssue({ code: 'custom', path: ['command'], message: 'a stdio server needs a command' });
+    if (entry.url !== undefined)
+      ctx.addIssue({ code: 'custom', path: ['url'], message: 'a stdio server takes a command, not a url' });
+    if (entry.headers !== undefined)
+      ctx.addIssue({ code: 'custom', path: ['headers'], message: 'headers apply to HTTP servers only' });
     return;
   }
   if (entry.url === undefined) {
     ctx.addIssue({
       code: 'custom',
       path: kind === undefined ? [] : ['url'],
-      message: kind === undefined ? 'a server needs either a command (stdio) or a url (HTTP)' : `a ${kind} server needs a url`,
+      message:
+        kind === undefined ? 'a server needs either a command (stdio) or a url (HTTP)' : `a ${kind} server needs a url`,
     });
   }
   for (const key of ['command', 'args', 'env', 'cwd'] as const) {
-    if (entry[key] !== undefined) ctx.addIssue({ code: 'custom', path: [key], message: `${key} applies to stdio servers only` });
+    if (entry[key] !== undefined)
+      ctx.addIssue({ code: 'custom', path: [key], message: `${key} applies to stdio servers only` });
   }
 }
 
@@ -105,7 +110,10 @@ export const serverEntrySchema = z
     /** How calls spread over healthy instances of the best tier. */
     balance: z.enum(['p2c', 'round-robin']).optional(),
     /** Active health checks of this server's instances (override the gateway defaults). */
-    health: z.object({ intervalMs: z.number().int().positive().optional(), timeoutMs: z.number().int().positive().optional() }).strict().optional(),
+    health: z
+      .object({ intervalMs: z.number().int().positive().optional(), timeoutMs: z.number().int().positive().optional() })
+      .strict()
+      .optional(),
     circuit: circuitSchema.partial().optional(),
     retry: retrySchema.partial().optional(),
     /** Tools that may be repeated on another instance after a failure mid-call (true = all), besides
@@ -115,7 +123,12 @@ export const serverEntrySchema = z
   .superRefine((entry, ctx) => {
     if (entry.instances === undefined) return checkTransport(entry, ctx);
     for (const key of Object.keys(transportFields) as (keyof typeof transportFields)[]) {
-      if (entry[key] !== undefined) ctx.addIssue({ code: 'custom', path: [key], message: `${key} goes inside each of "instances" (give either instances or one command/url)` });
+      if (entry[key] !== undefined)
+        ctx.addIssue({
+          code: 'custom',
+          path: [key],
+          message: `${key} goes inside each of "instances" (give either instances or one command/url)`,
+        });
     }
   });
 
@@ -144,8 +157,14 @@ export const virtualToolSchema = z
   })
   .strict()
   .superRefine((tool, ctx) => {
-    if (tool.strategy === 'quorum' && tool.quorum === undefined) ctx.addIssue({ code: 'custom', path: ['quorum'], message: 'the quorum strategy needs quorum: n' });
-    if (tool.quorum !== undefined && tool.quorum > tool.tools.length) ctx.addIssue({ code: 'custom', path: ['quorum'], message: `quorum ${tool.quorum} is more than the ${tool.tools.length} tools` });
+    if (tool.strategy === 'quorum' && tool.quorum === undefined)
+      ctx.addIssue({ code: 'custom', path: ['quorum'], message: 'the quorum strategy needs quorum: n' });
+    if (tool.quorum !== undefined && tool.quorum > tool.tools.length)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['quorum'],
+        message: `quorum ${tool.quorum} is more than the ${tool.tools.length} tools`,
+      });
   });
 
 /** A virtual tool as configured. */
@@ -197,7 +216,11 @@ export const experimentSchema = z
     end: z.iso.datetime({ offset: true }).optional(),
     /** Stop a (non-control) arm whose error rate or p95 latency exceeds a bound, once it has minSample calls. */
     guardrails: z
-      .object({ maxErrorRate: z.number().min(0).max(1).optional(), maxP95Ms: z.number().positive().optional(), minSample: z.number().int().positive().default(30) })
+      .object({
+        maxErrorRate: z.number().min(0).max(1).optional(),
+        maxP95Ms: z.number().positive().optional(),
+        minSample: z.number().int().positive().default(30),
+      })
       .strict()
       .optional(),
   })
@@ -205,10 +228,13 @@ export const experimentSchema = z
   .superRefine((e, ctx) => {
     const names = e.arms.map((a) => a.name);
     names.forEach((name, i) => {
-      if (names.indexOf(name) !== i) ctx.addIssue({ code: 'custom', path: ['arms', i, 'name'], message: `arm "${name}" is listed twice` });
+      if (names.indexOf(name) !== i)
+        ctx.addIssue({ code: 'custom', path: ['arms', i, 'name'], message: `arm "${name}" is listed twice` });
     });
-    if (e.arms.every((a) => a.weight === 0)) ctx.addIssue({ code: 'custom', path: ['arms'], message: 'at least one arm needs a weight above 0' });
-    if (e.start && e.end && Date.parse(e.end) <= Date.parse(e.start)) ctx.addIssue({ code: 'custom', path: ['end'], message: 'end must be after start' });
+    if (e.arms.every((a) => a.weight === 0))
+      ctx.addIssue({ code: 'custom', path: ['arms'], message: 'at least one arm needs a weight above 0' });
+    if (e.start && e.end && Date.parse(e.end) <= Date.parse(e.start))
+      ctx.addIssue({ code: 'custom', path: ['end'], message: 'end must be after start' });
   });
 
 /** An experiment as configured. */
@@ -228,7 +254,11 @@ export const configSchema = z
         healthTimeoutMs: z.number().int().positive().default(5_000),
         drainTimeoutMs: z.number().int().nonnegative().default(10_000),
         /** Largest request an agent may send, in bytes (HTTP bodies; tool arguments on stdio). */
-        maxRequestBytes: z.number().int().positive().default(4 * 1024 * 1024),
+        maxRequestBytes: z
+          .number()
+          .int()
+          .positive()
+          .default(4 * 1024 * 1024),
         /** Defaults for every server (each may override them). */
         balance: z.enum(['p2c', 'round-robin']).default('p2c'),
         circuit: circuitSchema.prefault({}),
@@ -275,12 +305,25 @@ export const configSchema = z
       .strict()
       .prefault({}),
     /** Gateway-owned tools that fan a call out over tools of several servers and aggregate the results. */
-    virtualTools: z.record(z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'virtual tool names use letters, digits, "_", "-" and "."'), virtualToolSchema).default({}),
+    virtualTools: z
+      .record(
+        z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'virtual tool names use letters, digits, "_", "-" and "."'),
+        virtualToolSchema,
+      )
+      .default({}),
     /** A/B experiments by name (reloaded without a restart on SIGHUP or when the file changes). */
-    experiments: z.record(z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'experiment names use letters, digits, "_", "-" and "."'), experimentSchema).default({}),
+    experiments: z
+      .record(
+        z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'experiment names use letters, digits, "_", "-" and "."'),
+        experimentSchema,
+      )
+      .default({}),
     /** Tool version pins: for everyone, and per agent (by its client name). */
     pins: z
-      .object({ global: z.record(z.string(), versionPin).default({}), agents: z.record(z.string(), z.record(z.string(), versionPin)).default({}) })
+      .object({
+        global: z.record(z.string(), versionPin).default({}),
+        agents: z.record(z.string(), z.record(z.string(), versionPin)).default({}),
+      })
       .strict()
       .prefault({}),
     servers: serversMap.optional(),

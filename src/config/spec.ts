@@ -66,12 +66,29 @@ export interface ServerSpec {
 
 type Transport = Pick<ServerEntry, 'type' | 'command' | 'args' | 'env' | 'cwd' | 'url' | 'headers'>;
 
-function toInstance(base: Omit<SpecBase, 'instance' | 'tier'>, instance: string, tier: number, entry: Transport): UpstreamSpec {
+function toInstance(
+  base: Omit<SpecBase, 'instance' | 'tier'>,
+  instance: string,
+  tier: number,
+  entry: Transport,
+): UpstreamSpec {
   const common = { ...base, instance, tier };
   if (entry.type === 'stdio' || (entry.type === undefined && entry.command !== undefined)) {
-    return { ...common, kind: 'stdio', command: entry.command ?? '', args: entry.args ?? [], env: entry.env ?? {}, cwd: entry.cwd };
+    return {
+      ...common,
+      kind: 'stdio',
+      command: entry.command ?? '',
+      args: entry.args ?? [],
+      env: entry.env ?? {},
+      cwd: entry.cwd,
+    };
   }
-  return { ...common, kind: entry.type === 'sse' ? 'sse' : 'streamable-http', url: entry.url ?? '', headers: entry.headers ?? {} };
+  return {
+    ...common,
+    kind: entry.type === 'sse' ? 'sse' : 'streamable-http',
+    url: entry.url ?? '',
+    headers: entry.headers ?? {},
+  };
 }
 
 /** Translates a validated entry into the internal form. The entry must have passed `serverEntrySchema`. */
@@ -85,7 +102,14 @@ export function toServerSpec(name: string, entry: ServerEntry): ServerSpec {
   };
   const listed = entry.instances;
   const instances = listed
-    ? listed.map((i, n) => toInstance(base, listed.length === 1 ? name : `${name}#${n + 1}`, i.tier === 'backup' ? 1 : i.tier === 'primary' || i.tier === undefined ? 0 : i.tier, i))
+    ? listed.map((i, n) =>
+        toInstance(
+          base,
+          listed.length === 1 ? name : `${name}#${n + 1}`,
+          i.tier === 'backup' ? 1 : i.tier === 'primary' || i.tier === undefined ? 0 : i.tier,
+          i,
+        ),
+      )
     : [toInstance(base, name, 0, entry)];
   return {
     name,
@@ -101,10 +125,17 @@ export function toServerSpec(name: string, entry: ServerEntry): ServerSpec {
 }
 
 /** Resolves relative stdio working directories against `baseDir` (the config file's folder). */
-export function withBaseDir(spec: ServerSpec, baseDir: string, isAbsolute: (p: string) => boolean, resolve: (a: string, b: string) => string): ServerSpec {
+export function withBaseDir(
+  spec: ServerSpec,
+  baseDir: string,
+  isAbsolute: (p: string) => boolean,
+  resolve: (a: string, b: string) => string,
+): ServerSpec {
   return {
     ...spec,
-    instances: spec.instances.map((i) => (i.kind === 'stdio' && i.cwd && !isAbsolute(i.cwd) ? { ...i, cwd: resolve(baseDir, i.cwd) } : i)),
+    instances: spec.instances.map((i) =>
+      i.kind === 'stdio' && i.cwd && !isAbsolute(i.cwd) ? { ...i, cwd: resolve(baseDir, i.cwd) } : i,
+    ),
   };
 }
 
@@ -126,6 +157,8 @@ export function redactSpec(spec: UpstreamSpec): Record<string, unknown> {
   }
   return {
     ...spec,
-    headers: Object.fromEntries(Object.entries(spec.headers).map(([k, v]) => [k, SECRET_NAME.test(k) ? '[redacted]' : v])),
+    headers: Object.fromEntries(
+      Object.entries(spec.headers).map(([k, v]) => [k, SECRET_NAME.test(k) ? '[redacted]' : v]),
+    ),
   };
 }

@@ -58,7 +58,12 @@ export class GatewayError extends Error {
 
   /** A JSON body for REST responses and structured tool errors. */
   toJSON(): { code: ErrorCode; message: string; retryable: boolean; details?: Record<string, unknown> } {
-    return { code: this.code, message: this.message, retryable: this.retryable, ...(this.details ? { details: this.details } : {}) };
+    return {
+      code: this.code,
+      message: this.message,
+      retryable: this.retryable,
+      ...(this.details ? { details: this.details } : {}),
+    };
   }
 }
 

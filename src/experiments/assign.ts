@@ -37,11 +37,13 @@ export function validateArms(arms: readonly Arm[]): void {
   if (arms.length === 0) throw new GatewayError('CONFIG_INVALID', 'an experiment needs at least one arm');
   const names = new Set<string>();
   for (const arm of arms) {
-    if (!Number.isFinite(arm.weight) || arm.weight < 0) throw new GatewayError('CONFIG_INVALID', `arm "${arm.name}" has an invalid weight ${arm.weight}`);
+    if (!Number.isFinite(arm.weight) || arm.weight < 0)
+      throw new GatewayError('CONFIG_INVALID', `arm "${arm.name}" has an invalid weight ${arm.weight}`);
     if (names.has(arm.name)) throw new GatewayError('CONFIG_INVALID', `arm "${arm.name}" is declared twice`);
     names.add(arm.name);
   }
-  if (!arms.some((a) => a.weight > 0)) throw new GatewayError('CONFIG_INVALID', 'at least one arm needs a positive weight');
+  if (!arms.some((a) => a.weight > 0))
+    throw new GatewayError('CONFIG_INVALID', 'at least one arm needs a positive weight');
 }
 
 /**

@@ -158,7 +158,7 @@ export function mannWhitneyU(a: readonly number[], b: readonly number[]): RankTe
   const total = all.length;
   let rankSumA = 0;
   let tieTerm = 0;
-  for (let i = 0; i < total; ) {
+  for (let i = 0; i < total;) {
     let j = i;
     while (j + 1 < total && all[j + 1]!.v === all[i]!.v) j++;
     const rank = (i + j) / 2 + 1; // average of 1-based ranks i+1 .. j+1
@@ -206,7 +206,11 @@ export function chiSquareGoodnessOfFit(observed: readonly number[], expectedWeig
 }
 
 /** Sample ratio mismatch: the chi-square test plus its verdict at `alpha` (0.001 is the usual bar). */
-export function sampleRatioMismatch(observed: readonly number[], expectedWeights: readonly number[], alpha = 0.001): ChiSquareTest & { readonly mismatch: boolean } {
+export function sampleRatioMismatch(
+  observed: readonly number[],
+  expectedWeights: readonly number[],
+  alpha = 0.001,
+): ChiSquareTest & { readonly mismatch: boolean } {
   const test = chiSquareGoodnessOfFit(observed, expectedWeights);
   return { ...test, mismatch: test.pValue < alpha };
 }

@@ -9,7 +9,15 @@ import type { CatalogSnapshot, CatalogTool } from '../catalog/snapshot.js';
 import type { CapabilityDoc, CapabilityIndex, SearchMode } from '../index/capability-index.js';
 import { toolDocument } from '../index/lexical/document.js';
 import { zFuse } from '../router/fusion.js';
-import { equivalent, rank, type Candidate, type Match, type Ranking, type ScorerSettings, type ServerSignal } from '../router/scorer.js';
+import {
+  equivalent,
+  rank,
+  type Candidate,
+  type Match,
+  type Ranking,
+  type ScorerSettings,
+  type ServerSignal,
+} from '../router/scorer.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { Gateway } from './gateway.js';
 
@@ -38,7 +46,11 @@ export interface FindResult {
   readonly catalogVersion: number;
   readonly confident: boolean;
   readonly confidence: number;
-  readonly matches: readonly (Match & { readonly title: string | undefined; readonly description: string | undefined; readonly inputSchema: unknown })[];
+  readonly matches: readonly (Match & {
+    readonly title: string | undefined;
+    readonly description: string | undefined;
+    readonly inputSchema: unknown;
+  })[];
 }
 
 /** Settings of the use-case. */
@@ -51,10 +63,27 @@ export interface CapabilityOptions {
 const MAX_DECISIONS = 10_000;
 
 /** Builds the index documents of a catalog tool (examples from config and from use included). */
-export function capabilityDoc(tool: CatalogTool, serverDescription: string | undefined, examples: readonly string[]): CapabilityDoc {
-  const lexical = toolDocument({ id: tool.id, server: tool.server, ...(serverDescription ? { serverDescription } : {}), tool: tool.tool, examples });
+export function capabilityDoc(
+  tool: CatalogTool,
+  serverDescription: string | undefined,
+  examples: readonly string[],
+): CapabilityDoc {
+  const lexical = toolDocument({
+    id: tool.id,
+    server: tool.server,
+    ...(serverDescription ? { serverDescription } : {}),
+    tool: tool.tool,
+    examples,
+  });
   const params = (lexical.fields.params ?? '').split(/\s+/).filter(Boolean);
-  const embedText = [tool.tool.title ?? tool.name, tool.tool.description ?? '', params.length ? `parameters: ${params.join(' ')}` : '', ...examples].filter(Boolean).join('. ');
+  const embedText = [
+    tool.tool.title ?? tool.name,
+    tool.tool.description ?? '',
+    params.length ? `parameters: ${params.join(' ')}` : '',
+    ...examples,
+  ]
+    .filter(Boolean)
+    .join('. ');
   return { id: tool.id, server: tool.server, name: tool.name, params, lexical, embedText };
 }
 
@@ -72,7 +101,11 @@ export interface RouteOptions {
 
 /** Routes a need through an index (shared by the gateway and the quality benchmark). */
 export async function routeNeed(index: CapabilityIndex, need: string, options: RouteOptions): Promise<Ranking> {
-  const hits = await index.search(need, { k: options.k, ...(options.servers ? { servers: options.servers } : {}), ...(options.mode ? { mode: options.mode } : {}) });
+  const hits = await index.search(need, {
+    k: options.k,
+    ...(options.servers ? { servers: options.servers } : {}),
+    ...(options.mode ? { mode: options.mode } : {}),
+  });
   const fused = zFuse(hits.lexical, hits.dense, options.mode === 'dense' ? 1 : options.denseWeight);
   const candidates = new Map<string, Candidate>();
   for (const [id, c] of hits.candidates) if (!options.allow || options.allow(id)) candidates.set(id, c);
@@ -90,7 +123,13 @@ export class Capabilities {
   #synced = Promise.resolve();
   #indexedVersion = -1;
 
-  constructor(deps: { gateway: Gateway; index: CapabilityIndex; examples?: ExampleStore; options: CapabilityOptions; log: Logger }) {
+  constructor(deps: {
+    gateway: Gateway;
+    index: CapabilityIndex;
+    examples?: ExampleStore;
+    options: CapabilityOptions;
+    log: Logger;
+  }) {
     this.#gateway = deps.gateway;
     this.#index = deps.index;
     this.#examples = deps.examples;
@@ -110,23 +149,36 @@ export class Capabilities {
     return this.#index.model;
   }
 
-
   /** Re-indexes the current catalog (serialised: one sync at a time, the last one wins). */
   refresh(): Promise<void> {
-    this.#synced = this.#synced.then(async () => {
-      const snapshot = this.#gateway.catalog;
-      const started = performance.now();
-      const report = await this.#index.sync(this.#docs(snapshot));
-      this.#indexedVersion = snapshot.version;
-      this.#log.info({ version: snapshot.version, tools: this.#index.size, ...report, ms: Math.round(performance.now() - started) }, 'capability index synced');
-    }).catch((error: unknown) => this.#log.error({ err: (error as Error).message }, 'capability index sync failed'));
+    this.#synced = this.#synced
+      .then(async () => {
+        const snapshot = this.#gateway.catalog;
+        const started = performance.now();
+        const report = await this.#index.sync(this.#docs(snapshot));
+        this.#indexedVersion = snapshot.version;
+        this.#log.info(
+          {
+            version: snapshot.version,
+            tools: this.#index.size,
+            ...report,
+            ms: Math.round(performance.now() - started),
+          },
+          'capability index synced',
+        );
+      })
+      .catch((error: unknown) => this.#log.error({ err: (error as Error).message }, 'capability index sync failed'));
     return this.#synced;
   }
 
   /** Ranks the catalog's tools for a need. */
   async find(request: FindRequest): Promise<FindResult> {
     const need = request.capability.trim();
-    if (!need) throw new GatewayError('INVALID_ARGUMENTS', 'capability must describe a need in words, e.g. "create an issue in the tracker"');
+    if (!need)
+      throw new GatewayError(
+        'INVALID_ARGUMENTS',
+        'capability must describe a need in words, e.g. "create an issue in the tracker"',
+      );
     const snapshot = this.#gateway.catalog;
     if (this.#indexedVersion !== snapshot.version) await this.refresh();
     const k = Math.min(50, Math.max(1, request.k ?? 5));
@@ -146,8 +198,23 @@ export class Capabilities {
       const tool = snapshot.toolById.get(m.tool)?.tool;
       return { ...m, title: tool?.title, description: tool?.description, inputSchema: tool?.inputSchema };
     });
-    this.#log.info({ decisionId, matches: matches.length, top: matches[0]?.tool, confident: ranking.confident, ms: Math.round((performance.now() - started) * 100) / 100 }, 'find_capability');
-    return { decisionId, catalogVersion: snapshot.version, confident: ranking.confident, confidence: ranking.confidence, matches };
+    this.#log.info(
+      {
+        decisionId,
+        matches: matches.length,
+        top: matches[0]?.tool,
+        confident: ranking.confident,
+        ms: Math.round((performance.now() - started) * 100) / 100,
+      },
+      'find_capability',
+    );
+    return {
+      decisionId,
+      catalogVersion: snapshot.version,
+      confident: ranking.confident,
+      confidence: ranking.confidence,
+      matches,
+    };
   }
 
   /**
@@ -158,9 +225,19 @@ export class Capabilities {
     const snapshot = this.#gateway.catalog;
     const tool = snapshot.toolById.get(toolId);
     if (!tool) return [];
-    const asCandidate = (t: CatalogTool) => ({ id: t.id, server: t.server, name: t.name, params: Object.keys((t.tool.inputSchema as { properties?: object }).properties ?? {}), matchedTerms: [], coverage: 0 });
+    const asCandidate = (t: CatalogTool) => ({
+      id: t.id,
+      server: t.server,
+      name: t.name,
+      params: Object.keys((t.tool.inputSchema as { properties?: object }).properties ?? {}),
+      matchedTerms: [],
+      coverage: 0,
+    });
     const self = asCandidate(tool);
-    return [toolId, ...snapshot.tools.filter((t) => t.id !== toolId && equivalent(self, asCandidate(t))).map((t) => t.id)];
+    return [
+      toolId,
+      ...snapshot.tools.filter((t) => t.id !== toolId && equivalent(self, asCandidate(t))).map((t) => t.id),
+    ];
   }
 
   /** Called after a tool call: with learning on, a successful call of an offered tool teaches the need. */
@@ -191,18 +268,26 @@ export class Capabilities {
     for (const e of this.#examples?.list() ?? []) learned.set(e.tool, [...(learned.get(e.tool) ?? []), e.need]);
     const specs = new Map(this.#gateway.listServers().map((s) => [s.name, s]));
     return snapshot.tools.map((tool) => {
-      const spec = specs.get(tool.server)?.spec as { description?: string; examples?: Record<string, string[]> } | undefined;
+      const spec = specs.get(tool.server)?.spec as
+        { description?: string; examples?: Record<string, string[]> } | undefined;
       const examples = [...(spec?.examples?.[tool.name] ?? []), ...(learned.get(tool.id) ?? [])];
       return capabilityDoc(tool, spec?.description, examples);
     });
   }
 
   #signals(): Map<string, ServerSignal> {
-    return new Map(this.#gateway.listServers().map((s) => [s.name, { healthy: s.health !== 'down', latencyMs: s.latencyMs, errorRate: s.errorRate }]));
+    return new Map(
+      this.#gateway
+        .listServers()
+        .map((s) => [s.name, { healthy: s.health !== 'down', latencyMs: s.latencyMs, errorRate: s.errorRate }]),
+    );
   }
 
   #remember(decisionId: string, need: string, matches: readonly Match[]): void {
-    this.#decisions.set(decisionId, { need, tools: new Set(matches.flatMap((m) => [m.tool, ...m.alternatives.map((a) => a.tool)])) });
+    this.#decisions.set(decisionId, {
+      need,
+      tools: new Set(matches.flatMap((m) => [m.tool, ...m.alternatives.map((a) => a.tool)])),
+    });
     if (this.#decisions.size > MAX_DECISIONS) {
       const oldest = this.#decisions.keys().next().value;
       if (oldest !== undefined) this.#decisions.delete(oldest);

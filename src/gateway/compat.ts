@@ -18,7 +18,10 @@ import type { SchemaVersion, SqliteCompatStore } from '../store/compat-repo.js';
 import type { Logger } from '../telemetry/logger.js';
 
 /** The store operations the tracker uses. */
-export type CompatStore = Pick<SqliteCompatStore, 'observe' | 'versions' | 'versionsOfTool' | 'all' | 'recordChange' | 'listChanges'>;
+export type CompatStore = Pick<
+  SqliteCompatStore,
+  'observe' | 'versions' | 'versionsOfTool' | 'all' | 'recordChange' | 'listChanges'
+>;
 
 interface Served {
   readonly fingerprint: string;
@@ -54,7 +57,10 @@ export interface MatrixRow {
   readonly backends: readonly MatrixCell[];
 }
 
-const schemasOf = (tool: Tool): ToolSchemas => ({ inputSchema: tool.inputSchema, ...(tool.outputSchema ? { outputSchema: tool.outputSchema } : {}) });
+const schemasOf = (tool: Tool): ToolSchemas => ({
+  inputSchema: tool.inputSchema,
+  ...(tool.outputSchema ? { outputSchema: tool.outputSchema } : {}),
+});
 
 /** Parses "v2", "V2" or "2" into 2; anything else is a declared version string. */
 function versionNumber(pin: string): number | undefined {
@@ -89,15 +95,42 @@ export class CompatTracker {
     for (const tool of part.tools) {
       const schemas = schemasOf(tool);
       const fp = fingerprint(schemas.inputSchema, schemas.outputSchema);
-      const declared = typeof tool._meta?.['io.switchboard/version'] === 'string' ? (tool._meta['io.switchboard/version'] as string) : undefined;
+      const declared =
+        typeof tool._meta?.['io.switchboard/version'] === 'string'
+          ? (tool._meta['io.switchboard/version'] as string)
+          : undefined;
       const seen = this.#store.observe(instance, key(server, tool.name), fp, schemas, declared);
       served.set(tool.name, { fingerprint: fp, version: seen.version, schemas });
       if (seen.previous) {
         const previous = seen.previous;
-        const diff = diffTool({ inputSchema: previous.inputSchema, ...(previous.outputSchema !== null ? { outputSchema: previous.outputSchema } : {}) }, schemas);
-        this.#store.recordChange({ server: instance, tool: key(server, tool.name), fromVersion: previous.version, toVersion: seen.version, kind: diff.kind, changes: diff.changes });
+        const diff = diffTool(
+          {
+            inputSchema: previous.inputSchema,
+            ...(previous.outputSchema !== null ? { outputSchema: previous.outputSchema } : {}),
+          },
+          schemas,
+        );
+        this.#store.recordChange({
+          server: instance,
+          tool: key(server, tool.name),
+          fromVersion: previous.version,
+          toVersion: seen.version,
+          kind: diff.kind,
+          changes: diff.changes,
+        });
         const level = diff.kind === 'breaking' ? 'warn' : 'info';
-        this.#log[level]({ server, instance, tool: tool.name, from: `v${previous.version}`, to: `v${seen.version}`, kind: diff.kind, changes: diff.changes.map((c) => c.message) }, `tool schema changed (${diff.kind})`);
+        this.#log[level](
+          {
+            server,
+            instance,
+            tool: tool.name,
+            from: `v${previous.version}`,
+            to: `v${seen.version}`,
+            kind: diff.kind,
+            changes: diff.changes.map((c) => c.message),
+          },
+          `tool schema changed (${diff.kind})`,
+        );
       }
     }
     this.#served.set(instance, served);
@@ -129,10 +162,21 @@ export class CompatTracker {
     const number = versionNumber(pin);
     const match = all.find((v) => (number !== undefined ? v.version === number : v.declaredVersion === pin));
     if (!match) {
-      const available = [...new Set(all.map((v) => `v${v.version}${v.declaredVersion ? ` (${v.declaredVersion})` : ''}`))];
-      throw new GatewayError('INVALID_ARGUMENTS', `version "${pin}" of tool "${tool}" on server "${server}" was never seen; known versions: ${available.join(', ') || 'none yet'}`, { server, tool, pin, available });
+      const available = [
+        ...new Set(all.map((v) => `v${v.version}${v.declaredVersion ? ` (${v.declaredVersion})` : ''}`)),
+      ];
+      throw new GatewayError(
+        'INVALID_ARGUMENTS',
+        `version "${pin}" of tool "${tool}" on server "${server}" was never seen; known versions: ${available.join(', ') || 'none yet'}`,
+        { server, tool, pin, available },
+      );
     }
-    const requirement = { fingerprint: match.fingerprint, schemas: toSchemas(match), label: `pin ${pin}`, version: match.version };
+    const requirement = {
+      fingerprint: match.fingerprint,
+      schemas: toSchemas(match),
+      label: `pin ${pin}`,
+      version: match.version,
+    };
     this.#pinReqs.set(cacheKey, requirement);
     return requirement;
   }
@@ -142,7 +186,12 @@ export class CompatTracker {
     let requirement = this.#catalogReqs.get(tool);
     if (!requirement) {
       const schemas = schemasOf(tool);
-      requirement = { fingerprint: fingerprint(schemas.inputSchema, schemas.outputSchema), schemas, label: "the catalog's version", version: undefined };
+      requirement = {
+        fingerprint: fingerprint(schemas.inputSchema, schemas.outputSchema),
+        schemas,
+        label: "the catalog's version",
+        version: undefined,
+      };
       this.#catalogReqs.set(tool, requirement);
     }
     return requirement;
@@ -156,7 +205,12 @@ export class CompatTracker {
   }
 
   /** The error when no instance satisfies `requirement`. */
-  noneCompatible(server: string, tool: string, requirement: SchemaRequirement, instances: readonly string[]): GatewayError {
+  noneCompatible(
+    server: string,
+    tool: string,
+    requirement: SchemaRequirement,
+    instances: readonly string[],
+  ): GatewayError {
     const details = instances.map((instance) => {
       const served = this.#served.get(instance)?.get(tool);
       if (!served) return `${instance}: not connected`;
@@ -166,14 +220,28 @@ export class CompatTracker {
     return new GatewayError(
       'UPSTREAM_UNAVAILABLE',
       `no backend of server "${server}" serves tool "${tool}" compatibly with ${requirement.label}${requirement.version !== undefined ? ` (v${requirement.version})` : ''}: ${details.join('; ')}; update the pin to an available version or wait for a compatible backend`,
-      { server, tool, pin: requirement.label, available: [...new Set(instances.map((i) => this.#served.get(i)?.get(tool)?.version).filter((v) => v !== undefined).map((v) => `v${v}`))], sent: false },
+      {
+        server,
+        tool,
+        pin: requirement.label,
+        available: [
+          ...new Set(
+            instances
+              .map((i) => this.#served.get(i)?.get(tool)?.version)
+              .filter((v) => v !== undefined)
+              .map((v) => `v${v}`),
+          ),
+        ],
+        sent: false,
+      },
     );
   }
 
   /** The current version number each instance of `server` serves of `tool`. */
   currentVersions(server: string, tool: string): Map<string, number> {
     const out = new Map<string, number>();
-    for (const [instance, served] of this.#served) if (this.#serverOf.get(instance) === server && served.get(tool)) out.set(instance, served.get(tool)!.version);
+    for (const [instance, served] of this.#served)
+      if (this.#serverOf.get(instance) === server && served.get(tool)) out.set(instance, served.get(tool)!.version);
     return out;
   }
 
@@ -188,14 +256,32 @@ export class CompatTracker {
       const distinct = new Map<number, SchemaVersion>();
       for (const v of versions) if (!distinct.has(v.version)) distinct.set(v.version, v);
       for (const [version, v] of [...distinct].sort((a, b) => a[0] - b[0])) {
-        const requirement: SchemaRequirement = { fingerprint: v.fingerprint, schemas: toSchemas(v), label: `v${version}`, version };
+        const requirement: SchemaRequirement = {
+          fingerprint: v.fingerprint,
+          schemas: toSchemas(v),
+          label: `v${version}`,
+          version,
+        };
         const backends = instances.map((instance): MatrixCell => {
           const served = this.#served.get(instance)?.get(tool);
           if (!served) return { instance, current: undefined, verdict: 'absent' };
           if (served.fingerprint === v.fingerprint) return { instance, current: served.version, verdict: 'compatible' };
-          return { instance, current: served.version, verdict: this.#breaking(requirement, served).length ? 'breaking' : 'additive' };
+          return {
+            instance,
+            current: served.version,
+            verdict: this.#breaking(requirement, served).length ? 'breaking' : 'additive',
+          };
         });
-        rows.push({ server, tool, version, fingerprint: v.fingerprint, declaredVersion: v.declaredVersion, firstSeen: v.firstSeen, lastSeen: v.lastSeen, backends });
+        rows.push({
+          server,
+          tool,
+          version,
+          fingerprint: v.fingerprint,
+          declaredVersion: v.declaredVersion,
+          firstSeen: v.firstSeen,
+          lastSeen: v.lastSeen,
+          backends,
+        });
       }
     }
     return rows;
@@ -232,5 +318,8 @@ function toolOf(k: string): { server: string; tool: string } {
 }
 
 function toSchemas(v: SchemaVersion): ToolSchemas {
-  return { inputSchema: v.inputSchema, ...(v.outputSchema !== null && v.outputSchema !== undefined ? { outputSchema: v.outputSchema } : {}) };
+  return {
+    inputSchema: v.inputSchema,
+    ...(v.outputSchema !== null && v.outputSchema !== undefined ? { outputSchema: v.outputSchema } : {}),
+  };
 }

@@ -40,7 +40,12 @@ export interface ExperimentView {
   readonly why: string;
   readonly target: ExperimentEntry['target'];
   readonly unit: ExperimentEntry['unit'];
-  readonly arms: readonly { name: string; weight: number; stopped: string | undefined; route: Record<string, unknown> }[];
+  readonly arms: readonly {
+    name: string;
+    weight: number;
+    stopped: string | undefined;
+    route: Record<string, unknown>;
+  }[];
 }
 
 const GUARDRAIL_EVERY = 10;
@@ -58,7 +63,13 @@ export class ExperimentRunner {
   readonly #overrides = new Map<string, boolean>();
   readonly #sinceCheck = new Map<string, number>();
 
-  constructor(deps: { store: ExperimentStore; log: Logger; experiments: Record<string, ExperimentEntry>; providers: (toolId: string) => readonly string[]; now?: () => number }) {
+  constructor(deps: {
+    store: ExperimentStore;
+    log: Logger;
+    experiments: Record<string, ExperimentEntry>;
+    providers: (toolId: string) => readonly string[];
+    now?: () => number;
+  }) {
     this.#store = deps.store;
     this.#log = deps.log;
     this.#providers = deps.providers;
@@ -82,10 +93,19 @@ export class ExperimentRunner {
         this.#store.setRunning(name, undefined);
         if (log) this.#log.info({ experiment: name }, 'experiment removed');
       } else if (JSON.stringify(before[name]) !== JSON.stringify(experiments[name])) {
-        if (log) this.#log.info({ experiment: name, arms: experiments[name].arms.map((a) => `${a.name}:${a.weight}`) }, 'experiment changed');
+        if (log)
+          this.#log.info(
+            { experiment: name, arms: experiments[name].arms.map((a) => `${a.name}:${a.weight}`) },
+            'experiment changed',
+          );
       }
     }
-    for (const name of Object.keys(experiments)) if (!before[name] && log) this.#log.info({ experiment: name, arms: experiments[name]!.arms.map((a) => `${a.name}:${a.weight}`) }, 'experiment added');
+    for (const name of Object.keys(experiments))
+      if (!before[name] && log)
+        this.#log.info(
+          { experiment: name, arms: experiments[name]!.arms.map((a) => `${a.name}:${a.weight}`) },
+          'experiment added',
+        );
   }
 
   /** Every experiment with its state. */
@@ -93,13 +113,21 @@ export class ExperimentRunner {
     return Object.entries(this.#experiments).map(([name, e]) => {
       const { running, why } = this.#running(name, e);
       const stopped = this.#stoppedArms.get(name);
-      return { name, running, why, target: e.target, unit: e.unit, arms: e.arms.map((a) => ({ name: a.name, weight: a.weight, stopped: stopped?.get(a.name), route: a.route })) };
+      return {
+        name,
+        running,
+        why,
+        target: e.target,
+        unit: e.unit,
+        arms: e.arms.map((a) => ({ name: a.name, weight: a.weight, stopped: stopped?.get(a.name), route: a.route })),
+      };
     });
   }
 
   /** Starts (true) or stops (false) an experiment at run time. */
   setRunning(name: string, running: boolean): ExperimentView {
-    if (!this.#experiments[name]) throw new GatewayError('NOT_FOUND', `no experiment named "${name}"`, { experiment: name });
+    if (!this.#experiments[name])
+      throw new GatewayError('NOT_FOUND', `no experiment named "${name}"`, { experiment: name });
     this.#overrides.set(name, running);
     if (running) this.#stoppedArms.delete(name);
     this.#store.setRunning(name, running);
@@ -126,9 +154,32 @@ export class ExperimentRunner {
   }
 
   /** Records how an experiment call went, then checks the guardrails. */
-  recordCall(assignment: Assignment, tool: string, server: string, result: CallToolResult | undefined, error: unknown, ms: number, decisionId?: string): void {
-    const outcome: CallOutcome = result ? (result.isError ? 'is_error' : 'success') : error instanceof GatewayError && error.code === 'UPSTREAM_TIMEOUT' ? 'timeout' : 'transport_error';
-    this.#store.recordOutcome({ experiment: assignment.experiment, arm: assignment.arm, unit: assignment.unit, tool, server, outcome, latencyMs: ms, ...(decisionId ? { decisionId } : {}) });
+  recordCall(
+    assignment: Assignment,
+    tool: string,
+    server: string,
+    result: CallToolResult | undefined,
+    error: unknown,
+    ms: number,
+    decisionId?: string,
+  ): void {
+    const outcome: CallOutcome = result
+      ? result.isError
+        ? 'is_error'
+        : 'success'
+      : error instanceof GatewayError && error.code === 'UPSTREAM_TIMEOUT'
+        ? 'timeout'
+        : 'transport_error';
+    this.#store.recordOutcome({
+      experiment: assignment.experiment,
+      arm: assignment.arm,
+      unit: assignment.unit,
+      tool,
+      server,
+      outcome,
+      latencyMs: ms,
+      ...(decisionId ? { decisionId } : {}),
+    });
     const seen = (this.#sinceCheck.get(assignment.experiment) ?? 0) + 1;
     this.#sinceCheck.set(assignment.experiment, seen);
     if (seen >= GUARDRAIL_EVERY || outcome !== 'success') {
@@ -146,12 +197,16 @@ export class ExperimentRunner {
   report(name: string): ExperimentReport & { running: boolean; why: string } {
     const e = this.#experiments[name];
     if (!e) throw new GatewayError('NOT_FOUND', `no experiment named "${name}"`, { experiment: name });
-    return { ...buildReport(name, e.arms, this.#store.armStats(name), this.#stoppedArms.get(name)), ...this.#running(name, e) };
+    return {
+      ...buildReport(name, e.arms, this.#store.armStats(name), this.#stoppedArms.get(name)),
+      ...this.#running(name, e),
+    };
   }
 
   #targets(e: ExperimentEntry, toolId: string): boolean {
     if ('tools' in e.target) return e.target.tools.includes(toolId);
-    if ('capability' in e.target) return e.target.capability === toolId || this.#providers(e.target.capability).includes(toolId);
+    if ('capability' in e.target)
+      return e.target.capability === toolId || this.#providers(e.target.capability).includes(toolId);
     return false;
   }
 
@@ -166,7 +221,14 @@ export class ExperimentRunner {
   }
 
   #assign(name: string, e: ExperimentEntry, units: UnitIds, decisionId: string | undefined): Assignment {
-    const unit = e.unit === 'agent' ? units.agent : e.unit === 'user' ? (units.user ?? units.agent) : e.unit === 'session' ? units.session : `request:${Math.random().toString(36).slice(2)}${this.#now()}`;
+    const unit =
+      e.unit === 'agent'
+        ? units.agent
+        : e.unit === 'user'
+          ? (units.user ?? units.agent)
+          : e.unit === 'session'
+            ? units.session
+            : `request:${Math.random().toString(36).slice(2)}${this.#now()}`;
     let arm = assignArm(e.arms, e.salt ?? name, unit);
     if (this.#stoppedArms.get(name)?.has(arm)) arm = e.arms[0]!.name; // a stopped arm's units go to the control
     this.#store.recordExposure({ experiment: name, arm, unit, ...(decisionId ? { decisionId } : {}) });
@@ -183,13 +245,18 @@ export class ExperimentRunner {
       const errorRate = arm.errors / arm.calls;
       const p95 = summarize(arm.latencies).p95 ?? 0;
       let reason: string | undefined;
-      if (rails.maxErrorRate !== undefined && errorRate > rails.maxErrorRate) reason = `error rate ${(errorRate * 100).toFixed(1)}% over ${arm.calls} calls exceeds ${(rails.maxErrorRate * 100).toFixed(1)}%`;
-      else if (rails.maxP95Ms !== undefined && p95 > rails.maxP95Ms) reason = `p95 latency ${p95.toFixed(1)} ms over ${arm.calls} calls exceeds ${rails.maxP95Ms} ms`;
+      if (rails.maxErrorRate !== undefined && errorRate > rails.maxErrorRate)
+        reason = `error rate ${(errorRate * 100).toFixed(1)}% over ${arm.calls} calls exceeds ${(rails.maxErrorRate * 100).toFixed(1)}%`;
+      else if (rails.maxP95Ms !== undefined && p95 > rails.maxP95Ms)
+        reason = `p95 latency ${p95.toFixed(1)} ms over ${arm.calls} calls exceeds ${rails.maxP95Ms} ms`;
       if (!reason) continue;
       stopped.set(arm.arm, reason);
       this.#stoppedArms.set(name, stopped);
       this.#store.stopArm(name, arm.arm, reason);
-      this.#log.warn({ experiment: name, arm: arm.arm, reason }, 'guardrail stopped an experiment arm; its units now get the control');
+      this.#log.warn(
+        { experiment: name, arm: arm.arm, reason },
+        'guardrail stopped an experiment arm; its units now get the control',
+      );
     }
   }
 }

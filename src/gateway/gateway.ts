@@ -79,11 +79,27 @@ export class Gateway {
     this.#compat = deps.compat ? new CompatTracker(deps.compat, deps.log.child({ component: 'compat' })) : undefined;
     this.#pins = deps.config.pins;
     const { gateway } = deps.config;
-    this.#poolDefaults = { connectTimeoutMs: gateway.connectTimeoutMs, healthIntervalMs: gateway.healthIntervalMs, healthTimeoutMs: gateway.healthTimeoutMs, callTimeoutMs: gateway.callTimeoutMs, balance: gateway.balance, circuit: gateway.circuit, retry: gateway.retry };
+    this.#poolDefaults = {
+      connectTimeoutMs: gateway.connectTimeoutMs,
+      healthIntervalMs: gateway.healthIntervalMs,
+      healthTimeoutMs: gateway.healthTimeoutMs,
+      callTimeoutMs: gateway.callTimeoutMs,
+      balance: gateway.balance,
+      circuit: gateway.circuit,
+      retry: gateway.retry,
+    };
     this.#federation.onChange((change) => {
       // Virtual tools take their input schema from their backends: follow the catalog.
-      if (change.tools && Object.keys(this.config.virtualTools).length > 0) queueMicrotask(() => this.#publishVirtual());
-      this.#log.info({ version: change.snapshot.version, tools: change.snapshot.tools.length, changed: { tools: change.tools, prompts: change.prompts, resources: change.resources } }, 'catalog updated');
+      if (change.tools && Object.keys(this.config.virtualTools).length > 0)
+        queueMicrotask(() => this.#publishVirtual());
+      this.#log.info(
+        {
+          version: change.snapshot.version,
+          tools: change.snapshot.tools.length,
+          changed: { tools: change.tools, prompts: change.prompts, resources: change.resources },
+        },
+        'catalog updated',
+      );
       // Log each conflict once, when it appears, not on every later catalog change.
       const current = new Set(change.snapshot.conflicts.map((c) => c.message));
       for (const conflict of change.snapshot.conflicts) {
@@ -118,10 +134,16 @@ export class Gateway {
   /** Connects every configured and persisted server in parallel; one failing server never blocks the rest. */
   async start(): Promise<void> {
     const stored = this.#registry.list();
-    const specs: { spec: ServerSpec; source: ServerSource }[] = this.config.servers.map((spec) => ({ spec, source: 'config' }));
+    const specs: { spec: ServerSpec; source: ServerSource }[] = this.config.servers.map((spec) => ({
+      spec,
+      source: 'config',
+    }));
     for (const row of stored) {
       if (specs.some((s) => s.spec.name === row.name)) {
-        this.#log.warn({ server: row.name }, 'a runtime registration has the name of a configured server; the config wins');
+        this.#log.warn(
+          { server: row.name },
+          'a runtime registration has the name of a configured server; the config wins',
+        );
         continue;
       }
       try {
@@ -136,7 +158,10 @@ export class Gateway {
     }
     await Promise.all(specs.map(({ spec, source }) => this.#add(spec, source)));
     this.#ready = true;
-    this.#log.info({ servers: specs.length, tools: this.catalog.tools.length, version: this.catalog.version }, 'gateway ready');
+    this.#log.info(
+      { servers: specs.length, tools: this.catalog.tools.length, version: this.catalog.version },
+      'gateway ready',
+    );
   }
 
   /** Looks up a tool by its exposed id, or fails with suggestions. */
@@ -148,32 +173,74 @@ export class Gateway {
     for (const [server, { pool }] of this.#upstreams) {
       if (id.startsWith(`${server}${separator}`) && pool.state !== 'ready') {
         const status = pool.status();
-        throw new GatewayError('UPSTREAM_UNAVAILABLE', `server "${server}" is not connected (${status.state}${status.lastError ? `: ${status.lastError}` : ''}); its tools are unavailable until it reconnects`, { server, tool: id, state: status.state });
+        throw new GatewayError(
+          'UPSTREAM_UNAVAILABLE',
+          `server "${server}" is not connected (${status.state}${status.lastError ? `: ${status.lastError}` : ''}); its tools are unavailable until it reconnects`,
+          { server, tool: id, state: status.state },
+        );
       }
     }
-    const close = suggest(id, snapshot.tools.map((t) => t.id));
-    throw new GatewayError('UNKNOWN_TOOL', `unknown tool "${id}"${close.length ? `; did you mean ${close.map((c) => `"${c}"`).join(', ')}?` : ''}`, { tool: id, suggestions: close });
+    const close = suggest(
+      id,
+      snapshot.tools.map((t) => t.id),
+    );
+    throw new GatewayError(
+      'UNKNOWN_TOOL',
+      `unknown tool "${id}"${close.length ? `; did you mean ${close.map((c) => `"${c}"`).join(', ')}?` : ''}`,
+      { tool: id, suggestions: close },
+    );
   }
 
   /** Routes a tool call to the server that owns the tool. */
-  async callTool(tool: CatalogTool, args: Record<string, unknown> | undefined, meta: Record<string, unknown> | undefined, options: CallOptions): Promise<CallToolResult> {
-    if (tool.server === GATEWAY_SERVER && !this.#upstreams.has(GATEWAY_SERVER)) return this.#callVirtual(tool, args, meta, options);
+  async callTool(
+    tool: CatalogTool,
+    args: Record<string, unknown> | undefined,
+    meta: Record<string, unknown> | undefined,
+    options: CallOptions,
+  ): Promise<CallToolResult> {
+    if (tool.server === GATEWAY_SERVER && !this.#upstreams.has(GATEWAY_SERVER))
+      return this.#callVirtual(tool, args, meta, options);
     const entry = this.#upstreams.get(tool.server);
-    if (!entry) throw new GatewayError('UPSTREAM_UNAVAILABLE', `server "${tool.server}" has been removed`, { server: tool.server });
+    if (!entry)
+      throw new GatewayError('UPSTREAM_UNAVAILABLE', `server "${tool.server}" has been removed`, {
+        server: tool.server,
+      });
     const started = performance.now();
     try {
       const safe = retrySafe(tool.name, tool.tool.annotations, entry.pool.spec.retrySafe);
-      const result = await entry.pool.callTool(tool.name, args, meta, safe, options, this.#selector(tool, entry.pool, options));
-      this.#log.info({ tool: tool.id, server: tool.server, ms: round(performance.now() - started), isError: result.isError === true }, 'tools/call');
+      const result = await entry.pool.callTool(
+        tool.name,
+        args,
+        meta,
+        safe,
+        options,
+        this.#selector(tool, entry.pool, options),
+      );
+      this.#log.info(
+        {
+          tool: tool.id,
+          server: tool.server,
+          ms: round(performance.now() - started),
+          isError: result.isError === true,
+        },
+        'tools/call',
+      );
       return result;
     } catch (error) {
-      this.#log.warn({ tool: tool.id, server: tool.server, ms: round(performance.now() - started), err: (error as Error).message }, 'tools/call failed');
+      this.#log.warn(
+        { tool: tool.id, server: tool.server, ms: round(performance.now() - started), err: (error as Error).message },
+        'tools/call failed',
+      );
       throw error;
     }
   }
 
   /** Routes prompts/get by exposed prompt id. */
-  async getPrompt(id: string, args: Record<string, string> | undefined, options: ForwardOptions): Promise<GetPromptResult> {
+  async getPrompt(
+    id: string,
+    args: Record<string, string> | undefined,
+    options: ForwardOptions,
+  ): Promise<GetPromptResult> {
     const prompt = this.catalog.promptById.get(id);
     if (!prompt) throw new GatewayError('UNKNOWN_PROMPT', `unknown prompt "${id}"`, { prompt: id });
     return this.#upstream(prompt.server).getPrompt(prompt.name, args, options);
@@ -182,21 +249,30 @@ export class Gateway {
   /** Routes resources/read to the server that lists the URI, else to one whose template matches it. */
   async readResource(uri: string, options: ForwardOptions): Promise<ReadResourceResult> {
     const snapshot = this.catalog;
-    const owner = snapshot.resourceOwner.get(uri) ?? snapshot.resourceTemplates.find((t) => templateMatches(t.uriTemplate, uri))?.server;
+    const owner =
+      snapshot.resourceOwner.get(uri) ??
+      snapshot.resourceTemplates.find((t) => templateMatches(t.uriTemplate, uri))?.server;
     if (!owner) throw new GatewayError('UNKNOWN_RESOURCE', `no connected server offers resource "${uri}"`, { uri });
     return this.#upstream(owner).readResource(uri, options);
   }
 
   /** Every server with its status. */
   listServers(): ServerView[] {
-    return [...this.#upstreams.values()].map(({ pool, source }) => ({ ...pool.status(), source, spec: redactServer(pool.spec) }));
+    return [...this.#upstreams.values()].map(({ pool, source }) => ({
+      ...pool.status(),
+      source,
+      spec: redactServer(pool.spec),
+    }));
   }
 
   /** Registers a server at run time, persists it, and waits for its first connection attempt. */
   async register(name: string, entry: unknown): Promise<ServerView> {
     if (this.#closing) throw new GatewayError('SHUTTING_DOWN', 'the gateway is shutting down');
     const spec = this.#parseEntry(name, entry);
-    if (this.#upstreams.has(name)) throw new GatewayError('SERVER_EXISTS', `a server named "${name}" already exists; remove it first`, { server: name });
+    if (this.#upstreams.has(name))
+      throw new GatewayError('SERVER_EXISTS', `a server named "${name}" already exists; remove it first`, {
+        server: name,
+      });
     this.#registry.save(name, entry);
     await this.#add(spec, 'runtime');
     this.#log.info({ server: name, spec: redactServer(spec) }, 'server registered');
@@ -266,7 +342,14 @@ export class Gateway {
    * fanout) and aggregates the results by `strategy`. Tools missing from the catalog are reported
    * as failed branches.
    */
-  async fanOut(name: string, toolIds: readonly string[], args: Record<string, unknown> | undefined, meta: Record<string, unknown> | undefined, fan: { strategy: FanoutStrategy; quorum?: number; timeoutMs?: number }, options: CallOptions): Promise<CallToolResult> {
+  async fanOut(
+    name: string,
+    toolIds: readonly string[],
+    args: Record<string, unknown> | undefined,
+    meta: Record<string, unknown> | undefined,
+    fan: { strategy: FanoutStrategy; quorum?: number; timeoutMs?: number },
+    options: CallOptions,
+  ): Promise<CallToolResult> {
     const snapshot = this.catalog;
     const started = performance.now();
     const branches: FanoutBranch[] = toolIds.map((id) => {
@@ -275,20 +358,58 @@ export class Gateway {
         tool: id,
         server: tool?.server ?? '?',
         run: async (signal) => {
-          if (!tool) throw new GatewayError('UNKNOWN_TOOL', `"${id}" is not in the catalog now (its server may be down)`, { tool: id });
-          return this.callTool(tool, args, meta, { signal, ...(fan.timeoutMs !== undefined ? { timeoutMs: fan.timeoutMs } : options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}) });
+          if (!tool)
+            throw new GatewayError('UNKNOWN_TOOL', `"${id}" is not in the catalog now (its server may be down)`, {
+              tool: id,
+            });
+          return this.callTool(tool, args, meta, {
+            signal,
+            ...(fan.timeoutMs !== undefined
+              ? { timeoutMs: fan.timeoutMs }
+              : options.timeoutMs !== undefined
+                ? { timeoutMs: options.timeoutMs }
+                : {}),
+          });
         },
       };
     });
-    const { result, outcomes } = await fanOut(name, branches, { strategy: fan.strategy, ...(fan.quorum !== undefined ? { quorum: fan.quorum } : {}), ...(options.signal ? { signal: options.signal } : {}) });
-    this.#log.info({ tool: name, strategy: fan.strategy, ms: round(performance.now() - started), branches: outcomes.map((o) => ({ tool: o.tool, status: o.status, ms: round(o.ms) })) }, 'fan-out call');
+    const { result, outcomes } = await fanOut(name, branches, {
+      strategy: fan.strategy,
+      ...(fan.quorum !== undefined ? { quorum: fan.quorum } : {}),
+      ...(options.signal ? { signal: options.signal } : {}),
+    });
+    this.#log.info(
+      {
+        tool: name,
+        strategy: fan.strategy,
+        ms: round(performance.now() - started),
+        branches: outcomes.map((o) => ({ tool: o.tool, status: o.status, ms: round(o.ms) })),
+      },
+      'fan-out call',
+    );
     return result;
   }
 
-  #callVirtual(tool: CatalogTool, args: Record<string, unknown> | undefined, meta: Record<string, unknown> | undefined, options: CallOptions): Promise<CallToolResult> {
+  #callVirtual(
+    tool: CatalogTool,
+    args: Record<string, unknown> | undefined,
+    meta: Record<string, unknown> | undefined,
+    options: CallOptions,
+  ): Promise<CallToolResult> {
     const virtual = this.config.virtualTools[tool.name];
     if (!virtual) throw new GatewayError('UNKNOWN_TOOL', `unknown tool "${tool.id}"`, { tool: tool.id });
-    return this.fanOut(tool.id, virtual.tools, args, meta, { strategy: virtual.strategy, ...(virtual.quorum !== undefined ? { quorum: virtual.quorum } : {}), ...(virtual.timeoutMs !== undefined ? { timeoutMs: virtual.timeoutMs } : {}) }, options);
+    return this.fanOut(
+      tool.id,
+      virtual.tools,
+      args,
+      meta,
+      {
+        strategy: virtual.strategy,
+        ...(virtual.quorum !== undefined ? { quorum: virtual.quorum } : {}),
+        ...(virtual.timeoutMs !== undefined ? { timeoutMs: virtual.timeoutMs } : {}),
+      },
+      options,
+    );
   }
 
   /** Lists the virtual tools under the gateway's own server, with their backends' input schema. */
@@ -298,13 +419,22 @@ export class Gateway {
     const tools: Tool[] = Object.entries(this.config.virtualTools).map(([name, v]) => {
       const backends = v.tools.map((id) => snapshot.toolById.get(id)).filter((t): t is CatalogTool => t !== undefined);
       const schema = (v.inputSchema ?? backends[0]?.tool.inputSchema ?? { type: 'object' }) as Tool['inputSchema'];
-      const readOnly = backends.length === v.tools.length && backends.every((b) => b.tool.annotations?.readOnlyHint === true);
+      const readOnly =
+        backends.length === v.tools.length && backends.every((b) => b.tool.annotations?.readOnlyHint === true);
       return {
         name,
-        description: v.description ?? `Runs ${v.tools.join(', ')} at once and ${v.strategy === 'merge' ? 'merges their results, each labelled with its source' : v.strategy === 'first' ? 'returns the first success (the rest are cancelled)' : `returns once ${v.quorum} succeed`}.`,
+        description:
+          v.description ??
+          `Runs ${v.tools.join(', ')} at once and ${v.strategy === 'merge' ? 'merges their results, each labelled with its source' : v.strategy === 'first' ? 'returns the first success (the rest are cancelled)' : `returns once ${v.quorum} succeed`}.`,
         inputSchema: schema,
         annotations: { readOnlyHint: readOnly, openWorldHint: true },
-        _meta: { 'io.switchboard/fanout': { tools: v.tools, strategy: v.strategy, ...(v.quorum !== undefined ? { quorum: v.quorum } : {}) } },
+        _meta: {
+          'io.switchboard/fanout': {
+            tools: v.tools,
+            strategy: v.strategy,
+            ...(v.quorum !== undefined ? { quorum: v.quorum } : {}),
+          },
+        },
       };
     });
     const part: ServerPart = { tools, prompts: [], resources: [], resourceTemplates: [], instructions: undefined };
@@ -313,7 +443,11 @@ export class Gateway {
 
   /** The pin that applies to a call of `tool`: the call's own, the agent's, or the global one. */
   pinFor(toolId: string, options: { pin?: string | undefined; agent?: string | undefined }): string | undefined {
-    return options.pin ?? (options.agent ? this.#pins.agents[options.agent]?.[toolId] : undefined) ?? this.#pins.global[toolId];
+    return (
+      options.pin ??
+      (options.agent ? this.#pins.agents[options.agent]?.[toolId] : undefined) ??
+      this.#pins.global[toolId]
+    );
   }
 
   /** Replaces the version pins (config reload), logging when they changed. */
@@ -327,28 +461,49 @@ export class Gateway {
   #selector(tool: CatalogTool, pool: ServerPool, options: CallOptions): InstanceSelector | undefined {
     const compat = this.#compat;
     const pin = this.pinFor(tool.id, options);
-    const requirement = compat ? (pin ? compat.pinned(tool.server, tool.name, pin) : compat.catalogs(tool.tool)) : undefined;
+    const requirement = compat
+      ? pin
+        ? compat.pinned(tool.server, tool.name, pin)
+        : compat.catalogs(tool.tool)
+      : undefined;
     const only = options.instances ? new Set(options.instances) : undefined;
     if (!requirement && !only) return undefined;
     return {
-      accept: (instance) => (!only || only.has(instance)) && (!requirement || !compat || compat.accepts(instance, tool.name, requirement)),
+      accept: (instance) =>
+        (!only || only.has(instance)) && (!requirement || !compat || compat.accepts(instance, tool.name, requirement)),
       reject: () => {
-        if (requirement && compat && pool.instanceIds.every((i) => !only || only.has(i)) && !pool.instanceIds.some((i) => compat.accepts(i, tool.name, requirement))) {
+        if (
+          requirement &&
+          compat &&
+          pool.instanceIds.every((i) => !only || only.has(i)) &&
+          !pool.instanceIds.some((i) => compat.accepts(i, tool.name, requirement))
+        ) {
           return compat.noneCompatible(tool.server, tool.name, requirement, pool.instanceIds);
         }
-        return new GatewayError('UPSTREAM_UNAVAILABLE', `no instance of server "${tool.server}" among ${[...(only ?? pool.instanceIds)].join(', ')} can take this call now${requirement ? ` compatibly with ${requirement.label}` : ''}`, { server: tool.server, sent: false });
+        return new GatewayError(
+          'UPSTREAM_UNAVAILABLE',
+          `no instance of server "${tool.server}" among ${[...(only ?? pool.instanceIds)].join(', ')} can take this call now${requirement ? ` compatibly with ${requirement.label}` : ''}`,
+          { server: tool.server, sent: false },
+        );
       },
     };
   }
 
   #parseEntry(name: string, entry: unknown): ServerSpec {
     const issues: ConfigIssue[] = [];
-    if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/.test(name)) issues.push({ path: 'name', message: 'server names use letters, digits, "_", "-" and "." (at most 64)' });
-    if (name === GATEWAY_SERVER && Object.keys(this.config.virtualTools).length > 0) issues.push({ path: 'name', message: `"${GATEWAY_SERVER}" is where the gateway lists its virtual tools; choose another name` });
+    if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/.test(name))
+      issues.push({ path: 'name', message: 'server names use letters, digits, "_", "-" and "." (at most 64)' });
+    if (name === GATEWAY_SERVER && Object.keys(this.config.virtualTools).length > 0)
+      issues.push({
+        path: 'name',
+        message: `"${GATEWAY_SERVER}" is where the gateway lists its virtual tools; choose another name`,
+      });
     const expanded = expandEnv(entry, this.#env, [], issues);
     const parsed = serverEntrySchema.safeParse(expanded);
-    if (!parsed.success) issues.push(...parsed.error.issues.map((i) => ({ path: formatPath(i.path), message: i.message })));
-    if (issues.length > 0 || !parsed.success) throw new GatewayError('CONFIG_INVALID', describeIssues(`server "${name}"`, issues), { issues });
+    if (!parsed.success)
+      issues.push(...parsed.error.issues.map((i) => ({ path: formatPath(i.path), message: i.message })));
+    if (issues.length > 0 || !parsed.success)
+      throw new GatewayError('CONFIG_INVALID', describeIssues(`server "${name}"`, issues), { issues });
     return toServerSpec(name, parsed.data);
   }
 }

@@ -14,7 +14,13 @@
  */
 import type { CircuitSettings, RetrySettings, ServerSpec, UpstreamSpec } from '../config/spec.js';
 import { GatewayError } from '../core/errors.js';
-import { emptyPart, type CallToolResult, type GetPromptResult, type ReadResourceResult, type ServerPart } from '../core/protocol.js';
+import {
+  emptyPart,
+  type CallToolResult,
+  type GetPromptResult,
+  type ReadResourceResult,
+  type ServerPart,
+} from '../core/protocol.js';
 import { Balancer, type BalanceMode } from '../resilience/balancer.js';
 import { CircuitBreaker, type CircuitView } from '../resilience/breaker.js';
 import { backoffMs, sleep } from '../resilience/retry.js';
@@ -75,7 +81,13 @@ export class ServerPool {
   readonly #observe: (instance: string, part: ServerPart | undefined) => void;
   #closed = false;
 
-  constructor(spec: ServerSpec, log: Logger, defaults: PoolDefaults, publish: (part: ServerPart | undefined) => void, observe: (instance: string, part: ServerPart | undefined) => void = () => {}) {
+  constructor(
+    spec: ServerSpec,
+    log: Logger,
+    defaults: PoolDefaults,
+    publish: (part: ServerPart | undefined) => void,
+    observe: (instance: string, part: ServerPart | undefined) => void = () => {},
+  ) {
     this.spec = spec;
     this.#log = log;
     this.#defaults = defaults;
@@ -104,7 +116,11 @@ export class ServerPool {
 
   /** The server's status with each instance's health and circuit. */
   status(): PoolStatus {
-    const instances = this.#instances.map((i): InstanceView => ({ ...i.upstream.status(), health: health(i), circuit: i.breaker.view() }));
+    const instances = this.#instances.map((i): InstanceView => ({
+      ...i.upstream.status(),
+      health: health(i),
+      circuit: i.breaker.view(),
+    }));
     const order: InstanceHealth[] = ['healthy', 'degraded', 'down'];
     const best = [...instances].sort((a, b) => order.indexOf(a.health) - order.indexOf(b.health) || a.tier - b.tier)[0];
     if (!best) throw new GatewayError('INTERNAL', `server "${this.name}" has no instances`);
@@ -130,8 +146,22 @@ export class ServerPool {
    * the instances (schema compatibility, an experiment arm); when it leaves none of the available
    * ones, its `reject()` error is thrown.
    */
-  callTool(name: string, args: Record<string, unknown> | undefined, meta: Record<string, unknown> | undefined, safe: boolean, options: ForwardOptions, select?: InstanceSelector): Promise<CallToolResult> {
-    return this.#route('tools/call', name, safe, (upstream, o) => upstream.callTool(name, args, meta, o), options, select);
+  callTool(
+    name: string,
+    args: Record<string, unknown> | undefined,
+    meta: Record<string, unknown> | undefined,
+    safe: boolean,
+    options: ForwardOptions,
+    select?: InstanceSelector,
+  ): Promise<CallToolResult> {
+    return this.#route(
+      'tools/call',
+      name,
+      safe,
+      (upstream, o) => upstream.callTool(name, args, meta, o),
+      options,
+      select,
+    );
   }
 
   /** Instance ids, in listed order. */
@@ -195,16 +225,38 @@ export class ServerPool {
   #republish(): void {
     if (this.#closed && this.#instances.every((i) => i.part === undefined)) return this.#publish(undefined);
     const connected = this.#instances.filter((i) => i.upstream.state === 'ready' && i.part);
-    const preferred = Balancer.bestTier(connected.map((i, n) => ({ i, n, id: i.upstream.instance, tier: i.upstream.spec.tier, inFlight: 0, latencyMs: undefined, errorRate: 0 })))[0];
+    const preferred = Balancer.bestTier(
+      connected.map((i, n) => ({
+        i,
+        n,
+        id: i.upstream.instance,
+        tier: i.upstream.spec.tier,
+        inFlight: 0,
+        latencyMs: undefined,
+        errorRate: 0,
+      })),
+    )[0];
     this.#publish(preferred?.i.part ?? emptyPart());
   }
 
   /** Instances that can take a call for `tool` now. */
   #available(tool: string | undefined): Instance[] {
-    return this.#instances.filter((i) => i.upstream.state === 'ready' && i.breaker.canPass() && (tool === undefined || !i.part || i.part.tools.some((t) => t.name === tool)));
+    return this.#instances.filter(
+      (i) =>
+        i.upstream.state === 'ready' &&
+        i.breaker.canPass() &&
+        (tool === undefined || !i.part || i.part.tools.some((t) => t.name === tool)),
+    );
   }
 
-  async #route<T>(method: string, tool: string | undefined, safe: boolean, run: (upstream: Upstream, options: ForwardOptions) => Promise<T>, options: ForwardOptions, select?: InstanceSelector): Promise<T> {
+  async #route<T>(
+    method: string,
+    tool: string | undefined,
+    safe: boolean,
+    run: (upstream: Upstream, options: ForwardOptions) => Promise<T>,
+    options: ForwardOptions,
+    select?: InstanceSelector,
+  ): Promise<T> {
     const timeoutMs = options.timeoutMs ?? this.spec.instances[0]?.timeoutMs ?? this.#defaults.callTimeoutMs;
     const deadline = performance.now() + timeoutMs;
     const tried = new Set<Instance>();
@@ -213,8 +265,18 @@ export class ServerPool {
       const open = this.#available(tool).filter((i) => !tried.has(i));
       const candidates = select ? open.filter((i) => select.accept(i.upstream.instance)) : open;
       if (select && candidates.length === 0 && open.length > 0 && !lastError) throw select.reject();
-      const chosen = this.#balancer.pick(candidates.map((i) => ({ i, id: i.upstream.instance, tier: i.upstream.spec.tier, inFlight: i.upstream.inFlight, latencyMs: i.upstream.latencyMs, errorRate: i.upstream.errorRate })))?.i;
-      if (!chosen || !chosen.breaker.tryPass()) throw lastError ? this.#exhausted(lastError, attempt) : this.#noInstance(method);
+      const chosen = this.#balancer.pick(
+        candidates.map((i) => ({
+          i,
+          id: i.upstream.instance,
+          tier: i.upstream.spec.tier,
+          inFlight: i.upstream.inFlight,
+          latencyMs: i.upstream.latencyMs,
+          errorRate: i.upstream.errorRate,
+        })),
+      )?.i;
+      if (!chosen || !chosen.breaker.tryPass())
+        throw lastError ? this.#exhausted(lastError, attempt) : this.#noInstance(method);
       tried.add(chosen);
       const remaining = Math.max(1, Math.round(deadline - performance.now()));
       try {
@@ -236,9 +298,19 @@ export class ServerPool {
         lastError = error;
         const sent = error.details?.sent !== false;
         if (sent && !safe) throw this.#notRepeated(error, tool);
-        if (error.code === 'UPSTREAM_TIMEOUT' || attempt >= this.#retry.attempts || deadline - performance.now() <= 0) throw this.#exhausted(error, attempt + 1);
-        this.#log.info({ method, tool, failed: chosen.upstream.instance, attempt: attempt + 1, err: error.message }, 'failing over to another instance');
-        await sleep(Math.min(backoffMs(attempt + 1, this.#retry.backoffMs, this.#retry.maxBackoffMs), Math.max(0, deadline - performance.now())), options.signal);
+        if (error.code === 'UPSTREAM_TIMEOUT' || attempt >= this.#retry.attempts || deadline - performance.now() <= 0)
+          throw this.#exhausted(error, attempt + 1);
+        this.#log.info(
+          { method, tool, failed: chosen.upstream.instance, attempt: attempt + 1, err: error.message },
+          'failing over to another instance',
+        );
+        await sleep(
+          Math.min(
+            backoffMs(attempt + 1, this.#retry.backoffMs, this.#retry.maxBackoffMs),
+            Math.max(0, deadline - performance.now()),
+          ),
+          options.signal,
+        );
       }
     }
   }
@@ -246,19 +318,32 @@ export class ServerPool {
   #noInstance(method: string): GatewayError {
     const only = this.#instances.length === 1 ? this.#instances[0]!.upstream.status() : undefined;
     if (only && only.state !== 'ready') {
-      return new GatewayError('UPSTREAM_UNAVAILABLE', `server "${this.name}" is ${only.state === 'draining' ? 'being removed' : 'not connected'} (${only.lastError ?? only.state}); try again shortly`, { server: this.name, state: only.state, sent: false });
+      return new GatewayError(
+        'UPSTREAM_UNAVAILABLE',
+        `server "${this.name}" is ${only.state === 'draining' ? 'being removed' : 'not connected'} (${only.lastError ?? only.state}); try again shortly`,
+        { server: this.name, state: only.state, sent: false },
+      );
     }
     const states = this.#instances.map((i) => {
       const s = i.upstream.status();
       const circuit = i.breaker.state;
       return `${s.instance} ${s.state !== 'ready' ? `${s.state}${s.lastError ? ` (${s.lastError})` : ''}` : circuit !== 'closed' ? `circuit ${circuit}` : 'does not offer this tool'}`;
     });
-    return new GatewayError('UPSTREAM_UNAVAILABLE', `server "${this.name}" has no instance that can take ${method} now: ${states.join('; ')}; try again shortly`, { server: this.name, sent: false });
+    return new GatewayError(
+      'UPSTREAM_UNAVAILABLE',
+      `server "${this.name}" has no instance that can take ${method} now: ${states.join('; ')}; try again shortly`,
+      { server: this.name, sent: false },
+    );
   }
 
   #exhausted(error: GatewayError, attempts: number): GatewayError {
     if (attempts <= 1 || this.#instances.length === 1) return error;
-    return new GatewayError(error.code, `${error.message} (after trying ${attempts} instance(s) of server "${this.name}")`, { ...error.details, attempts }, { cause: error });
+    return new GatewayError(
+      error.code,
+      `${error.message} (after trying ${attempts} instance(s) of server "${this.name}")`,
+      { ...error.details, attempts },
+      { cause: error },
+    );
   }
 
   #notRepeated(error: GatewayError, tool: string | undefined): GatewayError {

@@ -11,71 +11,125 @@ import type { ExperimentRunner } from '../gateway/experiments.js';
 import type { Gateway } from '../gateway/gateway.js';
 
 /** Registers the /v1 routes. `adminToken`, when set, is required as a bearer token. */
-export function registerAdminRoutes(app: FastifyInstance, deps: { gateway: Gateway; capabilities: Capabilities; experiments: ExperimentRunner }, adminToken: string | undefined): void {
+export function registerAdminRoutes(
+  app: FastifyInstance,
+  deps: { gateway: Gateway; capabilities: Capabilities; experiments: ExperimentRunner },
+  adminToken: string | undefined,
+): void {
   const { gateway, capabilities, experiments } = deps;
-  app.register(async (v1) => {
-    if (adminToken) {
-      v1.addHook('onRequest', async (request) => {
-        if (request.headers.authorization !== `Bearer ${adminToken}`) {
-          throw new GatewayError('UNAUTHORIZED', 'the admin API needs "Authorization: Bearer <http.adminToken>"');
-        }
-      });
-    }
-
-    v1.get('/servers', async () => ({ servers: gateway.listServers() }));
-
-    v1.post('/servers', async (request, reply) => {
-      const body = request.body;
-      if (body === null || typeof body !== 'object' || Array.isArray(body)) {
-        throw new GatewayError('BAD_REQUEST', 'expected a JSON object: {"name": "...", "command": "...", "args": [...]} or {"name": "...", "url": "..."}');
+  app.register(
+    async (v1) => {
+      if (adminToken) {
+        v1.addHook('onRequest', async (request) => {
+          if (request.headers.authorization !== `Bearer ${adminToken}`) {
+            throw new GatewayError('UNAUTHORIZED', 'the admin API needs "Authorization: Bearer <http.adminToken>"');
+          }
+        });
       }
-      const { name, ...entry } = body as Record<string, unknown>;
-      if (typeof name !== 'string' || name === '') throw new GatewayError('CONFIG_INVALID', 'server "?": name: a non-empty string is required', { issues: [{ path: 'name', message: 'required' }] });
-      const server = await gateway.register(name, entry);
-      return reply.code(201).send({ server });
-    });
 
-    v1.delete<{ Params: { name: string } }>('/servers/:name', async (request) => gateway.remove(request.params.name));
+      v1.get('/servers', async () => ({ servers: gateway.listServers() }));
 
-    v1.get<{ Querystring: { q?: string; k?: string; servers?: string } }>('/capabilities/search', async (request) => {
-      const { q, k, servers } = request.query;
-      if (!q || !q.trim()) throw new GatewayError('BAD_REQUEST', 'q (the need, in words) is required: /v1/capabilities/search?q=create+an+issue&k=5');
-      const count = k === undefined ? undefined : Number(k);
-      if (count !== undefined && (!Number.isInteger(count) || count < 1 || count > 50)) throw new GatewayError('BAD_REQUEST', 'k must be an integer from 1 to 50');
-      return capabilities.find({ capability: q, ...(count ? { k: count } : {}), ...(servers ? { servers: servers.split(',').filter(Boolean) } : {}) });
-    });
+      v1.post('/servers', async (request, reply) => {
+        const body = request.body;
+        if (body === null || typeof body !== 'object' || Array.isArray(body)) {
+          throw new GatewayError(
+            'BAD_REQUEST',
+            'expected a JSON object: {"name": "...", "command": "...", "args": [...]} or {"name": "...", "url": "..."}',
+          );
+        }
+        const { name, ...entry } = body as Record<string, unknown>;
+        if (typeof name !== 'string' || name === '')
+          throw new GatewayError('CONFIG_INVALID', 'server "?": name: a non-empty string is required', {
+            issues: [{ path: 'name', message: 'required' }],
+          });
+        const server = await gateway.register(name, entry);
+        return reply.code(201).send({ server });
+      });
 
-    v1.get<{ Querystring: { tool?: string } }>('/examples', async (request) => ({ examples: capabilities.listExamples(request.query.tool) }));
+      v1.delete<{ Params: { name: string } }>('/servers/:name', async (request) => gateway.remove(request.params.name));
 
-    v1.delete<{ Params: { id: string } }>('/examples/:id', async (request) => {
-      const id = Number(request.params.id);
-      if (!Number.isInteger(id) || !capabilities.removeExample(id)) throw new GatewayError('NOT_FOUND', `no learned example with id "${request.params.id}"`);
-      return { removed: id };
-    });
+      v1.get<{ Querystring: { q?: string; k?: string; servers?: string } }>('/capabilities/search', async (request) => {
+        const { q, k, servers } = request.query;
+        if (!q || !q.trim())
+          throw new GatewayError(
+            'BAD_REQUEST',
+            'q (the need, in words) is required: /v1/capabilities/search?q=create+an+issue&k=5',
+          );
+        const count = k === undefined ? undefined : Number(k);
+        if (count !== undefined && (!Number.isInteger(count) || count < 1 || count > 50))
+          throw new GatewayError('BAD_REQUEST', 'k must be an integer from 1 to 50');
+        return capabilities.find({
+          capability: q,
+          ...(count ? { k: count } : {}),
+          ...(servers ? { servers: servers.split(',').filter(Boolean) } : {}),
+        });
+      });
 
-    v1.get('/experiments', async () => ({ experiments: experiments.list() }));
-    v1.get<{ Params: { name: string } }>('/experiments/:name', async (request) => experiments.report(request.params.name));
-    v1.post<{ Params: { name: string } }>('/experiments/:name/start', async (request) => experiments.setRunning(request.params.name, true));
-    v1.post<{ Params: { name: string } }>('/experiments/:name/stop', async (request) => experiments.setRunning(request.params.name, false));
-    /** The REST twin of report_outcome: {"decisionId": "...", "success": true, "note": "..."}. */
-    v1.post('/outcomes', async (request) => {
-      const body = (request.body ?? {}) as { decisionId?: unknown; success?: unknown; note?: unknown };
-      if (typeof body.decisionId !== 'string' || typeof body.success !== 'boolean') throw new GatewayError('BAD_REQUEST', 'expected {"decisionId": "<from find_capability>", "success": true|false, "note"?: "..."}');
-      return { recorded: experiments.feedback(body.decisionId, body.success, typeof body.note === 'string' ? body.note : undefined) };
-    });
+      v1.get<{ Querystring: { tool?: string } }>('/examples', async (request) => ({
+        examples: capabilities.listExamples(request.query.tool),
+      }));
 
-    v1.get('/compat/matrix', async () => ({ matrix: gateway.compat?.matrix() ?? [] }));
-    v1.get<{ Querystring: { limit?: string } }>('/compat/changes', async (request) => ({ changes: gateway.compat?.changes(Math.min(1000, Math.max(1, Number(request.query.limit ?? 100) || 100))) ?? [] }));
+      v1.delete<{ Params: { id: string } }>('/examples/:id', async (request) => {
+        const id = Number(request.params.id);
+        if (!Number.isInteger(id) || !capabilities.removeExample(id))
+          throw new GatewayError('NOT_FOUND', `no learned example with id "${request.params.id}"`);
+        return { removed: id };
+      });
 
-    v1.get('/catalog', async () => {
-      const snapshot = gateway.catalog;
-      return {
-        version: snapshot.version,
-        tools: snapshot.tools.map((t) => ({ id: t.id, server: t.server, name: t.name, title: t.tool.title, description: t.tool.description })),
-        prompts: snapshot.prompts.map((p) => ({ id: p.id, server: p.server, name: p.name, description: p.prompt.description })),
-        resources: snapshot.resources.map((r) => ({ uri: r.uri, name: r.name, server: r.server })),
-        conflicts: snapshot.conflicts,
-      };
-    });
-  }, { prefix: '/v1' });
+      v1.get('/experiments', async () => ({ experiments: experiments.list() }));
+      v1.get<{ Params: { name: string } }>('/experiments/:name', async (request) =>
+        experiments.report(request.params.name),
+      );
+      v1.post<{ Params: { name: string } }>('/experiments/:name/start', async (request) =>
+        experiments.setRunning(request.params.name, true),
+      );
+      v1.post<{ Params: { name: string } }>('/experiments/:name/stop', async (request) =>
+        experiments.setRunning(request.params.name, false),
+      );
+      /** The REST twin of report_outcome: {"decisionId": "...", "success": true, "note": "..."}. */
+      v1.post('/outcomes', async (request) => {
+        const body = (request.body ?? {}) as { decisionId?: unknown; success?: unknown; note?: unknown };
+        if (typeof body.decisionId !== 'string' || typeof body.success !== 'boolean')
+          throw new GatewayError(
+            'BAD_REQUEST',
+            'expected {"decisionId": "<from find_capability>", "success": true|false, "note"?: "..."}',
+          );
+        return {
+          recorded: experiments.feedback(
+            body.decisionId,
+            body.success,
+            typeof body.note === 'string' ? body.note : undefined,
+          ),
+        };
+      });
+
+      v1.get('/compat/matrix', async () => ({ matrix: gateway.compat?.matrix() ?? [] }));
+      v1.get<{ Querystring: { limit?: string } }>('/compat/changes', async (request) => ({
+        changes: gateway.compat?.changes(Math.min(1000, Math.max(1, Number(request.query.limit ?? 100) || 100))) ?? [],
+      }));
+
+      v1.get('/catalog', async () => {
+        const snapshot = gateway.catalog;
+        return {
+          version: snapshot.version,
+          tools: snapshot.tools.map((t) => ({
+            id: t.id,
+            server: t.server,
+            name: t.name,
+            title: t.tool.title,
+            description: t.tool.description,
+          })),
+          prompts: snapshot.prompts.map((p) => ({
+            id: p.id,
+            server: p.server,
+            name: p.name,
+            description: p.prompt.description,
+          })),
+          resources: snapshot.resources.map((r) => ({ uri: r.uri, name: r.name, server: r.server })),
+          conflicts: snapshot.conflicts,
+        };
+      });
+    },
+    { prefix: '/v1' },
+  );
 }

@@ -26,7 +26,10 @@ export function isLoopback(host: string): boolean {
 /** Refuses configurations that would expose the admin API without a token. */
 export function assertSafeBind(config: Config['http']): void {
   if (!isLoopback(config.host) && !config.adminToken) {
-    throw new GatewayError('CONFIG_INVALID', `refusing to bind ${config.host}: the admin API (/v1) would be reachable from other machines without a token; set http.adminToken (e.g. adminToken: \${SWITCHBOARD_ADMIN_TOKEN}) or bind 127.0.0.1`);
+    throw new GatewayError(
+      'CONFIG_INVALID',
+      `refusing to bind ${config.host}: the admin API (/v1) would be reachable from other machines without a token; set http.adminToken (e.g. adminToken: \${SWITCHBOARD_ADMIN_TOKEN}) or bind 127.0.0.1`,
+    );
   }
 }
 
@@ -45,10 +48,18 @@ export interface HttpAppDeps {
 export function buildHttpApp(deps: HttpAppDeps): FastifyInstance {
   const { config, gateway, endpoint } = deps;
   assertSafeBind(config.http);
-  const app: FastifyInstance = Fastify({ logger: false, bodyLimit: config.gateway.maxRequestBytes, forceCloseConnections: true });
+  const app: FastifyInstance = Fastify({
+    logger: false,
+    bodyLimit: config.gateway.maxRequestBytes,
+    forceCloseConnections: true,
+  });
 
   const loopback = isLoopback(config.http.host);
-  const checkHost = loopback ? localhostHostValidation() : config.http.allowedHosts.length > 0 ? hostHeaderValidation(config.http.allowedHosts) : undefined;
+  const checkHost = loopback
+    ? localhostHostValidation()
+    : config.http.allowedHosts.length > 0
+      ? hostHeaderValidation(config.http.allowedHosts)
+      : undefined;
   const checkOrigin = loopback ? localhostOriginValidation() : undefined;
   app.addHook('onRequest', async (request, reply) => {
     if (checkHost && !checkHost(request.raw, reply.raw)) return reply.hijack();
@@ -59,15 +70,29 @@ export function buildHttpApp(deps: HttpAppDeps): FastifyInstance {
     const fastifyError = error as { code?: string; statusCode?: number; message: string };
     let gatewayError: GatewayError;
     if (fastifyError.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
-      gatewayError = new GatewayError('PAYLOAD_TOO_LARGE', `request body exceeds ${config.gateway.maxRequestBytes} bytes (gateway.maxRequestBytes)`);
-    } else if (fastifyError.statusCode !== undefined && fastifyError.statusCode >= 400 && fastifyError.statusCode < 500 && !(error instanceof GatewayError)) {
+      gatewayError = new GatewayError(
+        'PAYLOAD_TOO_LARGE',
+        `request body exceeds ${config.gateway.maxRequestBytes} bytes (gateway.maxRequestBytes)`,
+      );
+    } else if (
+      fastifyError.statusCode !== undefined &&
+      fastifyError.statusCode >= 400 &&
+      fastifyError.statusCode < 500 &&
+      !(error instanceof GatewayError)
+    ) {
       gatewayError = new GatewayError('BAD_REQUEST', fastifyError.message);
     } else {
       gatewayError = asGatewayError(error);
     }
     if (gatewayError.code === 'INTERNAL') deps.log.error({ err: error }, 'request failed');
     if (request.url.startsWith('/mcp')) {
-      return reply.code(gatewayError.httpStatus).send({ jsonrpc: '2.0', error: { code: gatewayError.code === 'PAYLOAD_TOO_LARGE' ? -32600 : -32700, message: gatewayError.message }, id: null });
+      return reply
+        .code(gatewayError.httpStatus)
+        .send({
+          jsonrpc: '2.0',
+          error: { code: gatewayError.code === 'PAYLOAD_TOO_LARGE' ? -32600 : -32700, message: gatewayError.message },
+          id: null,
+        });
     }
     return reply.code(gatewayError.httpStatus).send({ error: gatewayError.toJSON() });
   });
@@ -78,16 +103,30 @@ export function buildHttpApp(deps: HttpAppDeps): FastifyInstance {
       await endpoint.handle(request.raw, reply.raw, request.body);
     } catch (error) {
       deps.log.error({ err: (error as Error).message }, 'mcp request failed');
-      if (!reply.raw.headersSent) reply.raw.writeHead(500, { 'content-type': 'application/json' }).end(JSON.stringify({ jsonrpc: '2.0', error: { code: -32603, message: 'internal error' }, id: null }));
+      if (!reply.raw.headersSent)
+        reply.raw
+          .writeHead(500, { 'content-type': 'application/json' })
+          .end(JSON.stringify({ jsonrpc: '2.0', error: { code: -32603, message: 'internal error' }, id: null }));
     }
   });
 
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/readyz', async (_request, reply) => {
     const ready = gateway.ready && !deps.isShuttingDown();
-    return reply.code(ready ? 200 : 503).send({ ready, catalogVersion: gateway.catalog.version, tools: gateway.catalog.tools.length, shuttingDown: deps.isShuttingDown() });
+    return reply
+      .code(ready ? 200 : 503)
+      .send({
+        ready,
+        catalogVersion: gateway.catalog.version,
+        tools: gateway.catalog.tools.length,
+        shuttingDown: deps.isShuttingDown(),
+      });
   });
 
-  registerAdminRoutes(app, { gateway, capabilities: deps.capabilities, experiments: deps.experiments }, config.http.adminToken);
+  registerAdminRoutes(
+    app,
+    { gateway, capabilities: deps.capabilities, experiments: deps.experiments },
+    config.http.adminToken,
+  );
   return app;
 }

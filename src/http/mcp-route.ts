@@ -56,7 +56,15 @@ export function createMcpEndpoint(deps: AgentServerDeps, notifier: AgentNotifier
       if (sessionId !== undefined) {
         const transport = sessions.get(sessionId);
         if (!transport) {
-          res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ jsonrpc: '2.0', error: { code: -32001, message: 'Session not found; start a new session with initialize' }, id: null }));
+          res
+            .writeHead(404, { 'content-type': 'application/json' })
+            .end(
+              JSON.stringify({
+                jsonrpc: '2.0',
+                error: { code: -32001, message: 'Session not found; start a new session with initialize' },
+                id: null,
+              }),
+            );
           return;
         }
         await transport.handleRequest(req, res, body);

@@ -126,11 +126,15 @@ export class CapabilityIndex {
   }
 
   /** Lexical and dense hits for a need (restricted to `servers` when given) and the candidates behind them. */
-  async search(query: string, options: { k: number; servers?: readonly string[]; mode?: SearchMode }): Promise<{ lexical: Hit[]; dense: Hit[]; candidates: Map<string, IndexCandidate> }> {
+  async search(
+    query: string,
+    options: { k: number; servers?: readonly string[]; mode?: SearchMode },
+  ): Promise<{ lexical: Hit[]; dense: Hit[]; candidates: Map<string, IndexCandidate> }> {
     const mode = options.mode ?? (this.#vectors ? 'hybrid' : 'lexical');
     const pool = Math.max(this.#deps.pool ?? 50, options.k * 4);
     const allow = options.servers?.length ? new Set(options.servers) : undefined;
-    const keep = (hits: Hit[]) => (allow ? hits.filter((h) => allow.has(this.#docs.get(h.id)?.doc.server ?? '')) : hits).slice(0, pool);
+    const keep = (hits: Hit[]) =>
+      (allow ? hits.filter((h) => allow.has(this.#docs.get(h.id)?.doc.server ?? '')) : hits).slice(0, pool);
     const over = allow ? pool * 4 : pool;
     const lexical = mode === 'dense' ? [] : keep(this.#deps.lexical.search(query, over));
     let dense: Hit[] = [];
@@ -147,7 +151,11 @@ export class CapabilityIndex {
       const entry = this.#docs.get(hit.id);
       if (!entry || candidates.has(hit.id)) continue;
       const matched = queryTerms.filter((t) => entry.terms.has(t));
-      candidates.set(hit.id, { ...entry.doc, matchedTerms: matched, coverage: matched.reduce((a, t) => a + idf(t), 0) / total });
+      candidates.set(hit.id, {
+        ...entry.doc,
+        matchedTerms: matched,
+        coverage: matched.reduce((a, t) => a + idf(t), 0) / total,
+      });
     }
     return { lexical, dense, candidates };
   }
@@ -198,7 +206,10 @@ export class CapabilityIndex {
     return vectors(embedder.dim, total);
   }
 
-  async #embed(changed: readonly CapabilityDoc[], total: number): Promise<{ embedded: number; fromCache: number; touched: boolean }> {
+  async #embed(
+    changed: readonly CapabilityDoc[],
+    total: number,
+  ): Promise<{ embedded: number; fromCache: number; touched: boolean }> {
     const { embedder, cache } = this.#deps;
     if (!embedder || changed.length === 0) return { embedded: 0, fromCache: 0, touched: false };
     this.#vectors ??= this.#openVectors(embedder, total);

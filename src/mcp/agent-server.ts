@@ -8,13 +8,28 @@
  * result with `isError: true` marked retryable that names the server, never blaming the caller.
  */
 import { randomUUID } from 'node:crypto';
-import { CLIENT_INFO_META_KEY, ProtocolError, ProtocolErrorCode, Server, type CallToolResult, type ServerContext, type Tool } from '@modelcontextprotocol/server';
+import {
+  CLIENT_INFO_META_KEY,
+  ProtocolError,
+  ProtocolErrorCode,
+  Server,
+  type CallToolResult,
+  type ServerContext,
+  type Tool,
+} from '@modelcontextprotocol/server';
 import { asGatewayError, GatewayError } from '../core/errors.js';
 import type { Capabilities } from '../gateway/capabilities.js';
 import type { CatalogTool } from '../catalog/snapshot.js';
 import type { ExperimentRunner, UnitIds } from '../gateway/experiments.js';
 import type { Gateway } from '../gateway/gateway.js';
-import { DECISION_META_KEY, findResultToToolResult, META_TOOLS, metaToolDefinitions, PIN_META_KEY, USER_META_KEY } from './meta-tools.js';
+import {
+  DECISION_META_KEY,
+  findResultToToolResult,
+  META_TOOLS,
+  metaToolDefinitions,
+  PIN_META_KEY,
+  USER_META_KEY,
+} from './meta-tools.js';
 import { paginate } from './paginate.js';
 import type { ArgumentValidator } from './validate.js';
 
@@ -43,7 +58,8 @@ export function createAgentServer(deps: AgentServerDeps): Server {
     { name: 'switchboard', version: deps.version },
     {
       capabilities: { tools: { listChanged: true }, prompts: { listChanged: true }, resources: { listChanged: true } },
-      instructions: 'Switchboard federates many MCP servers. Tool names are "<server>__<tool>" unless configured otherwise.',
+      instructions:
+        'Switchboard federates many MCP servers. Tool names are "<server>__<tool>" unless configured otherwise.',
     },
   );
 
@@ -69,7 +85,14 @@ export function createAgentServer(deps: AgentServerDeps): Server {
   });
 
   /** Forwards one call of a catalog tool: resolve, size and schema checks, experiment arm, pin, upstream call, learning. */
-  async function forward(name: string, args: Record<string, unknown> | undefined, callMeta: Record<string, unknown> | undefined, decisionId: string | undefined, ctx: ServerContext, version?: string): Promise<CallToolResult> {
+  async function forward(
+    name: string,
+    args: Record<string, unknown> | undefined,
+    callMeta: Record<string, unknown> | undefined,
+    decisionId: string | undefined,
+    ctx: ServerContext,
+    version?: string,
+  ): Promise<CallToolResult> {
     let tool;
     try {
       tool = gateway.resolveTool(name);
@@ -81,10 +104,19 @@ export function createAgentServer(deps: AgentServerDeps): Server {
     }
     const size = args ? Buffer.byteLength(JSON.stringify(args)) : 0;
     if (size > deps.maxRequestBytes) {
-      return errorResult(new GatewayError('PAYLOAD_TOO_LARGE', `arguments for "${name}" are ${size} bytes; the limit is ${deps.maxRequestBytes}`, { bytes: size, limit: deps.maxRequestBytes }));
+      return errorResult(
+        new GatewayError(
+          'PAYLOAD_TOO_LARGE',
+          `arguments for "${name}" are ${size} bytes; the limit is ${deps.maxRequestBytes}`,
+          { bytes: size, limit: deps.maxRequestBytes },
+        ),
+      );
     }
     const units = unitsOf(ctx, callMeta);
-    const pin = gateway.pinFor(tool.id, { pin: version ?? (typeof callMeta?.[PIN_META_KEY] === 'string' ? (callMeta[PIN_META_KEY] as string) : undefined), agent: units.agent });
+    const pin = gateway.pinFor(tool.id, {
+      pin: version ?? (typeof callMeta?.[PIN_META_KEY] === 'string' ? (callMeta[PIN_META_KEY] as string) : undefined),
+      agent: units.agent,
+    });
     // A pinned call is checked against the pinned version's schema, not the catalog's.
     let schemaTool = tool.tool;
     if (pin && gateway.compat) {
@@ -96,7 +128,13 @@ export function createAgentServer(deps: AgentServerDeps): Server {
     }
     const problems = deps.validator.check(schemaTool, args ?? {});
     if (problems) {
-      return errorResult(new GatewayError('INVALID_ARGUMENTS', `invalid arguments for tool "${name}"${pin ? ` (pinned to ${pin})` : ''}: ${problems}`, { tool: name }));
+      return errorResult(
+        new GatewayError(
+          'INVALID_ARGUMENTS',
+          `invalid arguments for tool "${name}"${pin ? ` (pinned to ${pin})` : ''}: ${problems}`,
+          { tool: name },
+        ),
+      );
     }
     const progressToken = ctx.mcpReq._meta?.progressToken;
     let target = tool;
@@ -107,7 +145,15 @@ export function createAgentServer(deps: AgentServerDeps): Server {
         ({ target, instances } = routeArm(tool, assignment.route));
       } catch (error) {
         // The arm could not be served (its server is gone from the catalog): that counts against the arm.
-        experiments?.recordCall(assignment, assignment.route.tool ?? tool.id, assignment.route.server ?? tool.server, undefined, error, 0, decisionId);
+        experiments?.recordCall(
+          assignment,
+          assignment.route.tool ?? tool.id,
+          assignment.route.server ?? tool.server,
+          undefined,
+          error,
+          0,
+          decisionId,
+        );
         return errorResult(asGatewayError(error));
       }
     }
@@ -120,11 +166,29 @@ export function createAgentServer(deps: AgentServerDeps): Server {
         ...(instances ? { instances } : {}),
         ...(progressToken !== undefined ? { onprogress: (p) => void notifyProgress(ctx, progressToken, p) } : {}),
       });
-      if (assignment) experiments?.recordCall(assignment, target.id, target.server, result, undefined, performance.now() - started, decisionId);
+      if (assignment)
+        experiments?.recordCall(
+          assignment,
+          target.id,
+          target.server,
+          result,
+          undefined,
+          performance.now() - started,
+          decisionId,
+        );
       capabilities?.learn(decisionId, tool.id, result.isError !== true);
       return result;
     } catch (error) {
-      if (assignment && !ctx.mcpReq.signal.aborted) experiments?.recordCall(assignment, target.id, target.server, undefined, error, performance.now() - started, decisionId);
+      if (assignment && !ctx.mcpReq.signal.aborted)
+        experiments?.recordCall(
+          assignment,
+          target.id,
+          target.server,
+          undefined,
+          error,
+          performance.now() - started,
+          decisionId,
+        );
       if (error instanceof ProtocolError) throw error; // the upstream's own JSON-RPC error passes through
       if (ctx.mcpReq.signal.aborted) throw error;
       return errorResult(asGatewayError(error));
@@ -132,11 +196,19 @@ export function createAgentServer(deps: AgentServerDeps): Server {
   }
 
   /** Where an experiment arm sends a call of `tool`: another tool, the same tool on another server, or some instances. */
-  function routeArm(tool: CatalogTool, route: { server?: string | undefined; tool?: string | undefined; instances?: readonly string[] | undefined }): { target: CatalogTool; instances: readonly string[] | undefined } {
+  function routeArm(
+    tool: CatalogTool,
+    route: { server?: string | undefined; tool?: string | undefined; instances?: readonly string[] | undefined },
+  ): { target: CatalogTool; instances: readonly string[] | undefined } {
     if (route.tool) return { target: gateway.resolveTool(route.tool), instances: route.instances };
     if (route.server && route.server !== tool.server) {
       const other = gateway.catalog.tools.find((t) => t.server === route.server && t.name === tool.name);
-      if (!other) throw new GatewayError('UPSTREAM_UNAVAILABLE', `the experiment arm routes "${tool.id}" to server "${route.server}", which does not offer "${tool.name}" now`, { server: route.server, tool: tool.name, sent: false });
+      if (!other)
+        throw new GatewayError(
+          'UPSTREAM_UNAVAILABLE',
+          `the experiment arm routes "${tool.id}" to server "${route.server}", which does not offer "${tool.name}" now`,
+          { server: route.server, tool: tool.name, sent: false },
+        );
       return { target: other, instances: route.instances };
     }
     return { target: tool, instances: route.instances };
@@ -144,24 +216,41 @@ export function createAgentServer(deps: AgentServerDeps): Server {
 
   server.setRequestHandler('tools/call', async (request, ctx) => {
     const { name, arguments: args, _meta: callMeta } = request.params;
-    if (capabilities && meta.length > 0 && name === META_TOOLS.find) return findCapability(capabilities, args ?? {}, ctx, callMeta);
-    if (capabilities && meta.length > 0 && name === META_TOOLS.call) return callCapability(capabilities, args ?? {}, ctx);
+    if (capabilities && meta.length > 0 && name === META_TOOLS.find)
+      return findCapability(capabilities, args ?? {}, ctx, callMeta);
+    if (capabilities && meta.length > 0 && name === META_TOOLS.call)
+      return callCapability(capabilities, args ?? {}, ctx);
     if (capabilities && meta.length > 0 && name === META_TOOLS.report) return reportOutcome(args ?? {});
-    const decisionId = typeof callMeta?.[DECISION_META_KEY] === 'string' ? (callMeta[DECISION_META_KEY] as string) : undefined;
+    const decisionId =
+      typeof callMeta?.[DECISION_META_KEY] === 'string' ? (callMeta[DECISION_META_KEY] as string) : undefined;
     return forward(name, args, callMeta, decisionId, ctx);
   });
 
   function reportOutcome(args: Record<string, unknown>): CallToolResult {
     const problems = deps.validator.check(metaToolDefinitions[2] as Tool, args);
-    if (problems) return errorResult(new GatewayError('INVALID_ARGUMENTS', `invalid arguments for report_outcome: ${problems}`));
-    const recorded = experiments?.feedback(String(args.decisionId), args.success === true, typeof args.note === 'string' ? args.note : undefined) ?? false;
-    const text = recorded ? 'Outcome recorded.' : 'Noted, but no experiment exposed that decision, so nothing was recorded.';
+    if (problems)
+      return errorResult(new GatewayError('INVALID_ARGUMENTS', `invalid arguments for report_outcome: ${problems}`));
+    const recorded =
+      experiments?.feedback(
+        String(args.decisionId),
+        args.success === true,
+        typeof args.note === 'string' ? args.note : undefined,
+      ) ?? false;
+    const text = recorded
+      ? 'Outcome recorded.'
+      : 'Noted, but no experiment exposed that decision, so nothing was recorded.';
     return { content: [{ type: 'text', text }], structuredContent: { recorded } };
   }
 
-  async function findCapability(caps: Capabilities, args: Record<string, unknown>, ctx: ServerContext, callMeta: Record<string, unknown> | undefined): Promise<CallToolResult> {
+  async function findCapability(
+    caps: Capabilities,
+    args: Record<string, unknown>,
+    ctx: ServerContext,
+    callMeta: Record<string, unknown> | undefined,
+  ): Promise<CallToolResult> {
     const problems = deps.validator.check(metaToolDefinitions[0] as Tool, args);
-    if (problems) return errorResult(new GatewayError('INVALID_ARGUMENTS', `invalid arguments for find_capability: ${problems}`));
+    if (problems)
+      return errorResult(new GatewayError('INVALID_ARGUMENTS', `invalid arguments for find_capability: ${problems}`));
     try {
       const units = unitsOf(ctx, callMeta);
       const decisionId = randomUUID();
@@ -175,7 +264,8 @@ export function createAgentServer(deps: AgentServerDeps): Server {
         ...(Array.isArray(args.servers) ? { servers: args.servers as string[] } : {}),
         ...(variant?.route.denseWeight !== undefined ? { denseWeight: variant.route.denseWeight } : {}),
       });
-      if (version) result = { ...result, matches: result.matches.filter((m) => servesVersion(m.tool, version)).slice(0, k) };
+      if (version)
+        result = { ...result, matches: result.matches.filter((m) => servesVersion(m.tool, version)).slice(0, k) };
       result = { ...result, matches: result.matches.map((m) => armedMatch(m, units, decisionId)) };
       return findResultToToolResult(result, args.include_schema === true);
     } catch (error) {
@@ -183,19 +273,36 @@ export function createAgentServer(deps: AgentServerDeps): Server {
     }
   }
 
-  async function callCapability(caps: Capabilities, args: Record<string, unknown>, ctx: ServerContext): Promise<CallToolResult> {
+  async function callCapability(
+    caps: Capabilities,
+    args: Record<string, unknown>,
+    ctx: ServerContext,
+  ): Promise<CallToolResult> {
     const problems = deps.validator.check(metaToolDefinitions[1] as Tool, args);
-    if (problems) return errorResult(new GatewayError('INVALID_ARGUMENTS', `invalid arguments for call_capability: ${problems}`));
+    if (problems)
+      return errorResult(new GatewayError('INVALID_ARGUMENTS', `invalid arguments for call_capability: ${problems}`));
     const toolArgs = args.arguments as Record<string, unknown>;
     let decisionId = typeof args.decisionId === 'string' ? args.decisionId : undefined;
     let tool = typeof args.tool === 'string' ? args.tool : undefined;
     if (!tool) {
-      if (typeof args.capability !== 'string') return errorResult(new GatewayError('INVALID_ARGUMENTS', 'call_capability needs either "tool" (an id from find_capability) or "capability" (a need in words)'));
+      if (typeof args.capability !== 'string')
+        return errorResult(
+          new GatewayError(
+            'INVALID_ARGUMENTS',
+            'call_capability needs either "tool" (an id from find_capability) or "capability" (a need in words)',
+          ),
+        );
       const found = await caps.find({ capability: args.capability, k: 3 });
       const best = found.matches[0];
       if (!found.confident || !best) {
         const closest = found.matches.map((m) => m.tool).join(', ');
-        return errorResult(new GatewayError('UNKNOWN_TOOL', `no confident match for "${args.capability}"${closest ? `; closest: ${closest} (call one by id if it fits)` : ''}`, { decisionId: found.decisionId }));
+        return errorResult(
+          new GatewayError(
+            'UNKNOWN_TOOL',
+            `no confident match for "${args.capability}"${closest ? `; closest: ${closest} (call one by id if it fits)` : ''}`,
+            { decisionId: found.decisionId },
+          ),
+        );
       }
       tool = best.tool;
       decisionId = found.decisionId;
@@ -206,7 +313,14 @@ export function createAgentServer(deps: AgentServerDeps): Server {
       if (providers.length === 0) return forward(tool, toolArgs, undefined, decisionId, ctx); // unknown tool: forward explains
       const strategy = args.strategy === 'first' || args.strategy === 'quorum' ? args.strategy : 'merge';
       try {
-        return await gateway.fanOut(`call_capability(${tool})`, providers, toolArgs, undefined, { strategy, ...(typeof args.quorum === 'number' ? { quorum: args.quorum } : {}) }, { signal: ctx.mcpReq.signal });
+        return await gateway.fanOut(
+          `call_capability(${tool})`,
+          providers,
+          toolArgs,
+          undefined,
+          { strategy, ...(typeof args.quorum === 'number' ? { quorum: args.quorum } : {}) },
+          { signal: ctx.mcpReq.signal },
+        );
       } catch (error) {
         if (ctx.mcpReq.signal.aborted) throw error;
         return errorResult(asGatewayError(error));
@@ -222,20 +336,31 @@ export function createAgentServer(deps: AgentServerDeps): Server {
     if (!tool || !compat) return false;
     try {
       const requirement = compat.pinned(tool.server, tool.name, version);
-      return [...compat.currentVersions(tool.server, tool.name).keys()].some((instance) => compat.accepts(instance, tool.name, requirement));
+      return [...compat.currentVersions(tool.server, tool.name).keys()].some((instance) =>
+        compat.accepts(instance, tool.name, requirement),
+      );
     } catch {
       return false;
     }
   }
 
   /** A match as an experiment arm would route it: the arm's server (or tool) becomes the one named. */
-  function armedMatch<M extends { tool: string; server: string; reasons: readonly string[] }>(match: M, units: UnitIds, decisionId: string): M {
+  function armedMatch<M extends { tool: string; server: string; reasons: readonly string[] }>(
+    match: M,
+    units: UnitIds,
+    decisionId: string,
+  ): M {
     const tool = gateway.catalog.toolById.get(match.tool);
     const assignment = tool ? experiments?.assignCall(tool.id, units, decisionId) : undefined;
     if (!tool || !assignment) return match;
     try {
       const { target } = routeArm(tool, assignment.route);
-      return { ...match, tool: target.id, server: target.server, reasons: [...match.reasons, `experiment ${assignment.experiment}: arm ${assignment.arm}`] };
+      return {
+        ...match,
+        tool: target.id,
+        server: target.server,
+        reasons: [...match.reasons, `experiment ${assignment.experiment}: arm ${assignment.arm}`],
+      };
     } catch {
       return match;
     }
@@ -258,13 +383,19 @@ export function createAgentServer(deps: AgentServerDeps): Server {
   server.setRequestHandler('resources/list', async (request) => {
     const snapshot = gateway.catalog;
     const page = paginate(snapshot.resources, snapshot.version, request.params?.cursor);
-    return { resources: page.items.map(({ server: _server, ...r }) => r), ...(page.nextCursor ? { nextCursor: page.nextCursor } : {}) };
+    return {
+      resources: page.items.map(({ server: _server, ...r }) => r),
+      ...(page.nextCursor ? { nextCursor: page.nextCursor } : {}),
+    };
   });
 
   server.setRequestHandler('resources/templates/list', async (request) => {
     const snapshot = gateway.catalog;
     const page = paginate(snapshot.resourceTemplates, snapshot.version, request.params?.cursor);
-    return { resourceTemplates: page.items.map(({ server: _server, ...t }) => t), ...(page.nextCursor ? { nextCursor: page.nextCursor } : {}) };
+    return {
+      resourceTemplates: page.items.map(({ server: _server, ...t }) => t),
+      ...(page.nextCursor ? { nextCursor: page.nextCursor } : {}),
+    };
   });
 
   server.setRequestHandler('resources/read', async (request, ctx) => {
@@ -291,7 +422,11 @@ function pinnedTool(tool: CatalogTool, requirement: { schemas: { inputSchema: un
 }
 
 /** Re-emits an upstream progress update with the agent's own token. */
-async function notifyProgress(ctx: ServerContext, progressToken: string | number, p: { progress: number; total?: number; message?: string }): Promise<void> {
+async function notifyProgress(
+  ctx: ServerContext,
+  progressToken: string | number,
+  p: { progress: number; total?: number; message?: string },
+): Promise<void> {
   try {
     await ctx.mcpReq.notify({ method: 'notifications/progress', params: { progressToken, ...p } });
   } catch {
@@ -308,7 +443,11 @@ function forwardMeta(meta: Record<string, unknown> | undefined): Record<string, 
 
 /** A failed call as a tool result the model can read; backend faults say so and are marked retryable. */
 export function errorResult(error: GatewayError): CallToolResult {
-  const who = error.callerFault ? '' : error.retryable ? ' (a backend problem, not your request; retrying later may succeed)' : ' (a gateway problem, not your request)';
+  const who = error.callerFault
+    ? ''
+    : error.retryable
+      ? ' (a backend problem, not your request; retrying later may succeed)'
+      : ' (a gateway problem, not your request)';
   return {
     content: [{ type: 'text', text: `${error.message}${who}` }],
     isError: true,

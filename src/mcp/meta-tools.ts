@@ -31,7 +31,10 @@ export const metaToolDefinitions: readonly Tool[] = [
         k: { type: 'integer', minimum: 1, maximum: 50, default: 5, description: 'How many matches to return.' },
         servers: { type: 'array', items: { type: 'string' }, description: 'Only consider tools of these servers.' },
         include_schema: { type: 'boolean', default: false, description: "Include each match's input schema." },
-        version: { type: 'string', description: 'Only tools that have a backend serving this version (e.g. "v1") compatibly.' },
+        version: {
+          type: 'string',
+          description: 'Only tools that have a backend serving this version (e.g. "v1") compatibly.',
+        },
       },
       required: ['capability'],
       additionalProperties: false,
@@ -50,10 +53,22 @@ export const metaToolDefinitions: readonly Tool[] = [
         capability: { type: 'string', description: 'A need in words; used when no tool id is given.' },
         arguments: { type: 'object', description: "The tool's arguments.", additionalProperties: true },
         decisionId: { type: 'string', description: 'The decisionId of the find_capability answer this call follows.' },
-        fanout: { type: 'boolean', default: false, description: 'Call every server that offers this capability at once and aggregate the results.' },
-        strategy: { type: 'string', enum: ['merge', 'first', 'quorum'], default: 'merge', description: 'With fanout: merge all results, take the first success, or wait for a quorum.' },
+        fanout: {
+          type: 'boolean',
+          default: false,
+          description: 'Call every server that offers this capability at once and aggregate the results.',
+        },
+        strategy: {
+          type: 'string',
+          enum: ['merge', 'first', 'quorum'],
+          default: 'merge',
+          description: 'With fanout: merge all results, take the first success, or wait for a quorum.',
+        },
         quorum: { type: 'integer', minimum: 1, description: 'With strategy quorum: successes needed.' },
-        version: { type: 'string', description: 'Pin the tool version (e.g. "v1"): the call goes to a backend compatible with it.' },
+        version: {
+          type: 'string',
+          description: 'Pin the tool version (e.g. "v1"): the call goes to a backend compatible with it.',
+        },
       },
       required: ['arguments'],
       additionalProperties: false,
@@ -62,7 +77,8 @@ export const metaToolDefinitions: readonly Tool[] = [
   {
     name: META_TOOLS.report,
     title: 'Report an outcome',
-    description: 'Tell the gateway whether the tool chosen for a find_capability decision did the job (feeds A/B experiment results).',
+    description:
+      'Tell the gateway whether the tool chosen for a find_capability decision did the job (feeds A/B experiment results).',
     inputSchema: {
       type: 'object',
       properties: {
@@ -90,10 +106,22 @@ export function findResultToToolResult(result: FindResult, includeSchema: boolea
     ...(includeSchema ? { inputSchema: m.inputSchema } : {}),
   }));
   const lines = result.confident
-    ? matches.map((m, i) => `${i + 1}. ${m.tool} (server ${m.server}, score ${m.score}): ${(m.description ?? '').split('\n')[0]?.slice(0, 160) ?? ''}${m.reasons.length ? ` [${m.reasons.join('; ')}]` : ''}`)
-    : ['No confident match: no tool clearly fits this need.', ...matches.slice(0, 3).map((m) => `closest: ${m.tool} (score ${m.score})`)];
+    ? matches.map(
+        (m, i) =>
+          `${i + 1}. ${m.tool} (server ${m.server}, score ${m.score}): ${(m.description ?? '').split('\n')[0]?.slice(0, 160) ?? ''}${m.reasons.length ? ` [${m.reasons.join('; ')}]` : ''}`,
+      )
+    : [
+        'No confident match: no tool clearly fits this need.',
+        ...matches.slice(0, 3).map((m) => `closest: ${m.tool} (score ${m.score})`),
+      ];
   return {
     content: [{ type: 'text', text: `${lines.join('\n')}\ndecisionId: ${result.decisionId}` }],
-    structuredContent: { decisionId: result.decisionId, catalogVersion: result.catalogVersion, confident: result.confident, confidence: result.confidence, matches },
+    structuredContent: {
+      decisionId: result.decisionId,
+      catalogVersion: result.catalogVersion,
+      confident: result.confident,
+      confidence: result.confidence,
+      matches,
+    },
   };
 }

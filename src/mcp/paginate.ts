@@ -9,7 +9,12 @@ import { ProtocolError, ProtocolErrorCode } from '@modelcontextprotocol/server';
 export const PAGE_SIZE = 500;
 
 /** One page and the cursor of the next (if any). */
-export function paginate<T>(items: readonly T[], version: number, cursor: string | undefined, pageSize = PAGE_SIZE): { items: readonly T[]; nextCursor: string | undefined } {
+export function paginate<T>(
+  items: readonly T[],
+  version: number,
+  cursor: string | undefined,
+  pageSize = PAGE_SIZE,
+): { items: readonly T[]; nextCursor: string | undefined } {
   let offset = 0;
   if (cursor !== undefined) {
     const match = /^v(\d+):(\d+)$/.exec(Buffer.from(cursor, 'base64url').toString('utf8'));

@@ -43,7 +43,11 @@ export class CircuitBreaker {
   #probesOut = 0;
   #opens = 0;
 
-  constructor(settings: CircuitSettings, onChange: (transition: CircuitTransition) => void = () => {}, now: () => number = () => performance.now()) {
+  constructor(
+    settings: CircuitSettings,
+    onChange: (transition: CircuitTransition) => void = () => {},
+    now: () => number = () => performance.now(),
+  ) {
     this.#settings = settings;
     this.#onChange = onChange;
     this.#now = now;
@@ -51,8 +55,15 @@ export class CircuitBreaker {
 
   /** The current state (moves open to half-open once `openMs` has passed). */
   get state(): CircuitState {
-    if (this.#state === 'open' && this.#openedAt !== undefined && this.#now() - this.#openedAt >= this.#settings.openMs) {
-      this.#to('half-open', `open for ${this.#settings.openMs} ms; letting ${this.#settings.halfOpenProbes} probe call(s) through`);
+    if (
+      this.#state === 'open' &&
+      this.#openedAt !== undefined &&
+      this.#now() - this.#openedAt >= this.#settings.openMs
+    ) {
+      this.#to(
+        'half-open',
+        `open for ${this.#settings.openMs} ms; letting ${this.#settings.halfOpenProbes} probe call(s) through`,
+      );
     }
     return this.#state;
   }
@@ -105,7 +116,8 @@ export class CircuitBreaker {
   #checkRate(last: string): void {
     const { failureRate, minCalls } = this.#settings;
     const rate = this.#rate();
-    if (this.#window.length >= minCalls && rate >= failureRate) this.#open(`failure rate ${Math.round(rate * 100)}% over the last ${this.#window.length} calls (last: ${last})`);
+    if (this.#window.length >= minCalls && rate >= failureRate)
+      this.#open(`failure rate ${Math.round(rate * 100)}% over the last ${this.#window.length} calls (last: ${last})`);
   }
 
   /** Gives back a pass whose call ended without an outcome (the caller cancelled it). */
@@ -128,7 +140,14 @@ export class CircuitBreaker {
 
   /** State for the admin API. */
   view(): CircuitView {
-    return { state: this.state, consecutiveFailures: this.#consecutive, failureRate: Math.round(this.#rate() * 1000) / 1000, windowCalls: this.#window.length, openedAt: this.#openedAt, opens: this.#opens };
+    return {
+      state: this.state,
+      consecutiveFailures: this.#consecutive,
+      failureRate: Math.round(this.#rate() * 1000) / 1000,
+      windowCalls: this.#window.length,
+      openedAt: this.#openedAt,
+      opens: this.#opens,
+    };
   }
 
   #rate(): number {

@@ -44,9 +44,14 @@ export interface FanoutOptions {
 }
 
 /** Runs `branches` in parallel and aggregates them; rejects only when the caller cancels. */
-export async function fanOut(name: string, branches: readonly FanoutBranch[], options: FanoutOptions): Promise<{ result: CallToolResult; outcomes: BranchOutcome[] }> {
+export async function fanOut(
+  name: string,
+  branches: readonly FanoutBranch[],
+  options: FanoutOptions,
+): Promise<{ result: CallToolResult; outcomes: BranchOutcome[] }> {
   const { strategy, signal } = options;
-  const needed = strategy === 'merge' ? branches.length : strategy === 'first' ? 1 : Math.min(options.quorum ?? 1, branches.length);
+  const needed =
+    strategy === 'merge' ? branches.length : strategy === 'first' ? 1 : Math.min(options.quorum ?? 1, branches.length);
   const controllers = branches.map(() => new AbortController());
   const onAbort = () => controllers.forEach((c) => c.abort(signal?.reason));
   if (signal?.aborted) throw signal.reason;
@@ -60,7 +65,13 @@ export async function fanOut(name: string, branches: readonly FanoutBranch[], op
       const finish = () => {
         // Branches still running are no longer needed: cancel them upstream.
         controllers.forEach((c, i) => {
-          if (!outcomes[i]) c.abort(new GatewayError('UPSTREAM_FAILED', `${name}: no longer needed (strategy ${strategy} is satisfied or cannot be)`));
+          if (!outcomes[i])
+            c.abort(
+              new GatewayError(
+                'UPSTREAM_FAILED',
+                `${name}: no longer needed (strategy ${strategy} is satisfied or cannot be)`,
+              ),
+            );
         });
         resolve();
       };
@@ -71,11 +82,24 @@ export async function fanOut(name: string, branches: readonly FanoutBranch[], op
         branch
           .run(branchSignal)
           .then(
-            (result): BranchOutcome => ({ tool: branch.tool, server: branch.server, status: result.isError === true ? 'is_error' : 'ok', ms: performance.now() - t0, result }),
+            (result): BranchOutcome => ({
+              tool: branch.tool,
+              server: branch.server,
+              status: result.isError === true ? 'is_error' : 'ok',
+              ms: performance.now() - t0,
+              result,
+            }),
             (error: unknown): BranchOutcome => {
               const cancelled = branchSignal.aborted;
               const gatewayError = error instanceof GatewayError ? error : undefined;
-              return { tool: branch.tool, server: branch.server, status: cancelled ? 'cancelled' : 'failed', ms: performance.now() - t0, error: error instanceof Error ? error.message : String(error), ...(gatewayError ? { errorCode: gatewayError.code } : {}) };
+              return {
+                tool: branch.tool,
+                server: branch.server,
+                status: cancelled ? 'cancelled' : 'failed',
+                ms: performance.now() - t0,
+                error: error instanceof Error ? error.message : String(error),
+                ...(gatewayError ? { errorCode: gatewayError.code } : {}),
+              };
             },
           )
           .then((outcome) => {
@@ -84,7 +108,8 @@ export async function fanOut(name: string, branches: readonly FanoutBranch[], op
             settled++;
             if (outcome.status === 'ok') ok++;
             const pending = branches.length - settled;
-            if (settled === branches.length || (strategy !== 'merge' && (ok >= needed || ok + pending < needed))) finish();
+            if (settled === branches.length || (strategy !== 'merge' && (ok >= needed || ok + pending < needed)))
+              finish();
           });
       });
     });
@@ -93,24 +118,45 @@ export async function fanOut(name: string, branches: readonly FanoutBranch[], op
   }
   if (signal?.aborted) throw signal.reason;
   // Branches cancelled because they were no longer needed.
-  const final = outcomes.map((o, i) => o ?? { tool: branches[i]!.tool, server: branches[i]!.server, status: 'cancelled' as const, ms: performance.now() - started });
+  const final = outcomes.map(
+    (o, i) =>
+      o ?? {
+        tool: branches[i]!.tool,
+        server: branches[i]!.server,
+        status: 'cancelled' as const,
+        ms: performance.now() - started,
+      },
+  );
   return { result: aggregate(name, strategy, needed, final), outcomes: final };
 }
 
-function aggregate(name: string, strategy: FanoutStrategy, needed: number, outcomes: readonly BranchOutcome[]): CallToolResult {
+function aggregate(
+  name: string,
+  strategy: FanoutStrategy,
+  needed: number,
+  outcomes: readonly BranchOutcome[],
+): CallToolResult {
   const succeeded = outcomes.filter((o) => o.status === 'ok');
   const satisfied = strategy === 'merge' ? succeeded.length > 0 : succeeded.length >= needed;
   // merge: every answered branch; first/quorum: the winning branches only.
   const shown = strategy === 'merge' ? outcomes.filter((o) => o.result) : succeeded.slice(0, needed);
   const content: CallToolResult['content'] = [];
   for (const o of shown) {
-    content.push({ type: 'text', text: `--- ${o.tool} (server ${o.server}): ${o.status === 'ok' ? 'ok' : 'tool error'}, ${Math.round(o.ms)} ms ---` });
+    content.push({
+      type: 'text',
+      text: `--- ${o.tool} (server ${o.server}): ${o.status === 'ok' ? 'ok' : 'tool error'}, ${Math.round(o.ms)} ms ---`,
+    });
     content.push(...(o.result?.content ?? []));
   }
-  const problems = outcomes.filter((o) => o.status !== 'ok' && !(strategy !== 'merge' && o.status === 'cancelled' && satisfied));
+  const problems = outcomes.filter(
+    (o) => o.status !== 'ok' && !(strategy !== 'merge' && o.status === 'cancelled' && satisfied),
+  );
   const summary = `${name}: ${strategy}${strategy === 'quorum' ? ` ${needed}` : ''}, ${succeeded.length} of ${outcomes.length} branches succeeded`;
   const failures = problems.map((o) => `${o.tool}: ${o.status}${o.error ? ` (${o.error})` : ''}`);
-  content.unshift({ type: 'text', text: `${summary}${satisfied ? '' : ` (needed ${needed})`}${failures.length ? `; not included: ${failures.join('; ')}` : ''}` });
+  content.unshift({
+    type: 'text',
+    text: `${summary}${satisfied ? '' : ` (needed ${needed})`}${failures.length ? `; not included: ${failures.join('; ')}` : ''}`,
+  });
   return {
     content,
     ...(satisfied ? {} : { isError: true }),

@@ -10,7 +10,11 @@
 import type { ToolAnnotations } from '../core/protocol.js';
 
 /** Whether a failed call of `tool` may be repeated on another instance. */
-export function retrySafe(tool: string, annotations: ToolAnnotations | undefined, configured: boolean | readonly string[]): boolean {
+export function retrySafe(
+  tool: string,
+  annotations: ToolAnnotations | undefined,
+  configured: boolean | readonly string[],
+): boolean {
   if (annotations?.readOnlyHint === true || annotations?.idempotentHint === true) return true;
   if (configured === true) return true;
   return Array.isArray(configured) && configured.includes(tool);

@@ -42,7 +42,14 @@ export function zFuse(lexical: readonly Hit[], dense: readonly Hit[], denseWeigh
   for (const id of ids) {
     const zLexical = lexical.length ? (lex.z.get(id) ?? lex.floor) : 0;
     const zDense = dense.length ? (den.z.get(id) ?? den.floor) : 0;
-    out.push({ id, lexical: rawLex.get(id), dense: rawDense.get(id), zLexical, zDense, fused: zLexical + denseWeight * zDense });
+    out.push({
+      id,
+      lexical: rawLex.get(id),
+      dense: rawDense.get(id),
+      zLexical,
+      zDense,
+      fused: zLexical + denseWeight * zDense,
+    });
   }
   return out.sort((a, b) => b.fused - a.fused || (a.id < b.id ? -1 : 1));
 }

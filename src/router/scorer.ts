@@ -35,7 +35,12 @@ export interface ScorerSettings {
   /** Weight of the error-rate penalty. */
   readonly errorWeight: number;
   /** Logistic confidence model over [coverage, dense, margin]. */
-  readonly confidence: { readonly bias: number; readonly coverage: number; readonly dense: number; readonly margin: number };
+  readonly confidence: {
+    readonly bias: number;
+    readonly coverage: number;
+    readonly dense: number;
+    readonly margin: number;
+  };
   /** Below this confidence the answer is "no confident match". */
   readonly threshold: number;
 }
@@ -87,7 +92,9 @@ function normalizedName(name: string): string {
 
 /** True when two tools on different servers offer the same capability (same name, similar parameters). */
 export function equivalent(a: Candidate, b: Candidate): boolean {
-  return a.server !== b.server && normalizedName(a.name) === normalizedName(b.name) && jaccard(a.params, b.params) >= 0.5;
+  return (
+    a.server !== b.server && normalizedName(a.name) === normalizedName(b.name) && jaccard(a.params, b.params) >= 0.5
+  );
 }
 
 function liveAdjustment(signal: ServerSignal | undefined, settings: ScorerSettings, reasons: string[]): number {
@@ -110,7 +117,13 @@ const sigmoid = (x: number) => 1 / (1 + Math.exp(-x));
  * Ranks fused candidates. Candidates on unhealthy servers are dropped (a down server is never
  * offered); equivalent tools are grouped under the best-scoring provider.
  */
-export function rank(fused: readonly Fused[], candidates: ReadonlyMap<string, Candidate>, signals: ReadonlyMap<string, ServerSignal>, settings: ScorerSettings, k: number): Ranking {
+export function rank(
+  fused: readonly Fused[],
+  candidates: ReadonlyMap<string, Candidate>,
+  signals: ReadonlyMap<string, ServerSignal>,
+  settings: ScorerSettings,
+  k: number,
+): Ranking {
   const providers: (Provider & { candidate: Candidate; relevance: number })[] = [];
   for (const f of fused) {
     const candidate = candidates.get(f.id);
@@ -118,7 +131,8 @@ export function rank(fused: readonly Fused[], candidates: ReadonlyMap<string, Ca
     const signal = signals.get(candidate.server);
     if (signal && !signal.healthy) continue;
     const reasons: string[] = [];
-    if (candidate.matchedTerms.length > 0) reasons.push(`matches ${candidate.matchedTerms.map((t) => `"${t}"`).join(', ')}`);
+    if (candidate.matchedTerms.length > 0)
+      reasons.push(`matches ${candidate.matchedTerms.map((t) => `"${t}"`).join(', ')}`);
     if (f.dense !== undefined) reasons.push(`meaning similarity ${f.dense.toFixed(2)}`);
     const score = f.fused + liveAdjustment(signal, settings, reasons);
     providers.push({ tool: f.id, server: candidate.server, score, reasons, candidate, relevance: f.fused });
@@ -132,8 +146,25 @@ export function rank(fused: readonly Fused[], candidates: ReadonlyMap<string, Ca
     grouped.add(p.tool);
     const alternatives = providers.filter((q) => !grouped.has(q.tool) && equivalent(p.candidate, q.candidate));
     for (const a of alternatives) grouped.add(a.tool);
-    const reasons = alternatives.length ? [...p.reasons, `also offered by ${alternatives.map((a) => `"${a.server}"`).join(', ')}; "${p.server}" ranks best`] : p.reasons;
-    matches.push({ tool: p.tool, server: p.server, score: round(p.score), relevance: round(p.relevance), reasons, alternatives: alternatives.map(({ tool, server, score, reasons: r }) => ({ tool, server, score: round(score), reasons: r })) });
+    const reasons = alternatives.length
+      ? [
+          ...p.reasons,
+          `also offered by ${alternatives.map((a) => `"${a.server}"`).join(', ')}; "${p.server}" ranks best`,
+        ]
+      : p.reasons;
+    matches.push({
+      tool: p.tool,
+      server: p.server,
+      score: round(p.score),
+      relevance: round(p.relevance),
+      reasons,
+      alternatives: alternatives.map(({ tool, server, score, reasons: r }) => ({
+        tool,
+        server,
+        score: round(score),
+        reasons: r,
+      })),
+    });
     if (matches.length >= k) break;
   }
 
@@ -141,7 +172,11 @@ export function rank(fused: readonly Fused[], candidates: ReadonlyMap<string, Ca
   const second = providers.find((p) => top && p !== top && !equivalent(top.candidate, p.candidate));
   const features: ConfidenceFeatures = top
     ? // A lone candidate has no margin to speak of: one weak hit must not look decisive.
-      { coverage: top.candidate.coverage, dense: fused.find((f) => f.id === top.tool)?.dense ?? 0, margin: second ? Math.min(3, top.relevance - second.relevance) : 0 }
+      {
+        coverage: top.candidate.coverage,
+        dense: fused.find((f) => f.id === top.tool)?.dense ?? 0,
+        margin: second ? Math.min(3, top.relevance - second.relevance) : 0,
+      }
     : { coverage: 0, dense: 0, margin: 0 };
   const confidence = top ? confidenceOf(features, settings) : 0;
   return { matches, confidence: round(confidence), confident: confidence >= settings.threshold, features };

@@ -78,7 +78,8 @@ interface VersionRow {
   current: number;
 }
 
-const COLUMNS = 'server, tool, fingerprint, version, declared_version, input_schema, output_schema, first_seen, last_seen, current';
+const COLUMNS =
+  'server, tool, fingerprint, version, declared_version, input_schema, output_schema, first_seen, last_seen, current';
 
 function toVersion(row: VersionRow): SchemaVersion {
   return {
@@ -116,10 +117,18 @@ export class SqliteCompatStore {
   constructor(db: Db, now: () => Date = () => new Date()) {
     this.#db = db;
     this.#now = now;
-    this.#find = db.prepare<[string, string, string], VersionRow>(`SELECT ${COLUMNS} FROM schema_versions WHERE server = ? AND tool = ? AND fingerprint = ?`);
-    this.#current = db.prepare<[string, string], VersionRow>(`SELECT ${COLUMNS} FROM schema_versions WHERE server = ? AND tool = ? AND current = 1`);
-    this.#numberOf = db.prepare<[string, string], { version: number }>('SELECT version FROM schema_versions WHERE tool = ? AND fingerprint = ? LIMIT 1');
-    this.#nextNumber = db.prepare<[string], { next: number }>('SELECT COALESCE(MAX(version), 0) + 1 AS next FROM schema_versions WHERE tool = ?');
+    this.#find = db.prepare<[string, string, string], VersionRow>(
+      `SELECT ${COLUMNS} FROM schema_versions WHERE server = ? AND tool = ? AND fingerprint = ?`,
+    );
+    this.#current = db.prepare<[string, string], VersionRow>(
+      `SELECT ${COLUMNS} FROM schema_versions WHERE server = ? AND tool = ? AND current = 1`,
+    );
+    this.#numberOf = db.prepare<[string, string], { version: number }>(
+      'SELECT version FROM schema_versions WHERE tool = ? AND fingerprint = ? LIMIT 1',
+    );
+    this.#nextNumber = db.prepare<[string], { next: number }>(
+      'SELECT COALESCE(MAX(version), 0) + 1 AS next FROM schema_versions WHERE tool = ?',
+    );
     this.#insert = db.prepare<[string, string, string, number, string | null, string, string | null, string, string]>(
       `INSERT INTO schema_versions (server, tool, fingerprint, version, declared_version, input_schema, output_schema, first_seen, last_seen, current)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1)`,
@@ -127,16 +136,31 @@ export class SqliteCompatStore {
     this.#touch = db.prepare<[string, string | null, string, string, string]>(
       'UPDATE schema_versions SET last_seen = ?, declared_version = COALESCE(?, declared_version), current = 1 WHERE server = ? AND tool = ? AND fingerprint = ?',
     );
-    this.#clearCurrent = db.prepare<[string, string]>('UPDATE schema_versions SET current = 0 WHERE server = ? AND tool = ? AND current = 1');
-    this.#versions = db.prepare<[string, string], VersionRow>(`SELECT ${COLUMNS} FROM schema_versions WHERE server = ? AND tool = ? ORDER BY version`);
-    this.#ofTool = db.prepare<[string], VersionRow>(`SELECT ${COLUMNS} FROM schema_versions WHERE tool = ? ORDER BY version, server`);
+    this.#clearCurrent = db.prepare<[string, string]>(
+      'UPDATE schema_versions SET current = 0 WHERE server = ? AND tool = ? AND current = 1',
+    );
+    this.#versions = db.prepare<[string, string], VersionRow>(
+      `SELECT ${COLUMNS} FROM schema_versions WHERE server = ? AND tool = ? ORDER BY version`,
+    );
+    this.#ofTool = db.prepare<[string], VersionRow>(
+      `SELECT ${COLUMNS} FROM schema_versions WHERE tool = ? ORDER BY version, server`,
+    );
     this.#all = db.prepare<[], VersionRow>(`SELECT ${COLUMNS} FROM schema_versions ORDER BY tool, version, server`);
     this.#insertChange = db.prepare<[string, string, number | null, number, string, string, string]>(
       'INSERT INTO schema_changes (server, tool, from_version, to_version, kind, changes, at) VALUES (?, ?, ?, ?, ?, ?, ?)',
     );
-    this.#changes = db.prepare<[number], { server: string; tool: string; from_version: number | null; to_version: number; kind: SchemaChangeRecord['kind']; changes: string; at: string }>(
-      'SELECT server, tool, from_version, to_version, kind, changes, at FROM schema_changes ORDER BY id DESC LIMIT ?',
-    );
+    this.#changes = db.prepare<
+      [number],
+      {
+        server: string;
+        tool: string;
+        from_version: number | null;
+        to_version: number;
+        kind: SchemaChangeRecord['kind'];
+        changes: string;
+        at: string;
+      }
+    >('SELECT server, tool, from_version, to_version, kind, changes, at FROM schema_changes ORDER BY id DESC LIMIT ?');
   }
 
   /**
@@ -144,22 +168,40 @@ export class SqliteCompatStore {
    * schema, or stores a new one under the tool's number for that fingerprint (a new number when no
    * server has served it). Marks it current for (server, tool).
    */
-  observe(server: string, tool: string, fingerprint: string, schemas: ToolSchemaSet, declaredVersion?: string): Observation {
-    return this.#db.transaction(() => {
-      const now = this.#now().toISOString();
-      const current = this.#current.get(server, tool);
-      const previous = current && current.fingerprint !== fingerprint ? toVersion(current) : undefined;
-      if (previous) this.#clearCurrent.run(server, tool);
-      const known = this.#find.get(server, tool, fingerprint);
-      if (known) {
-        this.#touch.run(now, declaredVersion ?? null, server, tool, fingerprint);
-        return { version: known.version, isNew: false, previous };
-      }
-      const version = this.#numberOf.get(tool, fingerprint)?.version ?? this.#nextNumber.get(tool)!.next;
-      const output = schemas.outputSchema === undefined ? null : JSON.stringify(schemas.outputSchema);
-      this.#insert.run(server, tool, fingerprint, version, declaredVersion ?? null, JSON.stringify(schemas.inputSchema ?? {}), output, now, now);
-      return { version, isNew: true, previous };
-    }).immediate();
+  observe(
+    server: string,
+    tool: string,
+    fingerprint: string,
+    schemas: ToolSchemaSet,
+    declaredVersion?: string,
+  ): Observation {
+    return this.#db
+      .transaction(() => {
+        const now = this.#now().toISOString();
+        const current = this.#current.get(server, tool);
+        const previous = current && current.fingerprint !== fingerprint ? toVersion(current) : undefined;
+        if (previous) this.#clearCurrent.run(server, tool);
+        const known = this.#find.get(server, tool, fingerprint);
+        if (known) {
+          this.#touch.run(now, declaredVersion ?? null, server, tool, fingerprint);
+          return { version: known.version, isNew: false, previous };
+        }
+        const version = this.#numberOf.get(tool, fingerprint)?.version ?? this.#nextNumber.get(tool)!.next;
+        const output = schemas.outputSchema === undefined ? null : JSON.stringify(schemas.outputSchema);
+        this.#insert.run(
+          server,
+          tool,
+          fingerprint,
+          version,
+          declaredVersion ?? null,
+          JSON.stringify(schemas.inputSchema ?? {}),
+          output,
+          now,
+          now,
+        );
+        return { version, isNew: true, previous };
+      })
+      .immediate();
   }
 
   /** The schemas `server` has served for `tool`, by version. */
@@ -179,7 +221,15 @@ export class SqliteCompatStore {
 
   /** Logs a change between two versions of a server's tool. */
   recordChange(change: Omit<SchemaChangeRecord, 'at'>): void {
-    this.#insertChange.run(change.server, change.tool, change.fromVersion, change.toVersion, change.kind, JSON.stringify(change.changes), this.#now().toISOString());
+    this.#insertChange.run(
+      change.server,
+      change.tool,
+      change.fromVersion,
+      change.toVersion,
+      change.kind,
+      JSON.stringify(change.changes),
+      this.#now().toISOString(),
+    );
   }
 
   /** The latest `limit` changes, newest first. */

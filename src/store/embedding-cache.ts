@@ -18,8 +18,12 @@ export class SqliteEmbeddingCache {
 
   constructor(db: Db) {
     this.#db = db;
-    this.#get = db.prepare<[string, string], { dim: number; vector: Buffer }>('SELECT dim, vector FROM embeddings WHERE model = ? AND text_hash = ?');
-    this.#put = db.prepare<[string, string, number, Buffer]>('INSERT OR REPLACE INTO embeddings (model, text_hash, dim, vector) VALUES (?, ?, ?, ?)');
+    this.#get = db.prepare<[string, string], { dim: number; vector: Buffer }>(
+      'SELECT dim, vector FROM embeddings WHERE model = ? AND text_hash = ?',
+    );
+    this.#put = db.prepare<[string, string, number, Buffer]>(
+      'INSERT OR REPLACE INTO embeddings (model, text_hash, dim, vector) VALUES (?, ?, ?, ?)',
+    );
   }
 
   /** Cached vectors for the given texts (missing ones are absent from the map). */
@@ -27,7 +31,11 @@ export class SqliteEmbeddingCache {
     const found = new Map<string, Float32Array>();
     for (const text of texts) {
       const row = this.#get.get(model, textHash(text));
-      if (row) found.set(text, new Float32Array(row.vector.buffer.slice(row.vector.byteOffset, row.vector.byteOffset + row.dim * 4)));
+      if (row)
+        found.set(
+          text,
+          new Float32Array(row.vector.buffer.slice(row.vector.byteOffset, row.vector.byteOffset + row.dim * 4)),
+        );
     }
     return found;
   }
@@ -35,7 +43,13 @@ export class SqliteEmbeddingCache {
   /** Stores vectors in one transaction. */
   putMany(model: string, entries: ReadonlyMap<string, Float32Array>): void {
     this.#db.transaction(() => {
-      for (const [text, vector] of entries) this.#put.run(model, textHash(text), vector.length, Buffer.from(vector.buffer, vector.byteOffset, vector.byteLength));
+      for (const [text, vector] of entries)
+        this.#put.run(
+          model,
+          textHash(text),
+          vector.length,
+          Buffer.from(vector.buffer, vector.byteOffset, vector.byteLength),
+        );
     })();
   }
 }

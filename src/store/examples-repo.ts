@@ -27,9 +27,16 @@ export class SqliteExampleStore {
   /** Adds an example (ignored if the same need is already stored for the tool); returns true when added. */
   add(tool: string, need: string, decisionId: string | undefined): boolean {
     return this.#db.transaction(() => {
-      const inserted = this.#db.prepare('INSERT OR IGNORE INTO learned_examples (tool, need, decision_id) VALUES (?, ?, ?)').run(tool, need, decisionId ?? null).changes > 0;
+      const inserted =
+        this.#db
+          .prepare('INSERT OR IGNORE INTO learned_examples (tool, need, decision_id) VALUES (?, ?, ?)')
+          .run(tool, need, decisionId ?? null).changes > 0;
       if (inserted) {
-        this.#db.prepare('DELETE FROM learned_examples WHERE tool = ? AND id NOT IN (SELECT id FROM learned_examples WHERE tool = ? ORDER BY id DESC LIMIT ?)').run(tool, tool, this.#perTool);
+        this.#db
+          .prepare(
+            'DELETE FROM learned_examples WHERE tool = ? AND id NOT IN (SELECT id FROM learned_examples WHERE tool = ? ORDER BY id DESC LIMIT ?)',
+          )
+          .run(tool, tool, this.#perTool);
       }
       return inserted;
     })();
@@ -37,10 +44,20 @@ export class SqliteExampleStore {
 
   /** Every example, optionally for one tool. */
   list(tool?: string): LearnedExample[] {
-    const rows = (tool
-      ? this.#db.prepare('SELECT id, tool, need, decision_id, created_at FROM learned_examples WHERE tool = ? ORDER BY id').all(tool)
-      : this.#db.prepare('SELECT id, tool, need, decision_id, created_at FROM learned_examples ORDER BY id').all()) as { id: number; tool: string; need: string; decision_id: string | null; created_at: string }[];
-    return rows.map((r) => ({ id: r.id, tool: r.tool, need: r.need, decisionId: r.decision_id, createdAt: r.created_at }));
+    const rows = (
+      tool
+        ? this.#db
+            .prepare('SELECT id, tool, need, decision_id, created_at FROM learned_examples WHERE tool = ? ORDER BY id')
+            .all(tool)
+        : this.#db.prepare('SELECT id, tool, need, decision_id, created_at FROM learned_examples ORDER BY id').all()
+    ) as { id: number; tool: string; need: string; decision_id: string | null; created_at: string }[];
+    return rows.map((r) => ({
+      id: r.id,
+      tool: r.tool,
+      need: r.need,
+      decisionId: r.decision_id,
+      createdAt: r.created_at,
+    }));
   }
 
   /** Removes one example by id. */

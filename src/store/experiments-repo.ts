@@ -121,8 +121,22 @@ export class SqliteExperimentStore implements ExperimentStore {
     this.#db = db;
     this.#flushMs = options.flushMs ?? 20;
     this.#onError = options.onError ?? ((error) => process.emitWarning(`experiment store: ${error.message}`));
-    this.#insertExposure = db.prepare<[string, string, string, string | null]>('INSERT INTO experiment_exposures (experiment, arm, unit, decision_id) VALUES (?, ?, ?, ?)');
-    this.#insertOutcome = db.prepare<[string, string, string, string | null, string | null, ExperimentOutcome, number | null, string | null, string | null]>(
+    this.#insertExposure = db.prepare<[string, string, string, string | null]>(
+      'INSERT INTO experiment_exposures (experiment, arm, unit, decision_id) VALUES (?, ?, ?, ?)',
+    );
+    this.#insertOutcome = db.prepare<
+      [
+        string,
+        string,
+        string,
+        string | null,
+        string | null,
+        ExperimentOutcome,
+        number | null,
+        string | null,
+        string | null,
+      ]
+    >(
       'INSERT INTO experiment_outcomes (experiment, arm, unit, tool, server, outcome, latency_ms, decision_id, note) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
     );
     // The latest exposure per experiment for a decision (SQLite takes the bare columns from the MAX(id) row),
@@ -156,7 +170,19 @@ export class SqliteExperimentStore implements ExperimentStore {
 
   /** Records how a call under an arm ended. */
   recordOutcome(event: OutcomeEvent): void {
-    this.#defer(() => this.#insertOutcome.run(event.experiment, event.arm, event.unit, event.tool, event.server, event.outcome, event.latencyMs, event.decisionId ?? null, event.note ?? null));
+    this.#defer(() =>
+      this.#insertOutcome.run(
+        event.experiment,
+        event.arm,
+        event.unit,
+        event.tool,
+        event.server,
+        event.outcome,
+        event.latencyMs,
+        event.decisionId ?? null,
+        event.note ?? null,
+      ),
+    );
   }
 
   /**
@@ -212,7 +238,17 @@ export class SqliteExperimentStore implements ExperimentStore {
     return this.#db.transaction(() => {
       const exposures = this.#exposuresOfDecision.all(decisionId);
       for (const e of exposures) {
-        this.#insertOutcome.run(e.experiment, e.arm, e.unit, e.tool, e.server, success ? 'feedback_success' : 'feedback_failure', null, decisionId, note ?? null);
+        this.#insertOutcome.run(
+          e.experiment,
+          e.arm,
+          e.unit,
+          e.tool,
+          e.server,
+          success ? 'feedback_success' : 'feedback_failure',
+          null,
+          decisionId,
+          note ?? null,
+        );
       }
       return exposures.length > 0;
     })();
@@ -222,16 +258,25 @@ export class SqliteExperimentStore implements ExperimentStore {
   armStats(experiment: string): ArmStats[] {
     this.flush();
     return this.#db.transaction(() => {
-      const arms = new Map<string, { exposures: number; units: number; outcomes: Record<ExperimentOutcome, number>; latencies: number[] }>();
+      const arms = new Map<
+        string,
+        { exposures: number; units: number; outcomes: Record<ExperimentOutcome, number>; latencies: number[] }
+      >();
       const arm = (name: string) => {
         let entry = arms.get(name);
         if (!entry) {
-          entry = { exposures: 0, units: 0, outcomes: Object.fromEntries(KINDS.map((k) => [k, 0])) as Record<ExperimentOutcome, number>, latencies: [] };
+          entry = {
+            exposures: 0,
+            units: 0,
+            outcomes: Object.fromEntries(KINDS.map((k) => [k, 0])) as Record<ExperimentOutcome, number>,
+            latencies: [],
+          };
           arms.set(name, entry);
         }
         return entry;
       };
-      for (const row of this.#exposureCounts.all(experiment)) Object.assign(arm(row.arm), { exposures: row.exposures, units: row.units });
+      for (const row of this.#exposureCounts.all(experiment))
+        Object.assign(arm(row.arm), { exposures: row.exposures, units: row.units });
       for (const row of this.#outcomeCounts.all(experiment)) arm(row.arm).outcomes[row.outcome] = row.n;
       for (const row of this.#latencies.all(experiment)) arm(row.arm).latencies.push(row.latency_ms);
       return [...arms.keys()].sort().map((name) => {
@@ -254,7 +299,9 @@ export class SqliteExperimentStore implements ExperimentStore {
   }
 
   states(): Map<string, ExperimentState> {
-    const rows = this.#db.prepare('SELECT experiment, arm, state, reason FROM experiment_state ORDER BY experiment, arm').all() as { experiment: string; arm: string; state: string; reason: string | null }[];
+    const rows = this.#db
+      .prepare('SELECT experiment, arm, state, reason FROM experiment_state ORDER BY experiment, arm')
+      .all() as { experiment: string; arm: string; state: string; reason: string | null }[];
     const out = new Map<string, { running: boolean | undefined; stoppedArms: Map<string, string> }>();
     for (const r of rows) {
       const entry = out.get(r.experiment) ?? { running: undefined, stoppedArms: new Map<string, string>() };
@@ -271,13 +318,21 @@ export class SqliteExperimentStore implements ExperimentStore {
         this.#db.prepare('DELETE FROM experiment_state WHERE experiment = ?').run(experiment);
         return;
       }
-      this.#db.prepare("INSERT INTO experiment_state (experiment, arm, state) VALUES (?, '', ?) ON CONFLICT (experiment, arm) DO UPDATE SET state = excluded.state, at = excluded.at").run(experiment, running ? 'running' : 'stopped');
+      this.#db
+        .prepare(
+          "INSERT INTO experiment_state (experiment, arm, state) VALUES (?, '', ?) ON CONFLICT (experiment, arm) DO UPDATE SET state = excluded.state, at = excluded.at",
+        )
+        .run(experiment, running ? 'running' : 'stopped');
       if (running) this.#db.prepare("DELETE FROM experiment_state WHERE experiment = ? AND arm <> ''").run(experiment);
     })();
   }
 
   stopArm(experiment: string, arm: string, reason: string): void {
-    this.#db.prepare("INSERT INTO experiment_state (experiment, arm, state, reason) VALUES (?, ?, 'arm_stopped', ?) ON CONFLICT (experiment, arm) DO UPDATE SET state = excluded.state, reason = excluded.reason, at = excluded.at").run(experiment, arm, reason);
+    this.#db
+      .prepare(
+        "INSERT INTO experiment_state (experiment, arm, state, reason) VALUES (?, ?, 'arm_stopped', ?) ON CONFLICT (experiment, arm) DO UPDATE SET state = excluded.state, reason = excluded.reason, at = excluded.at",
+      )
+      .run(experiment, arm, reason);
   }
 
   /** Names of every experiment with stored events. */

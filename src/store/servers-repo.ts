@@ -26,13 +26,19 @@ export class SqliteServerRegistry implements ServerRegistry {
   readonly #remove;
 
   constructor(db: Db) {
-    this.#list = db.prepare<[], { name: string; entry: string; created_at: string }>('SELECT name, entry, created_at FROM registered_servers ORDER BY created_at, name');
-    this.#save = db.prepare<[string, string]>('INSERT INTO registered_servers (name, entry) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET entry = excluded.entry');
+    this.#list = db.prepare<[], { name: string; entry: string; created_at: string }>(
+      'SELECT name, entry, created_at FROM registered_servers ORDER BY created_at, name',
+    );
+    this.#save = db.prepare<[string, string]>(
+      'INSERT INTO registered_servers (name, entry) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET entry = excluded.entry',
+    );
     this.#remove = db.prepare<[string]>('DELETE FROM registered_servers WHERE name = ?');
   }
 
   list(): StoredServer[] {
-    return this.#list.all().map((row) => ({ name: row.name, entry: JSON.parse(row.entry) as unknown, createdAt: row.created_at }));
+    return this.#list
+      .all()
+      .map((row) => ({ name: row.name, entry: JSON.parse(row.entry) as unknown, createdAt: row.created_at }));
   }
 
   save(name: string, entry: unknown): void {

@@ -7,7 +7,9 @@ import type { ServerPart } from '../core/protocol.js';
 
 const MAX_PAGES = 1_000;
 
-async function walk<T>(page: (cursor: string | undefined) => Promise<{ items: readonly T[]; nextCursor?: string | undefined }>): Promise<T[]> {
+async function walk<T>(
+  page: (cursor: string | undefined) => Promise<{ items: readonly T[]; nextCursor?: string | undefined }>,
+): Promise<T[]> {
   const all: T[] = [];
   let cursor: string | undefined;
   for (let i = 0; i < MAX_PAGES; i++) {
@@ -20,7 +22,10 @@ async function walk<T>(page: (cursor: string | undefined) => Promise<{ items: re
 }
 
 /** Walks a paginated list method, reading the items under `key`. */
-function list<K extends string, T>(method: (params?: { cursor: string }) => Promise<{ [P in K]: T[] } & { nextCursor?: string | undefined }>, key: K): Promise<T[]> {
+function list<K extends string, T>(
+  method: (params?: { cursor: string }) => Promise<{ [P in K]: T[] } & { nextCursor?: string | undefined }>,
+  key: K,
+): Promise<T[]> {
   return walk<T>(async (cursor) => {
     const page = await method(cursor ? { cursor } : undefined);
     return { items: page[key], nextCursor: page.nextCursor };
@@ -35,7 +40,9 @@ export async function fetchPart(client: Client): Promise<ServerPart> {
     caps.tools ? list<'tools', Tool>((p) => client.listTools(p), 'tools') : none,
     caps.prompts ? list<'prompts', Prompt>((p) => client.listPrompts(p), 'prompts') : none,
     caps.resources ? list<'resources', Resource>((p) => client.listResources(p), 'resources') : none,
-    caps.resources ? list<'resourceTemplates', ResourceTemplateType>((p) => client.listResourceTemplates(p), 'resourceTemplates') : none,
+    caps.resources
+      ? list<'resourceTemplates', ResourceTemplateType>((p) => client.listResourceTemplates(p), 'resourceTemplates')
+      : none,
   ]);
   return { tools, prompts, resources, resourceTemplates, instructions: client.getInstructions() };
 }

@@ -38,6 +38,8 @@ export function buildTransport(spec: UpstreamSpec, log: Logger): BuiltTransport 
   const url = new URL(spec.url);
   const requestInit = { headers: { ...spec.headers } };
   const transport =
-    spec.kind === 'sse' ? new SSEClientTransport(url, { requestInit }) : new StreamableHTTPClientTransport(url, { requestInit });
+    spec.kind === 'sse'
+      ? new SSEClientTransport(url, { requestInit })
+      : new StreamableHTTPClientTransport(url, { requestInit });
   return { transport, pid: () => null };
 }

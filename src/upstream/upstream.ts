@@ -105,7 +105,9 @@ export class Upstream {
 
   /** How errors name this upstream: the server, and the instance when there are several. */
   get #label(): string {
-    return this.spec.instance === this.spec.name ? `server "${this.name}"` : `server "${this.name}" (instance ${this.spec.instance})`;
+    return this.spec.instance === this.spec.name
+      ? `server "${this.name}"`
+      : `server "${this.name}" (instance ${this.spec.instance})`;
   }
 
   /** Calls in flight right now. */
@@ -155,15 +157,30 @@ export class Upstream {
   }
 
   /** Calls a tool on this server, passing the agent's signal, timeout and progress through. */
-  async callTool(name: string, args: Record<string, unknown> | undefined, meta: Record<string, unknown> | undefined, options: ForwardOptions): Promise<CallToolResult> {
-    return this.#forward('tools/call', (client, requestOptions) =>
-      client.callTool({ name, ...(args ? { arguments: args } : {}), ...(meta ? { _meta: meta } : {}) }, requestOptions),
-    options);
+  async callTool(
+    name: string,
+    args: Record<string, unknown> | undefined,
+    meta: Record<string, unknown> | undefined,
+    options: ForwardOptions,
+  ): Promise<CallToolResult> {
+    return this.#forward(
+      'tools/call',
+      (client, requestOptions) =>
+        client.callTool(
+          { name, ...(args ? { arguments: args } : {}), ...(meta ? { _meta: meta } : {}) },
+          requestOptions,
+        ),
+      options,
+    );
   }
 
   /** Gets a prompt from this server. */
   async getPrompt(name: string, args: Record<string, string> | undefined, options: ForwardOptions) {
-    return this.#forward('prompts/get', (client, o) => client.getPrompt({ name, ...(args ? { arguments: args } : {}) }, o), options);
+    return this.#forward(
+      'prompts/get',
+      (client, o) => client.getPrompt({ name, ...(args ? { arguments: args } : {}) }, o),
+      options,
+    );
   }
 
   /** Reads a resource from this server. */
@@ -179,7 +196,8 @@ export class Upstream {
       const idle = new Promise<void>((resolve) => (this.#idle = resolve));
       const timer = new Promise<void>((resolve) => setTimeout(resolve, deadlineMs).unref());
       await Promise.race([idle, timer]);
-      if (this.#inFlight > 0) this.#log.warn({ inFlight: this.#inFlight }, 'drain deadline passed; aborting the remaining calls');
+      if (this.#inFlight > 0)
+        this.#log.warn({ inFlight: this.#inFlight }, 'drain deadline passed; aborting the remaining calls');
     }
     await this.close();
   }
@@ -196,10 +214,18 @@ export class Upstream {
     return this.#closed;
   }
 
-  async #forward<T>(method: string, run: (client: Client, options: object) => Promise<T>, options: ForwardOptions): Promise<T> {
+  async #forward<T>(
+    method: string,
+    run: (client: Client, options: object) => Promise<T>,
+    options: ForwardOptions,
+  ): Promise<T> {
     const client = this.#client;
     if (this.#state !== 'ready' || !client) {
-      throw new GatewayError('UPSTREAM_UNAVAILABLE', `${this.#label} is ${this.#state === 'draining' ? 'being removed' : 'not connected'} (${this.#lastError ?? this.#state}); try again shortly`, { server: this.name, instance: this.instance, state: this.#state, sent: false });
+      throw new GatewayError(
+        'UPSTREAM_UNAVAILABLE',
+        `${this.#label} is ${this.#state === 'draining' ? 'being removed' : 'not connected'} (${this.#lastError ?? this.#state}); try again shortly`,
+        { server: this.name, instance: this.instance, state: this.#state, sent: false },
+      );
     }
     const timeoutMs = options.timeoutMs ?? this.spec.timeoutMs ?? this.#opts.callTimeoutMs;
     this.#inFlight++;
@@ -230,13 +256,28 @@ export class Upstream {
     if (signal?.aborted) return error;
     if (error instanceof SdkError) {
       if (error.code === SdkErrorCode.RequestTimeout) {
-        return new GatewayError('UPSTREAM_TIMEOUT', `${this.#label} did not answer ${method} within ${timeoutMs} ms; the request was cancelled upstream`, { server: this.name, instance: this.instance, timeoutMs, sent: true }, { cause: error });
+        return new GatewayError(
+          'UPSTREAM_TIMEOUT',
+          `${this.#label} did not answer ${method} within ${timeoutMs} ms; the request was cancelled upstream`,
+          { server: this.name, instance: this.instance, timeoutMs, sent: true },
+          { cause: error },
+        );
       }
-      return new GatewayError('UPSTREAM_FAILED', `${this.#label} failed during ${method}: ${error.message}`, { server: this.name, instance: this.instance, sdkCode: error.code, sent: !refused(error) }, { cause: error });
+      return new GatewayError(
+        'UPSTREAM_FAILED',
+        `${this.#label} failed during ${method}: ${error.message}`,
+        { server: this.name, instance: this.instance, sdkCode: error.code, sent: !refused(error) },
+        { cause: error },
+      );
     }
     if (error instanceof GatewayError) return error;
     if (error instanceof Error && !('code' in error && typeof (error as { code: unknown }).code === 'number')) {
-      return new GatewayError('UPSTREAM_FAILED', `${this.#label} failed during ${method}: ${error.message}`, { server: this.name, instance: this.instance, sent: !refused(error) }, { cause: error });
+      return new GatewayError(
+        'UPSTREAM_FAILED',
+        `${this.#label} failed during ${method}: ${error.message}`,
+        { server: this.name, instance: this.instance, sent: !refused(error) },
+        { cause: error },
+      );
     }
     return error;
   }
@@ -261,7 +302,10 @@ export class Upstream {
     let timer: NodeJS.Timeout | undefined;
     try {
       const timeout = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`no answer within ${this.#opts.connectTimeoutMs} ms`)), this.#opts.connectTimeoutMs);
+        timer = setTimeout(
+          () => reject(new Error(`no answer within ${this.#opts.connectTimeoutMs} ms`)),
+          this.#opts.connectTimeoutMs,
+        );
       });
       await Promise.race([client.connect(built.transport, this.#prior ? { prior: this.#prior } : undefined), timeout]);
       clearTimeout(timer);
@@ -278,7 +322,17 @@ export class Upstream {
       this.#lastError = undefined;
       this.#toolCount = part.tools.length;
       this.#setState('ready');
-      this.#log.info({ childPid: built.pid() ?? undefined, era: client.getProtocolEra(), protocolVersion: client.getNegotiatedProtocolVersion(), tools: part.tools.length, prompts: part.prompts.length, resources: part.resources.length }, 'upstream connected');
+      this.#log.info(
+        {
+          childPid: built.pid() ?? undefined,
+          era: client.getProtocolEra(),
+          protocolVersion: client.getNegotiatedProtocolVersion(),
+          tools: part.tools.length,
+          prompts: part.prompts.length,
+          resources: part.resources.length,
+        },
+        'upstream connected',
+      );
       this.#hooks.onPart(part);
       this.#startHealth(client);
     } catch (error) {

@@ -8,7 +8,15 @@ import { FieldedIndex } from './fielded.js';
 import { createTokenizer, type StopwordMode } from './tokenize.js';
 
 /** The fields in the engine's order. */
-export const LEXICAL_FIELDS: readonly LexicalField[] = ['name', 'title', 'description', 'params', 'paramDescriptions', 'server', 'examples'];
+export const LEXICAL_FIELDS: readonly LexicalField[] = [
+  'name',
+  'title',
+  'description',
+  'params',
+  'paramDescriptions',
+  'server',
+  'examples',
+];
 
 /**
  * Default field weights. Start: DESIGN.md §7 (name x2, description x1, parameters x0.5, server x1).
@@ -60,7 +68,10 @@ export class Bm25fIndex implements LexicalIndex {
   }
 
   upsert(doc: LexicalDocument): void {
-    this.#engine.upsert(doc.id, LEXICAL_FIELDS.map((f) => doc.fields[f]));
+    this.#engine.upsert(
+      doc.id,
+      LEXICAL_FIELDS.map((f) => doc.fields[f]),
+    );
   }
 
   remove(id: string): boolean {

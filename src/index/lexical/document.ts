@@ -12,7 +12,12 @@ export interface ToolDocumentInput {
   readonly id: string;
   readonly server: string;
   readonly serverDescription?: string;
-  readonly tool: { readonly name: string; readonly title?: string; readonly description?: string; readonly inputSchema?: unknown };
+  readonly tool: {
+    readonly name: string;
+    readonly title?: string;
+    readonly description?: string;
+    readonly inputSchema?: unknown;
+  };
   /** Example needs the tool answers (from the operator or learned from use). */
   readonly examples?: readonly string[];
 }
@@ -57,7 +62,8 @@ export function schemaTerms(schema: unknown): { params: string[]; descriptions: 
       const defs = node[key];
       if (isNode(defs)) for (const child of Object.values(defs)) visit(child, depth + 1);
     }
-    for (const key of ['items', 'additionalProperties', 'not', 'if', 'then', 'else', 'contains']) visit(node[key], depth + 1);
+    for (const key of ['items', 'additionalProperties', 'not', 'if', 'then', 'else', 'contains'])
+      visit(node[key], depth + 1);
     for (const key of ['anyOf', 'oneOf', 'allOf', 'prefixItems', 'items']) {
       const list = node[key];
       if (Array.isArray(list)) for (const child of list) visit(child, depth + 1);

@@ -41,9 +41,11 @@ export class FieldedIndex {
   #scratch = new Float64Array(0);
 
   constructor(params: FieldedParams, tokenize: (text: string) => string[]) {
-    if (params.weights.length < 1 || params.weights.length !== params.b.length) throw new RangeError('one weight and one b per field');
+    if (params.weights.length < 1 || params.weights.length !== params.b.length)
+      throw new RangeError('one weight and one b per field');
     // Negative weights would let a match lower a score, which the accumulator's "untouched = 0" relies on never happening.
-    if (params.weights.some((w) => !(w >= 0)) || params.b.some((x) => !(x >= 0 && x <= 1)) || !(params.k1 >= 0)) throw new RangeError('weights >= 0, 0 <= b <= 1, k1 >= 0');
+    if (params.weights.some((w) => !(w >= 0)) || params.b.some((x) => !(x >= 0 && x <= 1)) || !(params.k1 >= 0))
+      throw new RangeError('weights >= 0, 0 <= b <= 1, k1 >= 0');
     this.#params = params;
     this.#fields = params.weights.length;
     this.#bits = Math.min(30, Math.floor(30 / this.#fields));

@@ -89,7 +89,8 @@ function caseParts(word: string): string[] {
 export function words(text: string): string[] {
   let clean = text;
   // Most texts have no apostrophe: skip five regex passes for them (indexing 100k tools is tokenizer-bound).
-  if (APOSTROPHE.test(clean)) for (const [pattern, replacement] of CONTRACTIONS) clean = clean.replace(pattern, replacement);
+  if (APOSTROPHE.test(clean))
+    for (const [pattern, replacement] of CONTRACTIONS) clean = clean.replace(pattern, replacement);
   const out: string[] = [];
   for (const word of clean.split(SEPARATORS)) {
     if (!word) continue;
@@ -102,7 +103,10 @@ export function words(text: string): string[] {
 }
 
 /** Builds a tokenizer; it shares `stemmer` when given, else owns a fresh stem cache. */
-export function createTokenizer(options: TokenizeOptions = DEFAULT_TOKENIZE, stemmer: Stemmer = new Stemmer()): (text: string) => string[] {
+export function createTokenizer(
+  options: TokenizeOptions = DEFAULT_TOKENIZE,
+  stemmer: Stemmer = new Stemmer(),
+): (text: string) => string[] {
   const stop = STOPWORDS[options.stopwords];
   const stems = options.stem ? stemmer : undefined;
   return (text) => {

@@ -27,7 +27,8 @@ export class ExactIndex implements VectorIndex {
 
   /** `capacity` is a hint (vectors); the store doubles when it fills. */
   constructor(dim: number, capacity = 1024) {
-    if (!Number.isInteger(dim) || dim <= 0) throw new GatewayError('INTERNAL', `vector dimension must be a positive integer, got ${dim}`);
+    if (!Number.isInteger(dim) || dim <= 0)
+      throw new GatewayError('INTERNAL', `vector dimension must be a positive integer, got ${dim}`);
     this.dim = dim;
     this.#data = new Float32Array(dim * Math.max(1, Math.ceil(capacity)));
   }
@@ -106,7 +107,8 @@ export class ExactIndex implements VectorIndex {
   /** Restores an index written by `save`; throws INTERNAL on a file that is not one. */
   static load(path: string): ExactIndex {
     const buf = readFileSync(path);
-    if (buf.length < HEADER || buf.toString('latin1', 0, 4) !== EXACT_MAGIC) throw new GatewayError('INTERNAL', `${path} is not a saved exact vector index`);
+    if (buf.length < HEADER || buf.toString('latin1', 0, 4) !== EXACT_MAGIC)
+      throw new GatewayError('INTERNAL', `${path} is not a saved exact vector index`);
     const version = buf.readUInt32LE(4);
     if (version !== VERSION) throw new GatewayError('INTERNAL', `${path}: unsupported exact index version ${version}`);
     const dim = buf.readUInt32LE(8);
@@ -114,7 +116,8 @@ export class ExactIndex implements VectorIndex {
     const idsLength = buf.readUInt32LE(16);
     const ids = JSON.parse(buf.toString('utf8', HEADER, HEADER + idsLength)) as string[];
     const start = HEADER + Math.ceil(idsLength / 4) * 4;
-    if (ids.length !== count || buf.length !== start + count * dim * 4) throw new GatewayError('INTERNAL', `${path}: truncated or corrupt exact index`);
+    if (ids.length !== count || buf.length !== start + count * dim * 4)
+      throw new GatewayError('INTERNAL', `${path}: truncated or corrupt exact index`);
     const index = new ExactIndex(dim, Math.max(1, count));
     // Copy into the index's own aligned store (a Buffer's offset into Node's pool may not be 4-aligned).
     index.#data.set(new Float32Array(buf.buffer.slice(buf.byteOffset + start, buf.byteOffset + buf.length)));

@@ -32,7 +32,9 @@ export function createVectorIndex(options: VectorIndexOptions): VectorIndex {
   const kind = vectorKindFor(options);
   // Headroom so a catalog that grows a little does not reallocate at once.
   const capacity = Math.max(1024, Math.ceil(options.expectedSize * 1.25));
-  return kind === 'hnsw' ? new HnswIndex(options.dim, { initialCapacity: capacity }) : new ExactIndex(options.dim, capacity);
+  return kind === 'hnsw'
+    ? new HnswIndex(options.dim, { initialCapacity: capacity })
+    : new ExactIndex(options.dim, capacity);
 }
 
 /**

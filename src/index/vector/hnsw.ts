@@ -62,7 +62,8 @@ export class HnswIndex implements VectorIndex {
   #vacant = 0;
 
   constructor(dim: number, options: Partial<HnswOptions> = {}, restoreFrom?: string) {
-    if (!Number.isInteger(dim) || dim <= 0) throw new GatewayError('INTERNAL', `vector dimension must be a positive integer, got ${dim}`);
+    if (!Number.isInteger(dim) || dim <= 0)
+      throw new GatewayError('INTERNAL', `vector dimension must be a positive integer, got ${dim}`);
     this.dim = dim;
     this.#options = { ...DEFAULTS, ...options };
     this.#index = new hnswlib.HierarchicalNSW('ip', dim);
@@ -70,7 +71,13 @@ export class HnswIndex implements VectorIndex {
       this.#index.readIndexSync(restoreFrom, true);
     } else {
       const { M, efConstruction, initialCapacity } = this.#options;
-      this.#index.initIndex({ maxElements: Math.max(1, Math.ceil(initialCapacity)), m: M, efConstruction, randomSeed: SEED, allowReplaceDeleted: true });
+      this.#index.initIndex({
+        maxElements: Math.max(1, Math.ceil(initialCapacity)),
+        m: M,
+        efConstruction,
+        randomSeed: SEED,
+        allowReplaceDeleted: true,
+      });
     }
     this.#applyEf(this.#options.efSearch || autoEf(0));
   }
@@ -144,14 +151,22 @@ export class HnswIndex implements VectorIndex {
 
   save(path: string): void {
     this.#index.writeIndexSync(path);
-    const sidecar: Sidecar = { kind: 'hnsw', version: 1, dim: this.dim, options: this.#options, labels: [...this.#labels], nextLabel: this.#nextLabel };
+    const sidecar: Sidecar = {
+      kind: 'hnsw',
+      version: 1,
+      dim: this.dim,
+      options: this.#options,
+      labels: [...this.#labels],
+      nextLabel: this.#nextLabel,
+    };
     writeFileSync(`${path}.json`, JSON.stringify(sidecar));
   }
 
   /** Restores an index written by `save` (reads `path` and `path.json`). */
   static load(path: string): HnswIndex {
     const meta = JSON.parse(readFileSync(`${path}.json`, 'utf8')) as Sidecar;
-    if (meta.kind !== 'hnsw' || meta.version !== 1) throw new GatewayError('INTERNAL', `${path}.json is not an HNSW index sidecar`);
+    if (meta.kind !== 'hnsw' || meta.version !== 1)
+      throw new GatewayError('INTERNAL', `${path}.json is not an HNSW index sidecar`);
     const index = new HnswIndex(meta.dim, meta.options, path);
     index.#restore(meta);
     return index;
@@ -165,6 +180,7 @@ export class HnswIndex implements VectorIndex {
     this.#nextLabel = meta.nextLabel;
     // Deleted marks are saved in hnswlib's file and re-collected on read (with replacement on).
     this.#vacant = this.#index.getCurrentCount() - this.#labels.size;
-    if (this.#index.getNumDimensions() !== this.dim || this.#vacant < 0) throw new GatewayError('INTERNAL', 'HNSW index file and its sidecar disagree');
+    if (this.#index.getNumDimensions() !== this.dim || this.#vacant < 0)
+      throw new GatewayError('INTERNAL', 'HNSW index file and its sidecar disagree');
   }
 }

@@ -77,7 +77,15 @@ export class FileVectorStore implements VectorSnapshotStore {
       const other = `${base}.${index.kind === 'hnsw' ? 'exact' : 'hnsw'}`;
       rmSync(other, { force: true });
       rmSync(`${other}.json`, { force: true });
-      const manifest: Manifest = { version: 1, model, dim: index.dim, kind: index.kind, size: index.size, savedAt: new Date().toISOString(), keys: Object.fromEntries(keys) };
+      const manifest: Manifest = {
+        version: 1,
+        model,
+        dim: index.dim,
+        kind: index.kind,
+        size: index.size,
+        savedAt: new Date().toISOString(),
+        keys: Object.fromEntries(keys),
+      };
       writeFileSync(`${base}.manifest.json.tmp`, JSON.stringify(manifest));
       renameSync(`${base}.manifest.json.tmp`, `${base}.manifest.json`);
     } catch (error) {

@@ -11,7 +11,10 @@ import type { Hit } from '../types.js';
  */
 export function checkDim(dim: number, vector: Float32Array | readonly number[]): void {
   if (vector.length !== dim) {
-    throw new GatewayError('INTERNAL', `vector has ${vector.length} dimensions; this index holds ${dim}`, { expected: dim, got: vector.length });
+    throw new GatewayError('INTERNAL', `vector has ${vector.length} dimensions; this index holds ${dim}`, {
+      expected: dim,
+      got: vector.length,
+    });
   }
 }
 
