@@ -1,22 +1,27 @@
 /**
- * Loading a configuration file: read YAML or JSON, expand `${VAR}` from the environment, validate
- * with the one schema, and hand back a frozen object. Every problem is reported at once, each with
- * its path in the file, so a user fixes the file in one pass.
+ * Loading a configuration file: read YAML or JSON, expand `${VAR}` from the environment (and VS Code's
+ * `${workspaceFolder}` / `${userHome}`), validate with the one schema, resolve relative paths against the
+ * file's folder, and hand back a frozen object. Every problem is reported at once, each with its path in
+ * the file, so a user fixes the file in one pass.
  */
 import { readFileSync } from 'node:fs';
-import { dirname, isAbsolute, resolve } from 'node:path';
+import { homedir } from 'node:os';
+import { basename, dirname, resolve, sep } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
 import { GatewayError } from '../core/errors.js';
+import { defaultModelsDir, resolveFrom, withConfigDir, workspaceFolderOf } from './paths.js';
 import { configSchema, type ParsedConfig } from './schema.js';
-import { toServerSpec, withBaseDir, type ServerSpec } from './spec.js';
+import { toServerSpec, type ServerSpec } from './spec.js';
 
 /** The validated configuration the gateway runs on. */
 export interface Config {
   readonly gateway: ParsedConfig['gateway'];
   readonly http: ParsedConfig['http'];
+  /** `path` is absolute (or `:memory:`): resolved against the config file's folder, or the cwd in code. */
   readonly store: ParsedConfig['store'];
-  readonly routing: ParsedConfig['routing'];
+  /** `modelsDir` is absolute: as given (against the file's folder), else the models/ shipped with the package. */
+  readonly routing: Omit<ParsedConfig['routing'], 'modelsDir'> & { readonly modelsDir: string };
   readonly log: ParsedConfig['log'];
   /** Enabled servers in file order (`servers` first, then `mcpServers`). */
   readonly servers: readonly ServerSpec[];
@@ -36,32 +41,112 @@ export interface ConfigIssue {
   readonly message: string;
 }
 
-const VAR = /\$\{(?:env:)?([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;
+/** Values that `${name}` stands for besides environment variables (VS Code's predefined variables). */
+export interface ExpansionVars {
+  /** `${workspaceFolder}`: the folder above `.vscode/` for `.vscode/mcp.json`, else the config's folder. */
+  readonly workspaceFolder: string;
+  /** `${userHome}`: the user's home folder. */
+  readonly userHome: string;
+}
 
-/** Replaces `${VAR}`, `${env:VAR}` and `${VAR:-default}` in every string; collects undefined variables. */
+/** `${...}` with what is inside. */
+const REFERENCE = /\$\{([^}]*)\}/g;
+/** `NAME`, `env:NAME`, `NAME:-default`, `env:NAME:-default`. */
+const ENV_REFERENCE = /^(?:env:)?([A-Za-z_][A-Za-z0-9_]*)(?::-(.*))?$/s;
+/** A string that is one reference and nothing else (its emptiness then means "not set"). */
+const ONLY_REFERENCE = /^\$\{[^}]*\}$/;
+
+interface Expansion {
+  readonly env: NodeJS.ProcessEnv;
+  readonly vars: ExpansionVars;
+  /** Where each unset variable (or VS Code input) was used, reported once each after the walk. */
+  readonly unset: Map<string, { kind: 'env' | 'input' | 'unsupported'; paths: string[] }>;
+}
+
+function note(ctx: Expansion, kind: 'env' | 'input' | 'unsupported', name: string, path: readonly PropertyKey[]) {
+  const key = `${kind}:${name}`;
+  const seen = ctx.unset.get(key) ?? { kind, paths: [] };
+  seen.paths.push(formatPath(path));
+  ctx.unset.set(key, seen);
+}
+
+function expandString(value: string, ctx: Expansion, path: readonly PropertyKey[]): string {
+  return value.replace(REFERENCE, (match, inner: string) => {
+    if (inner === 'workspaceFolder') return ctx.vars.workspaceFolder;
+    if (inner === 'workspaceFolderBasename') return basename(ctx.vars.workspaceFolder);
+    if (inner === 'userHome') return ctx.vars.userHome;
+    if (inner === 'pathSeparator' || inner === '/') return sep;
+    if (inner.startsWith('input:')) {
+      note(ctx, 'input', inner.slice('input:'.length), path);
+      return '';
+    }
+    const ref = ENV_REFERENCE.exec(inner);
+    if (!ref) {
+      // VS Code's ${command:...}, ${config:...} and the like need the editor; a literal must not go upstream.
+      if (/^[A-Za-z]+:/.test(inner)) {
+        note(ctx, 'unsupported', inner, path);
+        return '';
+      }
+      return match;
+    }
+    const [, name, fallback] = ref as unknown as [string, string, string | undefined];
+    const found = ctx.env[name];
+    if (found !== undefined) return found;
+    if (fallback !== undefined) return fallback;
+    note(ctx, 'env', name, path);
+    return '';
+  });
+}
+
+function walk(value: unknown, ctx: Expansion, path: (string | number)[]): unknown {
+  if (typeof value === 'string') return expandString(value, ctx, path);
+  if (Array.isArray(value)) return value.map((item, i) => walk(item, ctx, [...path, i]));
+  if (value !== null && typeof value === 'object') {
+    const entries: [string, unknown][] = [];
+    for (const [k, v] of Object.entries(value)) {
+      const expanded = walk(v, ctx, [...path, k]);
+      // `adminToken: ${SWITCHBOARD_ADMIN_TOKEN:-}` with the variable unset or empty means "not set".
+      if (expanded === '' && typeof v === 'string' && ONLY_REFERENCE.test(v)) continue;
+      entries.push([k, expanded]);
+    }
+    return Object.fromEntries(entries);
+  }
+  return value;
+}
+
+function unsetIssue(name: string, kind: 'env' | 'input' | 'unsupported', paths: readonly string[]): ConfigIssue {
+  const others = paths.slice(1);
+  const where =
+    others.length === 0
+      ? ''
+      : `; also used at ${others.slice(0, 3).join(', ')}${others.length > 3 ? ` and ${others.length - 3} more` : ''}`;
+  const message =
+    kind === 'input'
+      ? `VS Code input "${name}" cannot be prompted for by switchboard; set it with \${env:VAR} instead${where}`
+      : kind === 'unsupported'
+        ? `\${${name}} needs an editor to expand and is not supported; use \${env:VAR} instead${where}`
+        : `environment variable ${name} is not set (write \${${name}:-default} for a default)${where}`;
+  return { path: paths[0] ?? '(root)', message };
+}
+
+/**
+ * Replaces `${VAR}`, `${env:VAR}` and `${VAR:-default}` in every string, and VS Code's `${workspaceFolder}`,
+ * `${workspaceFolderBasename}`, `${userHome}` and `${pathSeparator}`. An object value that is one reference
+ * and expands to the empty string is dropped (an optional setting left unset). Each unset variable, each
+ * `${input:id}` (VS Code prompts for those; a gateway cannot) and each editor-only variable is one issue,
+ * at its first path, naming the other places it is used.
+ */
 export function expandEnv(
   value: unknown,
   env: NodeJS.ProcessEnv,
   path: (string | number)[],
   issues: ConfigIssue[],
+  vars: ExpansionVars = { workspaceFolder: process.cwd(), userHome: homedir() },
 ): unknown {
-  if (typeof value === 'string') {
-    return value.replace(VAR, (_match, name: string, fallback: string | undefined) => {
-      const found = env[name];
-      if (found !== undefined) return found;
-      if (fallback !== undefined) return fallback;
-      issues.push({
-        path: formatPath(path),
-        message: `environment variable ${name} is not set (write \${${name}:-default} for a default)`,
-      });
-      return '';
-    });
-  }
-  if (Array.isArray(value)) return value.map((item, i) => expandEnv(item, env, [...path, i], issues));
-  if (value !== null && typeof value === 'object') {
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, expandEnv(v, env, [...path, k], issues)]));
-  }
-  return value;
+  const ctx: Expansion = { env, vars, unset: new Map() };
+  const expanded = walk(value, ctx, path);
+  for (const [key, { kind, paths }] of ctx.unset) issues.push(unsetIssue(key.slice(kind.length + 1), kind, paths));
+  return expanded;
 }
 
 /** `servers.github.args[0]`-style rendering of a zod or expansion path. */
@@ -84,15 +169,19 @@ export function describeIssues(source: string, issues: readonly ConfigIssue[]): 
 
 /**
  * Validates a raw (already parsed) config object. Throws CONFIG_INVALID listing every issue.
- * `baseDir` resolves relative `cwd` and store paths against the file's folder.
+ * `baseDir` (the config file's folder) is what relative paths resolve against: stdio `cwd`, commands,
+ * args and env values that are clearly paths, `store.path`, `routing.modelsDir`. Without it (a config
+ * built in code) store and models paths resolve against the cwd and server entries stay as written.
  */
 export function buildConfig(
   raw: unknown,
   options: { env?: NodeJS.ProcessEnv; source?: string; baseDir?: string } = {},
 ): Config {
   const source = options.source ?? '(inline config)';
+  const base = options.baseDir ?? process.cwd();
   const issues: ConfigIssue[] = [];
-  const expanded = expandEnv(raw ?? {}, options.env ?? process.env, [], issues);
+  const vars = { workspaceFolder: options.baseDir ? workspaceFolderOf(options.baseDir) : base, userHome: homedir() };
+  const expanded = expandEnv(raw ?? {}, options.env ?? process.env, [], issues, vars);
   const parsed = configSchema.safeParse(expanded);
   if (!parsed.success) issues.push(...zodIssues(parsed.error));
   const data = parsed.success ? parsed.data : undefined;
@@ -115,12 +204,15 @@ export function buildConfig(
   const servers = Object.entries(entries)
     .filter(([, entry]) => entry.disabled !== true)
     .map(([name, entry]) => toServerSpec(name, entry))
-    .map((spec) => (options.baseDir ? withBaseDir(spec, options.baseDir, isAbsolute, resolve) : spec));
+    .map((spec) => (options.baseDir ? withConfigDir(spec, options.baseDir) : spec));
   return deepFreeze({
     gateway: data.gateway,
     http: data.http,
-    store: data.store,
-    routing: data.routing,
+    store: { ...data.store, path: resolveFrom(base, data.store.path) },
+    routing: {
+      ...data.routing,
+      modelsDir: data.routing.modelsDir === undefined ? defaultModelsDir() : resolveFrom(base, data.routing.modelsDir),
+    },
     log: data.log,
     virtualTools: data.virtualTools,
     experiments: data.experiments,

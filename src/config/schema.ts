@@ -2,8 +2,9 @@
  * The configuration schema: one zod schema for the whole file, validated once at start.
  *
  * A server entry accepts the `mcpServers` shape used by Claude Desktop, Cursor and VS Code
- * (`command`/`args`/`env`/`cwd`, or `url`/`headers`, with `type` when ambiguous), so an existing file
- * loads as is; `instances` lists replicas of one server instead. The parsed form is translated into
+ * (`command`/`args`/`env`/`cwd`, or `url`/`headers`, with `type` when ambiguous) and the extra keys of
+ * Windsurf (`serverUrl`) and Cline (`transportType`, `timeout` in seconds, `autoApprove`), so an existing
+ * file loads as is; `instances` lists replicas of one server instead. The parsed form is translated into
  * one internal form (`ServerSpec` with its `UpstreamSpec` instances).
  */
 import { z } from 'zod';
@@ -22,16 +23,29 @@ const commonFields = {
   protocol: z.enum(['auto', 'legacy', '2026-07-28']).optional(),
   /** Example needs per tool (by the tool's name on this server), indexed for find_capability. */
   examples: z.record(z.string(), z.array(z.string().min(1))).optional(),
+  /** Cline's per-server timeout, in seconds (timeoutMs wins when both are given). */
+  timeout: z.number().positive().optional(),
+  /** Cline's and Claude's per-tool approval lists: a host's concern; accepted and ignored by a gateway. */
+  autoApprove: z.unknown().optional(),
+  /** Roo Code's name for autoApprove; accepted and ignored. */
+  alwaysAllow: z.unknown().optional(),
 };
 
 /** Transport fields: a stdio command or an HTTP url (the `mcpServers` shape). */
+const transportKind = z.enum(['stdio', 'http', 'streamable-http', 'streamableHttp', 'sse']);
+const httpUrl = z.url({ protocol: /^https?$/ });
+
 const transportFields = {
-  type: z.enum(['stdio', 'http', 'streamable-http', 'streamableHttp', 'sse']).optional(),
+  type: transportKind.optional(),
+  /** Cline's older name for `type`. */
+  transportType: transportKind.optional(),
   command: z.string().min(1).optional(),
   args: z.array(z.string()).optional(),
   env: stringMap.optional(),
   cwd: z.string().optional(),
-  url: z.url({ protocol: /^https?$/ }).optional(),
+  url: httpUrl.optional(),
+  /** Windsurf's name for `url`. */
+  serverUrl: httpUrl.optional(),
   headers: stringMap.optional(),
 };
 
@@ -39,17 +53,26 @@ type TransportFields = { [K in keyof typeof transportFields]?: z.infer<(typeof t
 
 /** Checks that the transport fields describe exactly one stdio or HTTP connection. */
 function checkTransport(entry: TransportFields, ctx: z.RefinementCtx): void {
-  const kind = entry.type;
+  if (entry.type !== undefined && entry.transportType !== undefined && entry.type !== entry.transportType)
+    ctx.addIssue({ code: 'custom', path: ['transportType'], message: 'give type or transportType, not both' });
+  if (entry.url !== undefined && entry.serverUrl !== undefined)
+    ctx.addIssue({ code: 'custom', path: ['serverUrl'], message: 'give url or serverUrl, not both' });
+  const kind = entry.type ?? entry.transportType;
+  const url = entry.url ?? entry.serverUrl;
   if (kind === 'stdio' || (kind === undefined && entry.command !== undefined)) {
     if (entry.command === undefined)
       ctx.addIssue({ code: 'custom', path: ['command'], message: 'a stdio server needs a command' });
-    if (entry.url !== undefined)
-      ctx.addIssue({ code: 'custom', path: ['url'], message: 'a stdio server takes a command, not a url' });
+    if (url !== undefined)
+      ctx.addIssue({
+        code: 'custom',
+        path: [entry.url !== undefined ? 'url' : 'serverUrl'],
+        message: 'a stdio server takes a command, not a url',
+      });
     if (entry.headers !== undefined)
       ctx.addIssue({ code: 'custom', path: ['headers'], message: 'headers apply to HTTP servers only' });
     return;
   }
-  if (entry.url === undefined) {
+  if (url === undefined) {
     ctx.addIssue({
       code: 'custom',
       path: kind === undefined ? [] : ['url'],
@@ -250,6 +273,9 @@ export const configSchema = z
         separator: z.string().min(1).max(8).default('__'),
         callTimeoutMs: z.number().int().positive().default(60_000),
         connectTimeoutMs: z.number().int().positive().default(15_000),
+        /** Agents' first answers wait (at most this long) until every initial server has had its first connection attempt;
+         *  below the 10 s start-up timeout some hosts (Codex) give a server, our own start included. */
+        startupWaitMs: z.number().int().nonnegative().default(8_000),
         healthIntervalMs: z.number().int().positive().default(15_000),
         healthTimeoutMs: z.number().int().positive().default(5_000),
         drainTimeoutMs: z.number().int().nonnegative().default(10_000),
@@ -271,7 +297,11 @@ export const configSchema = z
         host: z.string().default('127.0.0.1'),
         port: z.coerce.number().int().min(0).max(65_535).default(7420),
         /** Bearer token for the admin API (/v1); required when binding beyond loopback. */
-        adminToken: z.string().min(16, 'an admin token needs at least 16 characters').optional(),
+        /** An empty value (`${SWITCHBOARD_ADMIN_TOKEN:-}` with the variable unset) means not set. */
+        adminToken: z.preprocess(
+          (value) => (value === '' ? undefined : value),
+          z.string().min(16, 'an admin token needs at least 16 characters').optional(),
+        ),
         /** Extra Host names accepted on /mcp when binding beyond loopback (DNS-rebinding protection). */
         allowedHosts: z.array(z.string()).default([]),
       })
@@ -288,7 +318,8 @@ export const configSchema = z
         exposure: z.enum(['full', 'discovery', 'both']).default('both'),
         /** Embedding model: a folder under modelsDir; "none" routes on the lexical index alone. */
         model: z.string().default('switchboard-static-v1'),
-        modelsDir: z.string().default('models'),
+        /** Where model folders are; absent: the models/ folder shipped with the package (see load.ts). */
+        modelsDir: z.string().min(1).optional(),
         /** Vector index: exact below hnswThreshold tools, HNSW from there (auto), or forced. */
         vectorIndex: z.enum(['auto', 'exact', 'hnsw']).default('auto'),
         hnswThreshold: z.number().int().positive().default(5_000),
@@ -329,7 +360,7 @@ export const configSchema = z
     servers: serversMap.optional(),
     /** The Claude Desktop / Cursor key; merged with `servers`. */
     mcpServers: serversMap.optional(),
-    /** VS Code's prompt inputs; accepted and ignored so its files load as is. */
+    /** VS Code's prompt inputs; accepted so its files load as is (a `${input:id}` in a value is an error). */
     inputs: z.array(z.unknown()).optional(),
   })
   .strict();

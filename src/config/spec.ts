@@ -39,6 +39,12 @@ export interface HttpSpec extends SpecBase {
   readonly kind: 'streamable-http' | 'sse';
   readonly url: string;
   readonly headers: Readonly<Record<string, string>>;
+  /**
+   * What to do when the first transport fails to connect: `sse` (only with kind `streamable-http`) retries
+   * at once with the legacy HTTP+SSE transport, as the SDK recommends for a server of unknown transport;
+   * set for a url ending in `/sse` with no `type` (how Cursor and Cline files name SSE servers).
+   */
+  readonly fallback: 'none' | 'sse';
 }
 
 /** One upstream server, as the gateway runs it. */
@@ -64,7 +70,19 @@ export interface ServerSpec {
   readonly retrySafe: boolean | readonly string[];
 }
 
-type Transport = Pick<ServerEntry, 'type' | 'command' | 'args' | 'env' | 'cwd' | 'url' | 'headers'>;
+type Transport = Pick<
+  ServerEntry,
+  'type' | 'transportType' | 'command' | 'args' | 'env' | 'cwd' | 'url' | 'serverUrl' | 'headers'
+>;
+
+/** True for a url whose path ends in `/sse` (query and a trailing slash aside). */
+function endsInSse(url: string): boolean {
+  try {
+    return /\/sse\/?$/i.test(new URL(url).pathname);
+  } catch {
+    return false;
+  }
+}
 
 function toInstance(
   base: Omit<SpecBase, 'instance' | 'tier'>,
@@ -73,7 +91,8 @@ function toInstance(
   entry: Transport,
 ): UpstreamSpec {
   const common = { ...base, instance, tier };
-  if (entry.type === 'stdio' || (entry.type === undefined && entry.command !== undefined)) {
+  const type = entry.type ?? entry.transportType;
+  if (type === 'stdio' || (type === undefined && entry.command !== undefined)) {
     return {
       ...common,
       kind: 'stdio',
@@ -83,11 +102,14 @@ function toInstance(
       cwd: entry.cwd,
     };
   }
+  // Windsurf names the url `serverUrl`; the schema allows one of the two.
+  const url = entry.url ?? entry.serverUrl ?? '';
   return {
     ...common,
-    kind: entry.type === 'sse' ? 'sse' : 'streamable-http',
-    url: entry.url ?? '',
+    kind: type === 'sse' ? 'sse' : 'streamable-http',
+    url,
     headers: entry.headers ?? {},
+    fallback: type === undefined && endsInSse(url) ? 'sse' : 'none',
   };
 }
 
@@ -96,7 +118,8 @@ export function toServerSpec(name: string, entry: ServerEntry): ServerSpec {
   const base = {
     name,
     description: entry.description,
-    timeoutMs: entry.timeoutMs,
+    // Cline's `timeout` is in seconds; an explicit timeoutMs wins.
+    timeoutMs: entry.timeoutMs ?? (entry.timeout === undefined ? undefined : Math.round(entry.timeout * 1000)),
     protocol: entry.protocol ?? 'auto',
     examples: entry.examples ?? {},
   };
@@ -121,21 +144,6 @@ export function toServerSpec(name: string, entry: ServerEntry): ServerSpec {
     circuit: entry.circuit ?? {},
     retry: entry.retry ?? {},
     retrySafe: entry.retrySafe ?? false,
-  };
-}
-
-/** Resolves relative stdio working directories against `baseDir` (the config file's folder). */
-export function withBaseDir(
-  spec: ServerSpec,
-  baseDir: string,
-  isAbsolute: (p: string) => boolean,
-  resolve: (a: string, b: string) => string,
-): ServerSpec {
-  return {
-    ...spec,
-    instances: spec.instances.map((i) =>
-      i.kind === 'stdio' && i.cwd && !isAbsolute(i.cwd) ? { ...i, cwd: resolve(baseDir, i.cwd) } : i,
-    ),
   };
 }
 
