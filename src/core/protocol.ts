@@ -6,6 +6,9 @@
  */
 export type {
   CallToolResult,
+  CompleteRequestParams,
+  CompleteResult,
+  LoggingLevel,
   GetPromptResult,
   Prompt,
   ReadResourceResult,

@@ -10,7 +10,17 @@ import { expandEnv, describeIssues, formatPath, type ConfigIssue } from '../conf
 import { serverEntrySchema } from '../config/schema.js';
 import { redactServer, toServerSpec, type ServerSpec } from '../config/spec.js';
 import { GatewayError } from '../core/errors.js';
-import type { CallToolResult, GetPromptResult, ReadResourceResult, ServerPart, Tool } from '../core/protocol.js';
+import type {
+  CallToolResult,
+  CompleteRequestParams,
+  CompleteResult,
+  GetPromptResult,
+  ReadResourceResult,
+  ServerPart,
+  Tool,
+} from '../core/protocol.js';
+import type { LogMessage } from '../core/channel.js';
+import { AgentRegistry } from './agents.js';
 import { Federation, type CatalogChange } from '../catalog/federation.js';
 import type { CatalogSnapshot, CatalogTool } from '../catalog/snapshot.js';
 import { fanOut, type FanoutBranch, type FanoutStrategy } from '../resilience/fanout.js';
@@ -18,6 +28,8 @@ import { retrySafe } from '../resilience/retry.js';
 import type { ServerRegistry } from '../store/servers-repo.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { ForwardOptions } from '../upstream/upstream.js';
+import { ChildGuard } from '../upstream/child-guard.js';
+import type { AgentChannel } from '../core/channel.js';
 import { CompatTracker, type CompatStore } from './compat.js';
 import { ServerPool, type InstanceSelector, type PoolDefaults, type PoolStatus } from './pool.js';
 import { suggest } from './suggest.js';
@@ -42,6 +54,8 @@ export interface GatewayDeps {
   readonly env?: NodeJS.ProcessEnv;
   /** Where tool schema versions are kept (absent: no versioning, no pins). */
   readonly compat?: CompatStore;
+  /** Keeps stdio children from outliving the process (default: the gateway's own); closed with the gateway. */
+  readonly childGuard?: ChildGuard;
 }
 
 /** Options for a forwarded tool call. */
@@ -64,13 +78,23 @@ export class Gateway {
   readonly #upstreams = new Map<string, { pool: ServerPool; source: ServerSource }>();
   readonly #poolDefaults: PoolDefaults;
   readonly #compat: CompatTracker | undefined;
+  readonly #childGuard: ChildGuard;
   /** Version pins; replaced on a config reload. */
   #pins: Config['pins'];
   #ready = false;
   #reportedConflicts = new Set<string>();
   #closing: Promise<void> | undefined;
+  /** Sessionful agents: log levels, resource subscriptions, requests outside a call. */
+  readonly agents: AgentRegistry;
 
   constructor(deps: GatewayDeps) {
+    this.agents = new AgentRegistry({
+      subscribe: (server, uri) => this.#upstream(server).subscribe(uri),
+      unsubscribe: (server, uri) => this.#upstreams.get(server)?.pool.unsubscribe(uri) ?? Promise.resolve(),
+      setUpstreamLevel: (level) => {
+        for (const { pool } of this.#upstreams.values()) void pool.setLoggingLevel(level);
+      },
+    });
     this.config = deps.config;
     this.#log = deps.log;
     this.#registry = deps.registry;
@@ -78,6 +102,7 @@ export class Gateway {
     this.#federation = new Federation({ prefix: deps.config.gateway.prefix, separator: deps.config.gateway.separator });
     this.#compat = deps.compat ? new CompatTracker(deps.compat, deps.log.child({ component: 'compat' })) : undefined;
     this.#pins = deps.config.pins;
+    this.#childGuard = deps.childGuard ?? new ChildGuard(deps.log.child({ component: 'child-guard' }));
     const { gateway } = deps.config;
     this.#poolDefaults = {
       connectTimeoutMs: gateway.connectTimeoutMs,
@@ -87,6 +112,7 @@ export class Gateway {
       balance: gateway.balance,
       circuit: gateway.circuit,
       retry: gateway.retry,
+      childGuard: this.#childGuard,
     };
     this.#federation.onChange((change) => {
       // Virtual tools take their input schema from their backends: follow the catalog.
@@ -256,6 +282,78 @@ export class Gateway {
     return this.#upstream(owner).readResource(uri, options);
   }
 
+  /**
+   * Routes `completion/complete` to the server that owns the prompt (by its exposed name) or the
+   * resource template (by its URI template), with the upstream's own prompt name.
+   */
+  async complete(params: CompleteRequestParams, options: ForwardOptions): Promise<CompleteResult> {
+    const snapshot = this.catalog;
+    const ref = params.ref;
+    if (ref.type === 'ref/prompt') {
+      const prompt = snapshot.promptById.get(ref.name);
+      if (!prompt) throw new GatewayError('UNKNOWN_PROMPT', `unknown prompt "${ref.name}"`, { prompt: ref.name });
+      const pool = this.#upstream(prompt.server);
+      if (!pool.supports('completions')) return emptyCompletion();
+      return pool.complete({ ...params, ref: { ...ref, name: prompt.name } }, options);
+    }
+    const owner =
+      snapshot.resourceTemplates.find((t) => t.uriTemplate === ref.uri)?.server ?? snapshot.resourceOwner.get(ref.uri);
+    if (!owner) throw new GatewayError('UNKNOWN_RESOURCE', `no connected server offers "${ref.uri}"`, { uri: ref.uri });
+    const pool = this.#upstream(owner);
+    if (!pool.supports('completions')) return emptyCompletion();
+    return pool.complete(params, options);
+  }
+
+  /** The server that owns a resource URI: the one that lists it, else one whose template matches it. */
+  resourceOwner(uri: string): string | undefined {
+    const snapshot = this.catalog;
+    return (
+      snapshot.resourceOwner.get(uri) ??
+      snapshot.resourceTemplates.find((t) => templateMatches(t.uriTemplate, uri))?.server
+    );
+  }
+
+  /** Subscribes an agent connection to a resource's updates (reference-counted upstream). */
+  async subscribe(connection: string, uri: string): Promise<void> {
+    const owner = this.resourceOwner(uri);
+    if (!owner) throw new GatewayError('UNKNOWN_RESOURCE', `no connected server offers resource "${uri}"`, { uri });
+    if (!this.#upstream(owner).supports('subscribe')) {
+      throw new GatewayError('BAD_REQUEST', `server "${owner}" does not support resource subscriptions`, {
+        server: owner,
+        uri,
+      });
+    }
+    await this.agents.subscribe(connection, owner, uri);
+  }
+
+  /** An agent's roots changed: tell every server (each may ask the agent again during its next call). */
+  rootsChanged(): void {
+    for (const { pool } of this.#upstreams.values()) void pool.rootsChanged();
+  }
+
+  /** Ends an agent connection's subscription. */
+  async unsubscribe(connection: string, uri: string): Promise<void> {
+    const owner = this.resourceOwner(uri);
+    if (owner) await this.agents.unsubscribe(connection, owner, uri);
+  }
+
+  /** A server's log message: into the gateway's log, then to the calling agent or to the agents that asked. */
+  #upstreamLog(server: string, message: LogMessage, channel: AgentChannel | undefined): void {
+    const level = LOG_TO_PINO[message.level] ?? 'info';
+    const text = typeof message.data === 'string' ? message.data : JSON.stringify(message.data);
+    this.#log[level](
+      {
+        server,
+        logger: message.logger,
+        level: message.level,
+        data: text.length > 2000 ? `${text.slice(0, 2000)}…` : text,
+      },
+      'upstream log message',
+    );
+    if (channel) channel.log(server, message);
+    else this.agents.broadcastLog(server, message);
+  }
+
   /** Every server with its status. */
   listServers(): ServerView[] {
     return [...this.#upstreams.values()].map(({ pool, source }) => ({
@@ -300,6 +398,8 @@ export class Gateway {
       const all = [...this.#upstreams.values()];
       await Promise.all(all.map(({ pool }) => pool.drain(this.config.gateway.drainTimeoutMs)));
       this.#upstreams.clear();
+      // Last: whatever the upstreams' close sequences left running (detached grandchildren).
+      await this.#childGuard.close();
     })();
     return this.#closing;
   }
@@ -331,7 +431,14 @@ export class Gateway {
           log.error({ err: (error as Error).message, instance }, 'recording tool schema versions failed');
         }
       },
+      {
+        onLog: (message, channel) => this.#upstreamLog(server, message, channel),
+        onResourceUpdated: (uri) => this.agents.resourceUpdated(server, uri),
+        outside: () => this.agents.sole(),
+      },
     );
+    const level = this.agents.upstreamLevel;
+    if (level) void pool.setLoggingLevel(level);
     this.#upstreams.set(spec.name, { pool, source });
     this.#federation.reserve(spec.name);
     await pool.start();
@@ -519,4 +626,21 @@ function templateMatches(template: string, uri: string): boolean {
     .map((part) => (part.startsWith('{') ? '[^/]+' : part.replace(/[.*+?^$()|[\]\\]/g, '\\$&')))
     .join('');
   return new RegExp(`^${pattern}$`).test(uri);
+}
+
+/** Pino's method for each MCP log level. */
+const LOG_TO_PINO: Record<string, 'debug' | 'info' | 'warn' | 'error'> = {
+  debug: 'debug',
+  info: 'info',
+  notice: 'info',
+  warning: 'warn',
+  error: 'error',
+  critical: 'error',
+  alert: 'error',
+  emergency: 'error',
+};
+
+/** What a server without completions answers (the spec's empty completion). */
+function emptyCompletion(): CompleteResult {
+  return { completion: { values: [], hasMore: false } };
 }

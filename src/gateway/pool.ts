@@ -26,6 +26,9 @@ import { CircuitBreaker, type CircuitView } from '../resilience/breaker.js';
 import { backoffMs, sleep } from '../resilience/retry.js';
 import type { Logger } from '../telemetry/logger.js';
 import { Upstream, type ForwardOptions, type UpstreamState, type UpstreamStatus } from '../upstream/upstream.js';
+import type { RelayHooks } from '../upstream/client-relay.js';
+import type { ChildGuard } from '../upstream/child-guard.js';
+import type { CompleteRequestParams, CompleteResult, LoggingLevel } from '../core/protocol.js';
 
 /** Narrows the instances a call may use. */
 export interface InstanceSelector {
@@ -43,6 +46,8 @@ export interface PoolDefaults {
   readonly balance: BalanceMode;
   readonly circuit: CircuitSettings;
   readonly retry: RetrySettings;
+  /** Keeps stdio children (and theirs) from outliving the gateway. */
+  readonly childGuard?: ChildGuard;
 }
 
 /** How an instance is doing. */
@@ -79,6 +84,7 @@ export class ServerPool {
   readonly #instances: Instance[];
   readonly #publish: (part: ServerPart | undefined) => void;
   readonly #observe: (instance: string, part: ServerPart | undefined) => void;
+  readonly #relay: RelayHooks;
   #closed = false;
 
   constructor(
@@ -87,7 +93,9 @@ export class ServerPool {
     defaults: PoolDefaults,
     publish: (part: ServerPart | undefined) => void,
     observe: (instance: string, part: ServerPart | undefined) => void = () => {},
+    relay: RelayHooks = {},
   ) {
+    this.#relay = relay;
     this.spec = spec;
     this.#log = log;
     this.#defaults = defaults;
@@ -179,6 +187,38 @@ export class ServerPool {
     return this.#route('resources/read', undefined, true, (upstream, o) => upstream.readResource(uri, o), options);
   }
 
+  /** Completes a prompt or resource-template argument (a read: always safe to repeat elsewhere). */
+  complete(params: CompleteRequestParams, options: ForwardOptions): Promise<CompleteResult> {
+    return this.#route('completion/complete', undefined, true, (upstream, o) => upstream.complete(params, o), options);
+  }
+
+  /** True when some connected instance offers `capability`. */
+  supports(capability: 'logging' | 'completions' | 'subscribe'): boolean {
+    return this.#instances.some((i) => i.upstream.state === 'ready' && i.upstream.supports(capability));
+  }
+
+  /** Subscribes every instance to a resource (updates from any of them reach the subscribers). */
+  async subscribe(uri: string): Promise<void> {
+    const ready = this.#instances.filter((i) => i.upstream.supports('subscribe'));
+    if (ready.length === 0) throw this.#noInstance('resources/subscribe');
+    await Promise.all(ready.map((i) => i.upstream.subscribe(uri, {})));
+  }
+
+  /** Ends a resource subscription on every instance. */
+  async unsubscribe(uri: string): Promise<void> {
+    await Promise.all(this.#instances.map((i) => i.upstream.unsubscribe(uri, {}).catch(() => {})));
+  }
+
+  /** Passes an agent's `notifications/roots/list_changed` to every instance. */
+  async rootsChanged(): Promise<void> {
+    await Promise.all(this.#instances.map((i) => i.upstream.rootsChanged().catch(() => {})));
+  }
+
+  /** Sets every instance's log level. */
+  async setLoggingLevel(level: LoggingLevel): Promise<void> {
+    await Promise.all(this.#instances.map((i) => i.upstream.setLoggingLevel(level).catch(() => {})));
+  }
+
   /** Stops taking calls, lets in-flight ones finish up to the deadline, and closes every instance. */
   async drain(deadlineMs: number): Promise<void> {
     this.#closed = true;
@@ -196,12 +236,14 @@ export class ServerPool {
       healthIntervalMs: this.spec.health.intervalMs ?? this.#defaults.healthIntervalMs,
       healthTimeoutMs: this.spec.health.timeoutMs ?? this.#defaults.healthTimeoutMs,
       callTimeoutMs: this.#defaults.callTimeoutMs,
+      childGuard: this.#defaults.childGuard,
     };
     const instance: Instance = {
       breaker,
       part: undefined,
       wasReady: false,
       upstream: new Upstream(spec, log, options, {
+        ...this.#relay,
         onPart: (part) => {
           instance.part = part;
           this.#observe(spec.instance, part);

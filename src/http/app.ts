@@ -14,6 +14,7 @@ import type { ExperimentRunner } from '../gateway/experiments.js';
 import type { Gateway } from '../gateway/gateway.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { McpEndpoint } from './mcp-route.js';
+import type { SseEdge } from './sse-edge.js';
 import { registerAdminRoutes } from './admin.js';
 
 const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1', '[::1]']);
@@ -40,6 +41,8 @@ export interface HttpAppDeps {
   readonly capabilities: Capabilities;
   readonly experiments: ExperimentRunner;
   readonly endpoint: McpEndpoint;
+  /** Legacy HTTP+SSE for older agents (`GET /sse`, `POST /messages`). */
+  readonly sse?: SseEdge;
   readonly log: Logger;
   readonly isShuttingDown: () => boolean;
 }
@@ -109,6 +112,18 @@ export function buildHttpApp(deps: HttpAppDeps): FastifyInstance {
           .end(JSON.stringify({ jsonrpc: '2.0', error: { code: -32603, message: 'internal error' }, id: null }));
     }
   });
+
+  const sse = deps.sse;
+  if (sse) {
+    app.get('/sse', async (request, reply) => {
+      reply.hijack();
+      await sse.open(request.raw, reply.raw);
+    });
+    app.post('/messages', async (request, reply) => {
+      reply.hijack();
+      sse.post((request.query as { sessionId?: string }).sessionId, request.body, reply.raw);
+    });
+  }
 
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/readyz', async (_request, reply) => {
