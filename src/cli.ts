@@ -196,8 +196,8 @@ async function main(argv: string[]): Promise<void> {
         ...(values.host ? { host: values.host } : {}),
         ...(port !== undefined ? { port } : {}),
       });
-      onSignals(hub.close);
-      watchConfig(values.config!, hub.reload);
+      onSignals(() => hub.close());
+      watchConfig(values.config!, (next) => hub.reload(next));
       await hub.ready;
     } catch (error) {
       fail(error instanceof Error ? error.message : String(error), 1);
@@ -207,10 +207,15 @@ async function main(argv: string[]): Promise<void> {
   if (command === 'stdio') {
     const config = load(values.config);
     const sidecar = await startSidecar(config);
-    onSignals(sidecar.close);
-    watchConfig(values.config!, sidecar.reload);
+    onSignals(() => sidecar.close());
+    watchConfig(values.config!, (next) => sidecar.reload(next));
     // The agent closing our stdin ends the session.
-    process.stdin.on('end', () => void sidecar.close().then(() => process.exit(0)));
+    process.stdin.on('end', () => {
+      sidecar.close().then(
+        () => process.exit(0),
+        (error: unknown) => fail(`shutdown failed: ${String(error)}`, 1),
+      );
+    });
     await sidecar.ready;
     return;
   }

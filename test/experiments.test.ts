@@ -258,7 +258,7 @@ describe('experiments', () => {
       stdio: ['ignore', 'ignore', 'pipe'],
     });
     const stderr: string[] = [];
-    proc.stderr!.on('data', (chunk: Buffer) => stderr.push(chunk.toString()));
+    proc.stderr.on('data', (chunk: Buffer) => stderr.push(chunk.toString()));
     onCleanup(() => proc.kill('SIGKILL'));
     const url = `http://127.0.0.1:${port}`;
     await waitFor(async () => (await fetch(`${url}/readyz`).catch(() => undefined))?.ok, 30_000, 'the hub');

@@ -18,10 +18,10 @@ export const FIXTURE = join(ROOT, 'test/fixtures/fixture-server.ts');
 export const EVERYTHING = join(ROOT, 'node_modules/@modelcontextprotocol/server-everything/dist/index.js');
 
 /** Things to stop after a test file. */
-const cleanups: (() => Promise<unknown> | unknown)[] = [];
+const cleanups: (() => unknown)[] = [];
 
 /** Registers a cleanup to run in `cleanup()`. */
-export function onCleanup(fn: () => Promise<unknown> | unknown): void {
+export function onCleanup(fn: () => unknown): void {
   cleanups.push(fn);
 }
 
@@ -67,7 +67,7 @@ export async function startHttpFixture(name: string, extra: string[] = [], port 
   const listening = await new Promise<number>((resolvePort, reject) => {
     const timer = setTimeout(() => reject(new Error(`fixture ${name} did not start`)), 30_000);
     proc.once('exit', (code) => reject(new Error(`fixture ${name} exited with ${code}`)));
-    createInterface({ input: proc.stdout! }).on('line', (line) => {
+    createInterface({ input: proc.stdout }).on('line', (line) => {
       const match = /^LISTENING (\d+)/.exec(line);
       if (match) {
         clearTimeout(timer);
@@ -151,13 +151,15 @@ export async function waitFor<T>(
   while (Date.now() < deadline) {
     try {
       const value = await check();
-      if (value) return value as NonNullable<T>;
+      if (value) return value;
     } catch (error) {
       last = error;
     }
     await new Promise((r) => setTimeout(r, 50));
   }
-  throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+  throw new Error(
+    `timed out waiting for ${what}${last ? `: ${last instanceof Error ? last.message : JSON.stringify(last)}` : ''}`,
+  );
 }
 
 /** The text of a tool result's first text block. */
@@ -202,7 +204,7 @@ export async function startEverythingHttp(
   onCleanup(() => proc.kill('SIGKILL'));
   await new Promise<void>((ready, reject) => {
     const timer = setTimeout(() => reject(new Error(`server-everything ${mode} did not start`)), 20_000);
-    proc.stderr!.on('data', (chunk: Buffer) => {
+    proc.stderr.on('data', (chunk: Buffer) => {
       if (/listening|running/i.test(chunk.toString())) {
         clearTimeout(timer);
         ready();

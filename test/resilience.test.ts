@@ -277,7 +277,7 @@ describe('fan-out', () => {
     let started = performance.now();
     const merged = await agent.callTool({ name: 'switchboard__search_all', arguments: { query: 'mcp' } });
     const mergeMs = performance.now() - started;
-    const m = merged.structuredContent as unknown as Fanned;
+    const m = merged.structuredContent as Fanned;
     expect(merged.isError).toBeFalsy();
     expect(m.succeeded).toBe(2);
     expect(Object.fromEntries(m.branches.map((b) => [b.tool, b.status]))).toEqual({
@@ -297,12 +297,12 @@ describe('fan-out', () => {
     started = performance.now();
     const first = await agent.callTool({ name: 'switchboard__search_first', arguments: { query: 'x' } });
     expect(performance.now() - started).toBeLessThan(3_000);
-    const f = first.structuredContent as unknown as Fanned;
+    const f = first.structuredContent as Fanned;
     expect(f.succeeded).toBeGreaterThanOrEqual(1);
     expect(f.branches.find((b) => b.tool === 's3__search')?.status).toBe('cancelled');
 
     const quorum = await agent.callTool({ name: 'switchboard__search_two', arguments: { query: 'x' } });
-    const q = quorum.structuredContent as unknown as Fanned;
+    const q = quorum.structuredContent as Fanned;
     expect(quorum.isError).toBeFalsy();
     expect(q.succeeded).toBe(2);
     expect(q.branches.find((b) => b.tool === 's3__search')?.status).toBe('cancelled');
@@ -335,7 +335,7 @@ describe('fan-out', () => {
       name: 'call_capability',
       arguments: { tool: 's1__search', arguments: { query: 'q' }, fanout: true, strategy: 'quorum', quorum: 2 },
     });
-    const r = result.structuredContent as unknown as Fanned;
+    const r = result.structuredContent as Fanned;
     expect(result.isError).toBeFalsy();
     expect(r.branches.map((b) => b.tool).sort()).toEqual(['s1__search', 's2__search', 's3__search']);
     expect(r.succeeded).toBe(2);

@@ -28,7 +28,7 @@ const docs: CapabilityDoc[] = catalog.servers.flatMap((s) =>
     const lexical = toolDocument({
       id,
       server: s.name,
-      tool: { name: t.name, description: t.description, inputSchema: t.inputSchema ?? { type: 'object' } } as never,
+      tool: { name: t.name, description: t.description, inputSchema: t.inputSchema ?? { type: 'object' } },
       examples: [],
     });
     return { id, server: s.name, name: t.name, params: [], lexical, embedText: `${t.name} ${t.description ?? ''}` };

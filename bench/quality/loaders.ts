@@ -104,7 +104,8 @@ export function loadMcpToolBench(dir: string): EvalSet {
     for (const r of records) {
       const defs = new Map(r.tools.map((t) => [t.name, t]));
       for (const [server, list] of Object.entries(r.mcp_tools_dict)) {
-        const map = tools.get(server) ?? new Map();
+        const map =
+          tools.get(server) ?? new Map<string, { name: string; description?: string; inputSchema?: unknown }>();
         for (const name of list) {
           const def = defs.get(name);
           map.set(name, {

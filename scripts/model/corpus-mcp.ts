@@ -50,7 +50,7 @@ function licenceOf(meta: { license?: unknown; licenses?: unknown }): string {
   const l = meta.license ?? meta.licenses;
   if (typeof l === 'string') return l;
   if (Array.isArray(l)) return l.map((x: { type?: string }) => x.type ?? '?').join(' OR ');
-  if (l && typeof l === 'object' && 'type' in l) return String((l as { type: unknown }).type);
+  if (l && typeof l === 'object' && 'type' in l) return String(l.type);
   return 'UNKNOWN';
 }
 
@@ -192,7 +192,7 @@ export async function harvestMcpServers(
 ): Promise<HarvestResult[]> {
   const dir = join(PATHS.work, 'mcp');
   mkdirSync(dir, { recursive: true });
-  const results: HarvestResult[] = new Array(MCP_SERVER_CANDIDATES.length);
+  const results = new Array<HarvestResult>(MCP_SERVER_CANDIDATES.length);
   let next = 0;
   const worker = async () => {
     while (next < MCP_SERVER_CANDIDATES.length) {

@@ -47,7 +47,7 @@ export async function verifyModel(
   let tokenMismatches = 0;
   const idsOf: number[][] = [];
   for (const text of PROBES) {
-    const fromTokenizer = (tokenizer.encode(normalizeForEmbedding(text)) as number[]).filter((id) => id > 2);
+    const fromTokenizer = tokenizer.encode(normalizeForEmbedding(text)).filter((id) => id > 2);
     const ours = [...vocab.encode(text)];
     if (fromTokenizer.join() !== ours.join()) {
       tokenMismatches++;

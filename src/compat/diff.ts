@@ -69,6 +69,8 @@ function asObj(schema: unknown): Obj | null {
 function typeSet(schema: Obj): string[] | null {
   const t = schema.type;
   if (t === undefined) return null;
+  // A JSON Schema `type` holds names; anything else stringifies to a name that matches no type, as it should.
+  // eslint-disable-next-line @typescript-eslint/no-base-to-string
   return Array.isArray(t) ? t.map(String) : [String(t)];
 }
 

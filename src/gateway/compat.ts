@@ -96,9 +96,7 @@ export class CompatTracker {
       const schemas = schemasOf(tool);
       const fp = fingerprint(schemas.inputSchema, schemas.outputSchema);
       const declared =
-        typeof tool._meta?.['io.switchboard/version'] === 'string'
-          ? (tool._meta['io.switchboard/version'] as string)
-          : undefined;
+        typeof tool._meta?.['io.switchboard/version'] === 'string' ? tool._meta['io.switchboard/version'] : undefined;
       const seen = this.#store.observe(instance, key(server, tool.name), fp, schemas, declared);
       served.set(tool.name, { fingerprint: fp, version: seen.version, schemas });
       if (seen.previous) {

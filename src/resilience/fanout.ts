@@ -79,7 +79,9 @@ export async function fanOut(
       branches.forEach((branch, i) => {
         const branchSignal = controllers[i]!.signal;
         const t0 = performance.now();
-        branch
+        // Fire-and-forget by design: both settlements of run() become a BranchOutcome below, so the chain
+        // cannot reject, and the surrounding promise resolves through finish().
+        void branch
           .run(branchSignal)
           .then(
             (result): BranchOutcome => ({

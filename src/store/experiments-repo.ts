@@ -199,15 +199,15 @@ export class SqliteExperimentStore implements ExperimentStore {
         for (const write of batch) write();
       })();
     } catch {
-      let first: unknown;
+      let first: { error: unknown } | undefined;
       for (const write of batch) {
         try {
           write();
         } catch (error) {
-          first ??= error;
+          first ??= { error };
         }
       }
-      if (first) throw first;
+      if (first) throw first.error;
     }
   }
 

@@ -45,10 +45,10 @@ export class TransformersEmbedder implements Embedder {
       env.cacheDir = env.localModelPath;
       env.useFSCache = true;
     }
-    const extract = (await pipeline('feature-extraction', options.model, {
+    const extract: FeatureExtractionPipeline = await pipeline('feature-extraction', options.model, {
       dtype: 'fp32',
       local_files_only: options.allowRemote !== true,
-    })) as FeatureExtractionPipeline;
+    });
     const probe = await extract(['probe'], { pooling: 'mean', normalize: true });
     const dim = probe.dims.at(-1) ?? 0;
     return new TransformersEmbedder(options.model, dim, extract, options.batchSize ?? 64);

@@ -84,7 +84,7 @@ export class FieldedIndex {
     }
     for (const [term, packed] of tfs) {
       let list = this.#postings.get(term);
-      if (!list) this.#postings.set(term, (list = new Map()));
+      if (!list) this.#postings.set(term, (list = new Map<number, number>()));
       list.set(slot, packed);
     }
     this.#ids[slot] = id;
