@@ -1,9 +1,15 @@
 /**
  * A server's share of the catalog: its tools, prompts, resources and resource templates, fetched
  * page by page (servers paginate; the SDK's auto-aggregation stops at 64 pages).
+ *
+ * Tool lists are repaired on the way in (tool-repair.ts): a sloppy tool schema is fixed where it can
+ * be and only an unservable tool is left out, so one careless tool never hides its siblings. Each
+ * fetch that needed a repair logs one warning naming the tools.
  */
 import type { Client, Prompt, Resource, ResourceTemplateType, Tool } from '@modelcontextprotocol/client';
 import type { ServerPart } from '../core/protocol.js';
+import type { Logger } from '../telemetry/logger.js';
+import { watchToolLists, type RejectedTool, type RepairedTool, type RepairReport } from './tool-repair.js';
 
 const MAX_PAGES = 1_000;
 
@@ -32,9 +38,14 @@ function list<K extends string, T>(
   });
 }
 
-/** Fetches a connected server's whole part, only asking for what its capabilities advertise. */
-export async function fetchPart(client: Client): Promise<ServerPart> {
+/**
+ * Fetches a connected server's whole part, only asking for what its capabilities advertise. With
+ * `log`, tool lists that needed repairs are reported in one warning per fetch.
+ */
+export async function fetchPart(client: Client, log?: Logger): Promise<ServerPart> {
   const caps = client.getServerCapabilities() ?? {};
+  // The transport is watched once per connection; reports gather there while the pages are read.
+  const watch = watchToolLists(client.transport);
   const none = Promise.resolve([]);
   const [tools, prompts, resources, resourceTemplates] = await Promise.all([
     caps.tools ? list<'tools', Tool>((p) => client.listTools(p), 'tools') : none,
@@ -44,5 +55,18 @@ export async function fetchPart(client: Client): Promise<ServerPart> {
       ? list<'resourceTemplates', ResourceTemplateType>((p) => client.listResourceTemplates(p), 'resourceTemplates')
       : none,
   ]);
+  const reports = watch?.drain() ?? [];
+  if (log && reports.length) logRepairs(log, reports);
   return { tools, prompts, resources, resourceTemplates, instructions: client.getInstructions() };
+}
+
+/** One warning for a fetch: which tools were repaired and how, which were left out and why. */
+function logRepairs(log: Logger, reports: readonly RepairReport[]): void {
+  const repaired: RepairedTool[] = reports.flatMap((r) => r.repaired);
+  const rejected: RejectedTool[] = reports.flatMap((r) => r.rejected);
+  const parts = [
+    repaired.length ? `repaired ${repaired.map((t) => `"${t.tool}"`).join(', ')}` : '',
+    rejected.length ? `left out ${rejected.map((t) => `"${t.tool}" (${t.reason})`).join(', ')}` : '',
+  ].filter(Boolean);
+  log.warn({ repaired, rejected }, `sloppy tool schemas from this server: ${parts.join('; ')}`);
 }

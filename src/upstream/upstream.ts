@@ -7,13 +7,26 @@
  * reconnect when the server stops answering. `close()` is idempotent and stops a stdio child with
  * the SDK's stdin-end, SIGTERM, SIGKILL sequence.
  */
-import { Client, SdkError, SdkErrorCode, type CallToolResult, type PriorDiscovery } from '@modelcontextprotocol/client';
+import {
+  Client,
+  SdkError,
+  SdkErrorCode,
+  type CallToolResult,
+  type CompleteRequest,
+  type CompleteResult,
+  type LoggingLevel,
+  type PriorDiscovery,
+} from '@modelcontextprotocol/client';
+import type { AgentChannel } from '../core/channel.js';
 import { GatewayError } from '../core/errors.js';
 import type { UpstreamSpec } from '../config/spec.js';
 import type { Logger } from '../telemetry/logger.js';
 import { emptyPart, type ServerPart } from '../core/protocol.js';
+import { ClientRelay, RELAYED_CLIENT_CAPABILITIES, type RelayHooks } from './client-relay.js';
 import { fetchPart } from './part.js';
 import { buildTransport, type BuiltTransport } from './transport.js';
+import { TransportChoice } from './http-fallback.js';
+import type { ChildGuard } from './child-guard.js';
 
 /** Where an upstream is in its lifecycle. */
 export type UpstreamState = 'connecting' | 'ready' | 'reconnecting' | 'draining' | 'closed';
@@ -48,10 +61,12 @@ export interface UpstreamOptions {
   /** Backoff bounds for reconnects. */
   readonly backoffMinMs?: number;
   readonly backoffMaxMs?: number;
+  /** Tags stdio children so none outlives the gateway (absent: they rely on stdin EOF). */
+  readonly childGuard?: ChildGuard;
 }
 
 /** Callbacks into the gateway. */
-export interface UpstreamHooks {
+export interface UpstreamHooks extends RelayHooks {
   /** The instance's catalog part changed (connect, list_changed, lost: empty); undefined once closed. */
   onPart(part: ServerPart | undefined): void;
   /** The state changed. */
@@ -63,17 +78,21 @@ export interface ForwardOptions {
   readonly signal?: AbortSignal;
   readonly timeoutMs?: number;
   readonly onprogress?: (progress: { progress: number; total?: number; message?: string }) => void;
+  /** The calling agent: where the server's sampling, elicitation and roots requests during the call go. */
+  readonly channel?: AgentChannel;
 }
 
 /** A connected (or connecting) upstream server. */
 export class Upstream {
   readonly spec: UpstreamSpec;
   readonly #log: Logger;
-  readonly #opts: Required<UpstreamOptions>;
+  readonly #opts: Required<Omit<UpstreamOptions, 'childGuard'>> & Pick<UpstreamOptions, 'childGuard'>;
   readonly #hooks: UpstreamHooks;
   #state: UpstreamState = 'connecting';
   #client: Client | undefined;
   #built: BuiltTransport | undefined;
+  /** Streamable HTTP or legacy SSE, for a url that may serve either (see http-fallback.ts). */
+  readonly #transports: TransportChoice;
   #prior: PriorDiscovery | undefined;
   #connects = 0;
   #attempt = 0;
@@ -86,12 +105,22 @@ export class Upstream {
   #healthTimer: NodeJS.Timeout | undefined;
   #idle: (() => void) | undefined;
   #closed: Promise<void> | undefined;
+  readonly #relay: ClientRelay;
+  /** Resource URIs agents subscribed to here (re-subscribed after a reconnect). */
+  readonly #subscriptions = new Set<string>();
+  /** The log level agents asked for (re-applied after a reconnect). */
+  #logLevel: LoggingLevel | undefined;
 
   constructor(spec: UpstreamSpec, log: Logger, options: UpstreamOptions, hooks: UpstreamHooks) {
     this.spec = spec;
     this.#log = log;
     this.#opts = { backoffMinMs: 250, backoffMaxMs: 30_000, ...options };
     this.#hooks = hooks;
+    this.#transports = new TransportChoice(spec, log);
+    this.#relay = new ClientRelay(
+      spec.instance === spec.name ? `server "${spec.name}"` : `server "${spec.name}" (instance ${spec.instance})`,
+      hooks,
+    );
   }
 
   get name(): string {
@@ -141,7 +170,7 @@ export class Upstream {
       name: this.name,
       instance: this.spec.instance,
       tier: this.spec.tier,
-      kind: this.spec.kind,
+      kind: this.#transports.current().kind,
       state: this.#state,
       era: this.#state === 'ready' ? this.#client?.getProtocolEra() : undefined,
       protocolVersion: this.#state === 'ready' ? this.#client?.getNegotiatedProtocolVersion() : undefined,
@@ -188,6 +217,44 @@ export class Upstream {
     return this.#forward('resources/read', (client, o) => client.readResource({ uri }, o), options);
   }
 
+  /** Asks the server to complete a prompt or resource-template argument. */
+  async complete(params: CompleteRequest['params'], options: ForwardOptions): Promise<CompleteResult> {
+    return this.#forward('completion/complete', (client, o) => client.complete(params, o), options);
+  }
+
+  /** True when the connected server offers `capability` (e.g. logging, completions, resources.subscribe). */
+  supports(capability: 'logging' | 'completions' | 'subscribe'): boolean {
+    const caps = this.#client?.getServerCapabilities();
+    if (!caps) return false;
+    return capability === 'subscribe' ? caps.resources?.subscribe === true : caps[capability] !== undefined;
+  }
+
+  /** Subscribes to a resource's updates (kept across reconnects). */
+  async subscribe(uri: string, options: ForwardOptions): Promise<void> {
+    this.#subscriptions.add(uri);
+    await this.#forward('resources/subscribe', (client, o) => client.subscribeResource({ uri }, o), options);
+  }
+
+  /** Ends a resource subscription. */
+  async unsubscribe(uri: string, options: ForwardOptions): Promise<void> {
+    if (!this.#subscriptions.delete(uri)) return;
+    if (this.#state !== 'ready') return;
+    await this.#forward('resources/unsubscribe', (client, o) => client.unsubscribeResource({ uri }, o), options);
+  }
+
+  /** Tells the server the agents' roots changed (it may ask for them again with roots/list). */
+  async rootsChanged(): Promise<void> {
+    if (this.#state !== 'ready') return;
+    await this.#client?.sendRootsListChanged();
+  }
+
+  /** Sets the server's log level (kept across reconnects); servers without logging ignore it. */
+  async setLoggingLevel(level: LoggingLevel): Promise<void> {
+    this.#logLevel = level;
+    if (this.#state !== 'ready' || !this.supports('logging')) return;
+    await this.#forward('logging/setLevel', (client, o) => client.setLoggingLevel(level, o), {});
+  }
+
   /** Stops taking new calls, waits for in-flight ones up to `deadlineMs`, then closes. */
   async drain(deadlineMs: number): Promise<void> {
     if (this.#state === 'closed') return;
@@ -231,11 +298,13 @@ export class Upstream {
     this.#inFlight++;
     const started = performance.now();
     try {
-      const result = await run(client, {
-        signal: options.signal,
-        timeout: timeoutMs,
-        ...(options.onprogress ? { onprogress: options.onprogress, resetTimeoutOnProgress: false } : {}),
-      });
+      const result = await this.#relay.run(options.channel, () =>
+        run(client, {
+          signal: options.signal,
+          timeout: timeoutMs,
+          ...(options.onprogress ? { onprogress: options.onprogress, resetTimeoutOnProgress: false } : {}),
+        }),
+      );
       const ms = performance.now() - started;
       this.#latencyMs = this.#latencyMs === undefined ? ms : this.#latencyMs * 0.8 + ms * 0.2;
       this.#errorRate *= 0.9;
@@ -285,11 +354,13 @@ export class Upstream {
   async #connect(): Promise<void> {
     if (this.#state === 'closed' || this.#state === 'draining') return;
     const attempt = ++this.#attempt;
-    const built = buildTransport(this.spec, this.#log);
+    const built = buildTransport(this.#transports.current(), this.#log, this.#opts.childGuard);
     const client = new Client(
       { name: 'switchboard', version: '0.1.0' },
       {
         versionNegotiation: this.#negotiation(),
+        // The gateway relays these to the calling agent (see client-relay.ts); an agent without them gets the server an error.
+        capabilities: RELAYED_CLIENT_CAPABILITIES,
         listChanged: {
           tools: { autoRefresh: false, onChanged: () => void this.#refresh('tools') },
           prompts: { autoRefresh: false, onChanged: () => void this.#refresh('prompts') },
@@ -297,6 +368,7 @@ export class Upstream {
         },
       },
     );
+    this.#relay.attach(client);
     this.#built = built;
     this.#client = client;
     let timer: NodeJS.Timeout | undefined;
@@ -309,7 +381,8 @@ export class Upstream {
       });
       await Promise.race([client.connect(built.transport, this.#prior ? { prior: this.#prior } : undefined), timeout]);
       clearTimeout(timer);
-      const part = await Promise.race([fetchPart(client), timeout]);
+      this.#transports.connected();
+      const part = await Promise.race([fetchPart(client, this.#log), timeout]);
       if (attempt !== this.#attempt || this.#stopped()) {
         await client.close().catch(() => {});
         return;
@@ -335,12 +408,34 @@ export class Upstream {
       );
       this.#hooks.onPart(part);
       this.#startHealth(client);
+      this.#restoreSessionState();
     } catch (error) {
       clearTimeout(timer);
-      this.#lastError = error instanceof Error ? error.message : String(error);
+      const failed = this.#transports.failed(error);
+      if (failed.retry) {
+        // Legacy SSE on a fresh client, within this same attempt (so readiness waits for it too).
+        await client.close().catch(() => {});
+        this.#attempt--;
+        return this.#connect();
+      }
+      this.#lastError = failed.message;
       this.#log.warn({ err: this.#lastError, attempt }, 'upstream connect failed');
       await client.close().catch(() => {});
       this.#scheduleReconnect();
+    }
+  }
+
+  /** Re-applies what agents asked of the previous connection: the log level and resource subscriptions. */
+  #restoreSessionState(): void {
+    const level = this.#logLevel;
+    if (level)
+      this.setLoggingLevel(level).catch((e: Error) =>
+        this.#log.warn({ err: e.message }, 'restoring the log level failed'),
+      );
+    for (const uri of this.#subscriptions) {
+      this.#forward('resources/subscribe', (client, o) => client.subscribeResource({ uri }, o), {}).catch((e: Error) =>
+        this.#log.warn({ err: e.message, uri }, 'restoring a resource subscription failed'),
+      );
     }
   }
 
@@ -361,7 +456,7 @@ export class Upstream {
     const client = this.#client;
     if (!client || this.#state !== 'ready') return;
     try {
-      const part = await fetchPart(client);
+      const part = await fetchPart(client, this.#log);
       if (client !== this.#client || this.#state !== 'ready') return;
       this.#toolCount = part.tools.length;
       this.#log.info({ which, tools: part.tools.length }, 'upstream list changed');
