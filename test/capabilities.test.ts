@@ -102,9 +102,14 @@ describe('capability routing', () => {
       arguments: { tool: 'weather__get_forecast', arguments: { city: 'Oslo', days: 2 } },
     });
     expect(textOf(byId)).toBe('weather/get_forecast {"city":"Oslo","days":2}');
+    // get_forecast carries no readOnlyHint, so routing by need runs it only when side effects are allowed.
     const byNeed = await agent.callTool({
       name: 'call_capability',
-      arguments: { capability: 'weather forecast for Oslo for the next days', arguments: { city: 'Oslo' } },
+      arguments: {
+        capability: 'weather forecast for Oslo for the next days',
+        allowSideEffects: true,
+        arguments: { city: 'Oslo' },
+      },
     });
     expect(textOf(byNeed)).toMatch(/^weather\/get_forecast/);
     const nothing = await agent.callTool({ name: 'call_capability', arguments: { arguments: {} } });

@@ -8,6 +8,7 @@ import { GatewayError } from '../core/errors.js';
 import type { CatalogSnapshot, CatalogTool } from '../catalog/snapshot.js';
 import type { CapabilityDoc, CapabilityIndex, SearchMode } from '../index/capability-index.js';
 import { toolDocument } from '../index/lexical/document.js';
+import { DEFAULT_TOKENIZE, tokenize, type TokenizeOptions } from '../index/lexical/tokenize.js';
 import { zFuse } from '../router/fusion.js';
 import {
   equivalent,
@@ -97,6 +98,23 @@ export interface RouteOptions {
   readonly signals: ReadonlyMap<string, ServerSignal>;
   /** Drops candidates the current catalog no longer has. */
   readonly allow?: (id: string) => boolean;
+  /** How the index tokenizes (to show matched terms as the need wrote them); the product's default if absent. */
+  readonly tokenize?: TokenizeOptions;
+}
+
+/**
+ * Maps each index term of a need back to the word the need used ("files" for the stem "file",
+ * "GitHub" for "git", "hub" and "github"), so reasons quote the agent, not the stemmer.
+ */
+export function surfaceWords(need: string, options: TokenizeOptions = DEFAULT_TOKENIZE): Map<string, string> {
+  const surface = new Map<string, string>();
+  // Apostrophes stay inside a word ("user's"), so the word is quoted whole; the tokenizer drops the clitic.
+  for (const raw of need.split(/[^\p{L}\p{N}'’]+/u)) {
+    const word = raw.replace(/^['’]+|['’]+$/g, ''); // quotes around a word are not part of it
+    if (!word) continue;
+    for (const term of tokenize(word, options)) if (!surface.has(term)) surface.set(term, word);
+  }
+  return surface;
 }
 
 /** Routes a need through an index (shared by the gateway and the quality benchmark). */
@@ -107,8 +125,14 @@ export async function routeNeed(index: CapabilityIndex, need: string, options: R
     ...(options.mode ? { mode: options.mode } : {}),
   });
   const fused = zFuse(hits.lexical, hits.dense, options.mode === 'dense' ? 1 : options.denseWeight);
+  const surface = surfaceWords(need, options.tokenize);
   const candidates = new Map<string, Candidate>();
-  for (const [id, c] of hits.candidates) if (!options.allow || options.allow(id)) candidates.set(id, c);
+  for (const [id, c] of hits.candidates) {
+    if (options.allow && !options.allow(id)) continue;
+    // Terms the need's words do not explain (another tokenizer) are shown as the index has them.
+    const matchedTerms = [...new Set(c.matchedTerms.map((t) => surface.get(t) ?? t))];
+    candidates.set(id, { ...c, matchedTerms });
+  }
   return rank(fused, candidates, options.signals, options.scorer, options.k);
 }
 

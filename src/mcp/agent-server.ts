@@ -23,14 +23,21 @@ import type { CatalogTool } from '../catalog/snapshot.js';
 import type { ExperimentRunner, UnitIds } from '../gateway/experiments.js';
 import type { Gateway } from '../gateway/gateway.js';
 import {
+  agentInstructions,
   DECISION_META_KEY,
   findResultToToolResult,
   META_TOOLS,
   metaToolDefinitions,
   PIN_META_KEY,
+  sideEffectRefusal,
+  sideEffectRisk,
   USER_META_KEY,
+  withRouting,
+  type RoutedCall,
 } from './meta-tools.js';
 import { paginate } from './paginate.js';
+import type { InputExchanges } from './input-exchange.js';
+import { installPassthrough, PASSTHROUGH_CAPABILITIES, type CallContext } from './passthrough.js';
 import type { ArgumentValidator } from './validate.js';
 
 /** `_meta` key carrying the gateway's structured error on failed tool results. */
@@ -49,17 +56,29 @@ export interface AgentServerDeps {
   readonly exposure: 'full' | 'discovery' | 'both';
   /** A/B experiments (absent: none configured). */
   readonly experiments?: ExperimentRunner;
+  /** Calls waiting for the agent's answers to an upstream's questions (input_required rounds). */
+  readonly exchanges: InputExchanges;
+}
+
+/** How one agent-facing server instance is connected. */
+export interface AgentServerOptions {
+  /** True for connections that outlive one request (stdio, 2025-era HTTP sessions, legacy SSE). */
+  readonly sessionful?: boolean;
 }
 
 /** Builds one agent-facing server instance. */
-export function createAgentServer(deps: AgentServerDeps): Server {
+export function createAgentServer(deps: AgentServerDeps, options: AgentServerOptions = {}): Server {
   const { gateway } = deps;
   const server = new Server(
     { name: 'switchboard', version: deps.version },
     {
-      capabilities: { tools: { listChanged: true }, prompts: { listChanged: true }, resources: { listChanged: true } },
-      instructions:
-        'Switchboard federates many MCP servers. Tool names are "<server>__<tool>" unless configured otherwise.',
+      capabilities: {
+        tools: { listChanged: true },
+        prompts: { listChanged: true },
+        resources: { listChanged: true, subscribe: true },
+        ...PASSTHROUGH_CAPABILITIES,
+      },
+      instructions: agentInstructions(deps.capabilities !== undefined && deps.exposure !== 'full'),
     },
   );
 
@@ -67,19 +86,26 @@ export function createAgentServer(deps: AgentServerDeps): Server {
   const meta = capabilities && deps.exposure !== 'full' ? metaToolDefinitions : [];
   /** One id per agent-facing server instance: a stdio connection, a legacy HTTP session, or a modern request. */
   const connectionId = randomUUID();
+  /** Runs a request as input_required rounds, so an upstream's questions reach this agent. */
+  const relayed = installPassthrough(server, {
+    gateway,
+    exchanges: deps.exchanges,
+    connectionId,
+    sessionful: options.sessionful === true,
+  });
 
   /** Who is calling: the agent (client name), the end user if the host says, and the session. */
   function unitsOf(ctx: ServerContext, callMeta: Record<string, unknown> | undefined): UnitIds {
     const info = (callMeta?.[CLIENT_INFO_META_KEY] as { name?: unknown } | undefined)?.name;
     const agent = server.getClientVersion()?.name ?? (typeof info === 'string' ? info : 'anonymous');
-    const user = typeof callMeta?.[USER_META_KEY] === 'string' ? (callMeta[USER_META_KEY] as string) : undefined;
+    const user = typeof callMeta?.[USER_META_KEY] === 'string' ? callMeta[USER_META_KEY] : undefined;
     const session = (ctx as { sessionId?: string }).sessionId ?? connectionId;
     return { agent, user, session };
   }
 
   server.setRequestHandler('tools/list', async (request) => {
     const snapshot = gateway.catalog;
-    const all = deps.exposure === 'discovery' ? meta : [...meta, ...snapshot.tools.map((t) => t.tool as Tool)];
+    const all = deps.exposure === 'discovery' ? meta : [...meta, ...snapshot.tools.map((t) => t.tool)];
     const page = paginate(all, snapshot.version, request.params?.cursor);
     return { tools: [...page.items], ...(page.nextCursor ? { nextCursor: page.nextCursor } : {}) };
   });
@@ -114,7 +140,7 @@ export function createAgentServer(deps: AgentServerDeps): Server {
     }
     const units = unitsOf(ctx, callMeta);
     const pin = gateway.pinFor(tool.id, {
-      pin: version ?? (typeof callMeta?.[PIN_META_KEY] === 'string' ? (callMeta[PIN_META_KEY] as string) : undefined),
+      pin: version ?? (typeof callMeta?.[PIN_META_KEY] === 'string' ? callMeta[PIN_META_KEY] : undefined),
       agent: units.agent,
     });
     // A pinned call is checked against the pinned version's schema, not the catalog's.
@@ -162,6 +188,7 @@ export function createAgentServer(deps: AgentServerDeps): Server {
       const result = await gateway.callTool(target, args, forwardMeta(callMeta), {
         signal: ctx.mcpReq.signal,
         agent: units.agent,
+        ...((ctx as CallContext).channel ? { channel: (ctx as CallContext).channel } : {}),
         ...(pin ? { pin } : {}),
         ...(instances ? { instances } : {}),
         ...(progressToken !== undefined ? { onprogress: (p) => void notifyProgress(ctx, progressToken, p) } : {}),
@@ -214,17 +241,18 @@ export function createAgentServer(deps: AgentServerDeps): Server {
     return { target: tool, instances: route.instances };
   }
 
-  server.setRequestHandler('tools/call', async (request, ctx) => {
-    const { name, arguments: args, _meta: callMeta } = request.params;
-    if (capabilities && meta.length > 0 && name === META_TOOLS.find)
-      return findCapability(capabilities, args ?? {}, ctx, callMeta);
-    if (capabilities && meta.length > 0 && name === META_TOOLS.call)
-      return callCapability(capabilities, args ?? {}, ctx);
-    if (capabilities && meta.length > 0 && name === META_TOOLS.report) return reportOutcome(args ?? {});
-    const decisionId =
-      typeof callMeta?.[DECISION_META_KEY] === 'string' ? (callMeta[DECISION_META_KEY] as string) : undefined;
-    return forward(name, args, callMeta, decisionId, ctx);
-  });
+  server.setRequestHandler('tools/call', (request, rawCtx) =>
+    relayed(rawCtx, async (ctx) => {
+      const { name, arguments: args, _meta: callMeta } = request.params;
+      if (capabilities && meta.length > 0 && name === META_TOOLS.find)
+        return findCapability(capabilities, args ?? {}, ctx, callMeta);
+      if (capabilities && meta.length > 0 && name === META_TOOLS.call)
+        return callCapability(capabilities, args ?? {}, ctx);
+      if (capabilities && meta.length > 0 && name === META_TOOLS.report) return reportOutcome(args ?? {});
+      const decisionId = typeof callMeta?.[DECISION_META_KEY] === 'string' ? callMeta[DECISION_META_KEY] : undefined;
+      return forward(name, args, callMeta, decisionId, ctx);
+    }),
+  );
 
   function reportOutcome(args: Record<string, unknown>): CallToolResult {
     const problems = deps.validator.check(metaToolDefinitions[2] as Tool, args);
@@ -273,6 +301,10 @@ export function createAgentServer(deps: AgentServerDeps): Server {
     }
   }
 
+  /**
+   * call_capability: by id, the caller chose; by capability, the gateway chooses, so it runs only a
+   * read-only match unless `allowSideEffects` is true, and the result names the tool and why.
+   */
   async function callCapability(
     caps: Capabilities,
     args: Record<string, unknown>,
@@ -281,9 +313,11 @@ export function createAgentServer(deps: AgentServerDeps): Server {
     const problems = deps.validator.check(metaToolDefinitions[1] as Tool, args);
     if (problems)
       return errorResult(new GatewayError('INVALID_ARGUMENTS', `invalid arguments for call_capability: ${problems}`));
-    const toolArgs = args.arguments as Record<string, unknown>;
+    // Left out: no arguments (the tool's own schema says if it needs some); upstreams still get an object.
+    const toolArgs = (args.arguments as Record<string, unknown> | undefined) ?? {};
     let decisionId = typeof args.decisionId === 'string' ? args.decisionId : undefined;
     let tool = typeof args.tool === 'string' ? args.tool : undefined;
+    let routed: RoutedCall | undefined;
     if (!tool) {
       if (typeof args.capability !== 'string')
         return errorResult(
@@ -304,29 +338,47 @@ export function createAgentServer(deps: AgentServerDeps): Server {
           ),
         );
       }
+      if (args.allowSideEffects !== true) {
+        const riskOf = (id: string) => sideEffectRisk(gateway.catalog.toolById.get(id)?.tool);
+        // With fanout every equivalent runs, so each of them must be safe too.
+        const chosen = [best.tool, ...(args.fanout === true ? caps.providers(best.tool) : [])]
+          .map((id) => ({ tool: id, risk: riskOf(id) }))
+          .find((c): c is { tool: string; risk: string } => c.risk !== undefined);
+        if (chosen) return errorResult(sideEffectRefusal(found, chosen, riskOf));
+      }
       tool = best.tool;
       decisionId = found.decisionId;
+      routed = {
+        tool: best.tool,
+        server: best.server,
+        confidence: found.confidence,
+        reasons: best.reasons,
+        decisionId: found.decisionId,
+      };
     }
+    const note = (result: CallToolResult) => (routed ? withRouting(result, routed) : result);
     const version = typeof args.version === 'string' ? args.version : undefined;
     if (args.fanout === true) {
       const providers = caps.providers(tool);
       if (providers.length === 0) return forward(tool, toolArgs, undefined, decisionId, ctx); // unknown tool: forward explains
       const strategy = args.strategy === 'first' || args.strategy === 'quorum' ? args.strategy : 'merge';
       try {
-        return await gateway.fanOut(
-          `call_capability(${tool})`,
-          providers,
-          toolArgs,
-          undefined,
-          { strategy, ...(typeof args.quorum === 'number' ? { quorum: args.quorum } : {}) },
-          { signal: ctx.mcpReq.signal },
+        return note(
+          await gateway.fanOut(
+            `call_capability(${tool})`,
+            providers,
+            toolArgs,
+            undefined,
+            { strategy, ...(typeof args.quorum === 'number' ? { quorum: args.quorum } : {}) },
+            { signal: ctx.mcpReq.signal },
+          ),
         );
       } catch (error) {
         if (ctx.mcpReq.signal.aborted) throw error;
         return errorResult(asGatewayError(error));
       }
     }
-    return forward(tool, toolArgs, undefined, decisionId, ctx, version);
+    return note(await forward(tool, toolArgs, undefined, decisionId, ctx, version));
   }
 
   /** True when some backend of the tool serves `version` compatibly (find_capability's version filter). */
@@ -372,13 +424,18 @@ export function createAgentServer(deps: AgentServerDeps): Server {
     return { prompts: page.items.map((p) => p.prompt), ...(page.nextCursor ? { nextCursor: page.nextCursor } : {}) };
   });
 
-  server.setRequestHandler('prompts/get', async (request, ctx) => {
-    try {
-      return await gateway.getPrompt(request.params.name, request.params.arguments, { signal: ctx.mcpReq.signal });
-    } catch (error) {
-      throw error instanceof ProtocolError ? error : toProtocolError(asGatewayError(error));
-    }
-  });
+  server.setRequestHandler('prompts/get', (request, rawCtx) =>
+    relayed(rawCtx, async (ctx: CallContext) => {
+      try {
+        return await gateway.getPrompt(request.params.name, request.params.arguments, {
+          signal: ctx.mcpReq.signal,
+          ...(ctx.channel ? { channel: ctx.channel } : {}),
+        });
+      } catch (error) {
+        throw error instanceof ProtocolError ? error : toProtocolError(asGatewayError(error));
+      }
+    }),
+  );
 
   server.setRequestHandler('resources/list', async (request) => {
     const snapshot = gateway.catalog;
@@ -398,13 +455,18 @@ export function createAgentServer(deps: AgentServerDeps): Server {
     };
   });
 
-  server.setRequestHandler('resources/read', async (request, ctx) => {
-    try {
-      return await gateway.readResource(request.params.uri, { signal: ctx.mcpReq.signal });
-    } catch (error) {
-      throw error instanceof ProtocolError ? error : toProtocolError(asGatewayError(error));
-    }
-  });
+  server.setRequestHandler('resources/read', (request, rawCtx) =>
+    relayed(rawCtx, async (ctx: CallContext) => {
+      try {
+        return await gateway.readResource(request.params.uri, {
+          signal: ctx.mcpReq.signal,
+          ...(ctx.channel ? { channel: ctx.channel } : {}),
+        });
+      } catch (error) {
+        throw error instanceof ProtocolError ? error : toProtocolError(asGatewayError(error));
+      }
+    }),
+  );
 
   return server;
 }
@@ -415,7 +477,7 @@ const pinnedTools = new WeakMap<object, Tool>();
 function pinnedTool(tool: CatalogTool, requirement: { schemas: { inputSchema: unknown } }): Tool {
   let pinned = pinnedTools.get(requirement);
   if (!pinned) {
-    pinned = { ...(tool.tool as Tool), inputSchema: requirement.schemas.inputSchema as Tool['inputSchema'] };
+    pinned = { ...tool.tool, inputSchema: requirement.schemas.inputSchema as Tool['inputSchema'] };
     pinnedTools.set(requirement, pinned);
   }
   return pinned;

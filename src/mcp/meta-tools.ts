@@ -1,8 +1,12 @@
 /**
  * The meta-tools agents use instead of (or beside) the full catalog: `find_capability` ranks tools
  * for a need in plain words; `call_capability` calls a tool by id, or the best match for a need.
+ *
+ * Calling by capability lets the gateway pick the tool, so it must not pick one that changes things
+ * behind the agent's back: only read-only tools run that way unless the caller opts in.
  */
 import type { CallToolResult, Tool } from '@modelcontextprotocol/server';
+import { GatewayError } from '../core/errors.js';
 import type { FindResult } from '../gateway/capabilities.js';
 
 /** `_meta` key linking a tools/call to the find_capability decision that suggested it. */
@@ -16,6 +20,57 @@ export const PIN_META_KEY = 'io.switchboard/pin';
 
 /** `_meta` key naming the end user behind a call (experiments whose unit is the user). */
 export const USER_META_KEY = 'io.switchboard/user';
+
+/** `_meta` key on a call_capability result routed by capability: which tool ran, and why (see {@link RoutedCall}). */
+export const ROUTED_META_KEY = 'io.switchboard/routed';
+
+/** How call_capability chose the tool it ran for a capability. */
+export interface RoutedCall {
+  readonly tool: string;
+  readonly server: string;
+  readonly confidence: number;
+  readonly reasons: readonly string[];
+  readonly decisionId: string;
+}
+
+/**
+ * The instructions agents get at initialize. With the meta-tools exposed they say that
+ * find_capability exists and when it helps; kept short, since hosts put them in the model's prompt.
+ */
+export function agentInstructions(metaTools: boolean): string {
+  const base = 'Switchboard federates many MCP servers. Tool names are "<server>__<tool>" unless configured otherwise.';
+  if (!metaTools) return base;
+  return `${base} When you are not sure which tool fits a task, or the tool you need is not listed, call find_capability with the need in your own words: it ranks tools across every server, says why each matched, and gives the id to call. call_capability with a capability runs the best match only if it is read-only, unless you pass allowSideEffects: true.`;
+}
+
+/**
+ * Why running `tool` unasked may change things, or undefined when it is annotated read-only and not
+ * destructive. Annotations are the server's own hints; without them a tool is assumed to write.
+ */
+export function sideEffectRisk(tool: Tool | undefined): string | undefined {
+  if (!tool) return 'it is not in the catalog';
+  const hints = tool.annotations;
+  const risks = [
+    hints?.readOnlyHint === true ? '' : 'it is not annotated read-only',
+    hints?.destructiveHint === true ? 'it is annotated destructive' : '',
+  ].filter(Boolean);
+  return risks.length ? risks.join(' and ') : undefined;
+}
+
+/**
+ * A routed call's result: the upstream's result with its content items unchanged and in order,
+ * `_meta[ROUTED_META_KEY]` for programs, and one trailing text item for models (hosts rarely show
+ * `_meta` to the model, and the model must be able to tell which tool ran).
+ */
+export function withRouting(result: CallToolResult, routed: RoutedCall): CallToolResult {
+  const why = routed.reasons.length ? `: ${routed.reasons.join('; ')}` : '';
+  const note = `[call_capability ran ${routed.tool} (server ${routed.server}, confidence ${routed.confidence})${why}; decisionId: ${routed.decisionId}]`;
+  return {
+    ...result,
+    content: [...(result.content ?? []), { type: 'text', text: note }],
+    _meta: { ...result._meta, [ROUTED_META_KEY]: { ...routed } },
+  };
+}
 
 /** The meta-tools' definitions as tools/list shows them. */
 export const metaToolDefinitions: readonly Tool[] = [
@@ -45,13 +100,23 @@ export const metaToolDefinitions: readonly Tool[] = [
     name: META_TOOLS.call,
     title: 'Call a capability',
     description:
-      'Call a tool by its id (from find_capability), or give a capability in plain words to call the best confident match. Arguments go to the tool unchanged. With fanout: true, every server offering that capability is called at once and the results are aggregated.',
+      'Call a tool by its id (from find_capability), or give a capability in plain words to call the best confident match. Arguments go to the tool unchanged. Called by capability, only a tool annotated read-only runs unless allowSideEffects is true; the answer names the tool chosen and why. With fanout: true, every server offering that capability is called at once and the results are aggregated.',
     inputSchema: {
       type: 'object',
       properties: {
         tool: { type: 'string', description: 'Tool id, e.g. "github__create_issue".' },
         capability: { type: 'string', description: 'A need in words; used when no tool id is given.' },
-        arguments: { type: 'object', description: "The tool's arguments.", additionalProperties: true },
+        arguments: {
+          type: 'object',
+          description: "The tool's arguments (may be left out for a tool without required parameters).",
+          additionalProperties: true,
+        },
+        allowSideEffects: {
+          type: 'boolean',
+          default: false,
+          description:
+            'With capability: also run a tool that may change things (one not annotated read-only, or annotated destructive). Without it such a match is refused and named, so you can check it first.',
+        },
         decisionId: { type: 'string', description: 'The decisionId of the find_capability answer this call follows.' },
         fanout: {
           type: 'boolean',
@@ -70,7 +135,6 @@ export const metaToolDefinitions: readonly Tool[] = [
           description: 'Pin the tool version (e.g. "v1"): the call goes to a backend compatible with it.',
         },
       },
-      required: ['arguments'],
       additionalProperties: false,
     },
   },
@@ -124,4 +188,39 @@ export function findResultToToolResult(result: FindResult, includeSchema: boolea
       matches,
     },
   };
+}
+
+/**
+ * The refusal when call_capability's best match for a capability may change things: names the
+ * tool and why, says how to go ahead, and lists the matches (each marked read-only or not).
+ */
+export function sideEffectRefusal(
+  found: FindResult,
+  chosen: { readonly tool: string; readonly risk: string },
+  riskOf: (toolId: string) => string | undefined,
+): GatewayError {
+  const matches = found.matches.map((m) => ({
+    tool: m.tool,
+    server: m.server,
+    score: m.score,
+    readOnly: riskOf(m.tool) === undefined,
+  }));
+  const listed = matches
+    .map(
+      (m, i) =>
+        `${i + 1}. ${m.tool} (server ${m.server}, score ${m.score}, ${m.readOnly ? 'read-only' : 'may change things'})`,
+    )
+    .join('\n');
+  return new GatewayError(
+    'BAD_REQUEST',
+    `${chosen.tool} may change things: ${chosen.risk}; pass allowSideEffects: true to run it, or call it by id.\nmatches:\n${listed}\ndecisionId: ${found.decisionId}`,
+    {
+      refused: 'side-effects',
+      tool: chosen.tool,
+      reason: chosen.risk,
+      confidence: found.confidence,
+      decisionId: found.decisionId,
+      matches,
+    },
+  );
 }
