@@ -15,7 +15,6 @@ import { startHub, startSidecar } from './compose.js';
 import { VERSION } from './version.js';
 import { resolve } from 'node:path';
 import { unwatchFile, watchFile } from 'node:fs';
-import { TransformersEmbedder } from './index/embedder/transformers.js';
 import { buildReport, renderReport } from './experiments/report.js';
 import { CompatTracker } from './gateway/compat.js';
 import { openDb } from './store/db.js';
@@ -27,6 +26,8 @@ import { createLogger } from './telemetry/logger.js';
 async function pullModel(id: string, modelsDir: string): Promise<void> {
   process.stderr.write(`switchboard: fetching ${id} into ${modelsDir}/${id}/ ...\n`);
   try {
+    // Imported here, not at the top: transformers.js costs start-up time that serve and stdio must not pay first.
+    const { TransformersEmbedder } = await import('./index/embedder/transformers.js');
     const embedder = await TransformersEmbedder.load({ model: id, modelsDir, allowRemote: true });
     process.stdout.write(
       `ok: ${id} (${embedder.dim} dimensions) is in ${modelsDir}/${id}/; select it with routing.model: ${id}\n`,
@@ -61,11 +62,18 @@ function fail(message: string, code = 2): never {
 
 function load(path: string | undefined): Config {
   if (!path) fail(`--config FILE is required\n\n${USAGE}`);
+  let config: Config;
   try {
-    return loadConfigFile(path);
+    config = loadConfigFile(path);
   } catch (error) {
     fail(error instanceof GatewayError ? error.message : String(error));
   }
+  // Never a temporary store without saying so.
+  if (config.store.path === ':memory:')
+    process.stderr.write(
+      'switchboard: store.path is ":memory:": runtime registrations, learned examples and experiment results are lost at exit\n',
+    );
+  return config;
 }
 
 /** Re-reads the config on SIGHUP and when the file changes; a bad edit is reported and ignored. */

@@ -7,9 +7,11 @@ import type { AddressInfo } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import type { Config } from './config/load.js';
 import { Gateway } from './gateway/gateway.js';
-import { buildHttpApp } from './http/app.js';
+import { assertSafeBind, buildHttpApp } from './http/app.js';
 import { createMcpEndpoint } from './http/mcp-route.js';
+import { createSseEdge } from './http/sse-edge.js';
 import { ArgumentValidator } from './mcp/validate.js';
+import { InputExchanges } from './mcp/input-exchange.js';
 import { AgentNotifier } from './mcp/notifier.js';
 import { serveAgentStdio } from './mcp/stdio.js';
 import type { AgentServerDeps } from './mcp/agent-server.js';
@@ -21,14 +23,13 @@ import { SqliteCompatStore } from './store/compat-repo.js';
 import { SqliteExperimentStore } from './store/experiments-repo.js';
 import { ExperimentRunner } from './gateway/experiments.js';
 import { Capabilities } from './gateway/capabilities.js';
-import { CapabilityIndex } from './index/capability-index.js';
-import { TransformersEmbedder } from './index/embedder/transformers.js';
 import { Bm25fIndex } from './index/lexical/bm25f.js';
 import { tokenize } from './index/lexical/tokenize.js';
 import { createVectorIndex, vectorKindFor } from './index/vector/factory.js';
 import { FileVectorStore } from './index/vector/persist.js';
 import { DEFAULT_DENSE_WEIGHT, DEFAULT_SCORER } from './router/calibration.js';
 import type { Embedder } from './index/types.js';
+import { holdFirstAnswers, LateModelIndex } from './startup.js';
 import { createLogger, type Logger } from './telemetry/logger.js';
 import { VERSION } from './version.js';
 
@@ -50,7 +51,10 @@ export interface Hub {
   /** `http://host:port` the hub listens on. */
   readonly url: string;
   readonly port: number;
-  /** Resolves when every initial upstream has had its first connection attempt. */
+  /**
+   * Resolves when start-up is over: every initial upstream has had its first connection attempt and
+   * the embedding model has loaded (or failed to). /readyz needs only the former.
+   */
   readonly ready: Promise<void>;
   /** Graceful shutdown; idempotent. */
   close(): Promise<void>;
@@ -61,6 +65,7 @@ export interface Sidecar {
   readonly gateway: Gateway;
   /** Applies a re-read config: experiments and pins change at once. */
   reload(config: Config): void;
+  /** As Hub.ready: upstreams' first attempts made and the model loaded (or failed to). */
   readonly ready: Promise<void>;
   close(): Promise<void>;
 }
@@ -70,39 +75,52 @@ async function loadEmbedder(config: Config, log: Logger): Promise<Embedder | und
   const { model, modelsDir } = config.routing;
   if (model === 'none') return undefined;
   try {
+    // Imported here, not at the top: the library takes longer to import than the upstreams take to
+    // start, and nothing else on the way to serving needs it.
+    const { TransformersEmbedder } = await import('./index/embedder/transformers.js');
     const embedder = await TransformersEmbedder.load({ model, modelsDir: resolve(modelsDir) });
     log.info({ model, dim: embedder.dim }, 'embedding model loaded');
     return embedder;
   } catch (error) {
     log.warn(
-      { model, modelsDir, err: (error as Error).message },
-      'embedding model could not be loaded; find_capability uses the lexical index only',
+      { model, modelsDir, path: join(modelsDir, model), err: (error as Error).message },
+      `embedding model "${model}" not found or not loadable in ${join(modelsDir, model)}; find_capability falls back to lexical-only routing (needs phrased in other words than the tools' own match worse)`,
     );
     return undefined;
   }
 }
 
-/** The capability router: index (lexical + dense), scorer settings and learned examples. */
-async function buildCapabilities(config: Config, gateway: Gateway, db: Db, log: Logger): Promise<Capabilities> {
+/**
+ * The capability router: index (lexical + dense), scorer settings and learned examples. Built at
+ * once, while the model is still loading (`model`): the index waits for it before its first sync.
+ */
+function buildCapabilities(
+  config: Config,
+  gateway: Gateway,
+  db: Db,
+  model: Promise<Embedder | undefined>,
+  log: Logger,
+): Capabilities {
   const { routing } = config;
-  const embedder = await loadEmbedder(config, log);
-  const index = new CapabilityIndex({
-    lexical: new Bm25fIndex(),
-    vectors: (dim, expectedSize) =>
-      createVectorIndex({ dim, kind: routing.vectorIndex, expectedSize, hnswThreshold: routing.hnswThreshold }),
-    vectorKind: (expectedSize) =>
-      vectorKindFor({ dim: 0, kind: routing.vectorIndex, expectedSize, hnswThreshold: routing.hnswThreshold }),
-    ...(config.store.path === ':memory:'
-      ? {}
-      : {
-          persist: new FileVectorStore(join(dirname(resolve(config.store.path)), 'vectors'), (err, what) =>
-            log.warn({ err: err.message }, `vector index: ${what} failed; it will be rebuilt`),
-          ),
-        }),
-    ...(embedder ? { embedder } : {}),
-    cache: new SqliteEmbeddingCache(db),
-    tokenize: (text) => tokenize(text, { stem: true, stopwords: 'conversational' }),
-  });
+  const index = new LateModelIndex(
+    {
+      lexical: new Bm25fIndex(),
+      vectors: (dim, expectedSize) =>
+        createVectorIndex({ dim, kind: routing.vectorIndex, expectedSize, hnswThreshold: routing.hnswThreshold }),
+      vectorKind: (expectedSize) =>
+        vectorKindFor({ dim: 0, kind: routing.vectorIndex, expectedSize, hnswThreshold: routing.hnswThreshold }),
+      ...(config.store.path === ':memory:'
+        ? {}
+        : {
+            persist: new FileVectorStore(join(dirname(resolve(config.store.path)), 'vectors'), (err, what) =>
+              log.warn({ err: err.message }, `vector index: ${what} failed; it will be rebuilt`),
+            ),
+          }),
+      cache: new SqliteEmbeddingCache(db),
+      tokenize: (text) => tokenize(text, { stem: true, stopwords: 'conversational' }),
+    },
+    model,
+  );
   return new Capabilities({
     gateway,
     index,
@@ -128,7 +146,15 @@ async function core(config: Config, options: ComposeOptions) {
   });
   const notifier = new AgentNotifier();
   gateway.onCatalogChange((change) => notifier.publish(change));
-  const capabilities = await buildCapabilities(config, gateway, db, log);
+  // The model loads once agents' first answers are out (see start()), no longer before anything
+  // else: only find_capability needs it, and that waits for it (see LateModelIndex). Loading it while
+  // the upstreams start made them compete for the CPU: on two cores the first full tools/list came
+  // about half a second later that way (bench/sections/startup.ts measures start-up).
+  let loadModel: () => void = () => {};
+  const model = new Promise<Embedder | undefined>((resolveModel) => {
+    loadModel = () => resolveModel(loadEmbedder(config, log));
+  });
+  const capabilities = buildCapabilities(config, gateway, db, model, log);
   const experimentStore = new SqliteExperimentStore(db, {
     onError: (error) => log.error({ err: error.message }, 'recording experiment events failed'),
   });
@@ -146,23 +172,50 @@ async function core(config: Config, options: ComposeOptions) {
     validator: new ArgumentValidator(),
     maxRequestBytes: config.gateway.maxRequestBytes,
     version: VERSION,
+    exchanges: new InputExchanges(),
   };
   /** Closes the store after the buffered experiment events are written. */
   const closeDb = () => {
+    agentDeps.exchanges.close();
     capabilities.flush();
     experimentStore.flush();
     db.close();
   };
-  return { log, db, closeDb, gateway, notifier, agentDeps, capabilities, experiments };
+  // Agents' first answers wait for start-up (see holdFirstAnswers); the edges get the gate before
+  // `start()` opens it, because they exist first.
+  let openGate: (gate: Promise<void>) => void = () => {};
+  const startup = new Promise<void>((resolveStartup) => {
+    openGate = (gate) => void gate.then(resolveStartup);
+  });
+  /** Connects the upstreams, then loads the model; resolves when both are done (see Hub.ready). */
+  const start = async (): Promise<void> => {
+    const ready = gateway.start();
+    const gate = holdFirstAnswers(ready, gateway, config.gateway.startupWaitMs, log);
+    openGate(gate);
+    void gate.then(() => setImmediate(loadModel));
+    await ready;
+    await model;
+  };
+  return { log, closeDb, gateway, notifier, agentDeps, capabilities, experiments, startup, start };
 }
 
-/** Starts the hub: HTTP listens first (liveness answers at once), then upstreams connect. */
+/**
+ * Starts the hub: HTTP listens first (liveness answers at once), then upstreams connect while the
+ * model loads; /mcp holds agents' first answers (see holdFirstAnswers) while /readyz says 503.
+ */
 export async function startHub(
   config: Config,
   options: ComposeOptions & { host?: string; port?: number } = {},
 ): Promise<Hub> {
-  const { log, closeDb, gateway, notifier, agentDeps, capabilities, experiments } = await core(config, options);
-  const endpoint = createMcpEndpoint(agentDeps, notifier, log);
+  // The bind rule applies to the address actually bound (flag or file), checked before anything opens.
+  const host = options.host ?? config.http.host;
+  assertSafeBind(config.http, host);
+  const { log, closeDb, gateway, notifier, agentDeps, capabilities, experiments, startup, start } = await core(
+    config,
+    options,
+  );
+  const endpoint = createMcpEndpoint(agentDeps, notifier, log, { startup });
+  const sse = createSseEdge(agentDeps, notifier, log, { startup });
   let shuttingDown = false;
   const app = buildHttpApp({
     config,
@@ -170,15 +223,16 @@ export async function startHub(
     capabilities,
     experiments,
     endpoint,
+    sse,
     log,
     isShuttingDown: () => shuttingDown,
+    host,
   });
-  const host = options.host ?? config.http.host;
   await app.listen({ host, port: options.port ?? config.http.port });
   const port = (app.server.address() as AddressInfo).port;
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
   log.info({ url: `${url}/mcp` }, 'hub listening');
-  const ready = gateway.start();
+  const ready = start();
   let closing: Promise<void> | undefined;
   return {
     gateway,
@@ -197,6 +251,7 @@ export async function startHub(
         await ready.catch(() => {});
         await gateway.close();
         await endpoint.close();
+        await sse.close();
         await app.close();
         closeDb();
         log.info('hub stopped');
@@ -204,11 +259,11 @@ export async function startHub(
   };
 }
 
-/** Starts the sidecar: one agent on this process's stdin/stdout. */
+/** Starts the sidecar: one agent on this process's stdin/stdout, its opening exchange held (see holdFirstAnswers). */
 export async function startSidecar(config: Config, options: ComposeOptions = {}): Promise<Sidecar> {
-  const { log, closeDb, gateway, notifier, agentDeps, experiments } = await core(config, options);
-  const edge = serveAgentStdio(agentDeps, notifier);
-  const ready = gateway.start();
+  const { log, closeDb, gateway, notifier, agentDeps, experiments, startup, start } = await core(config, options);
+  const edge = serveAgentStdio(agentDeps, notifier, { startup });
+  const ready = start();
   let closing: Promise<void> | undefined;
   return {
     gateway,
