@@ -52,6 +52,8 @@ const SECTIONS: Record<string, () => Promise<Section>> = {
   'routing-speed': async () => (await import('./sections/routing-speed.js')).routingSpeed,
   resilience: async () => (await import('./sections/resilience.js')).resilience,
   experiments: async () => (await import('./sections/experiments.js')).experimentsOverhead,
+  startup: async () => (await import('./sections/startup.js')).startup,
+  flood: async () => (await import('./sections/flood.js')).flood,
 };
 
 const cell = (s: Summary) => `${s.p50} / ${s.p90} / ${s.p99} / ${s.mean}`;

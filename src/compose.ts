@@ -7,9 +7,6 @@ import type { AddressInfo } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import type { Config } from './config/load.js';
 import { Gateway } from './gateway/gateway.js';
-import { assertSafeBind, buildHttpApp } from './http/app.js';
-import { createMcpEndpoint } from './http/mcp-route.js';
-import { createSseEdge } from './http/sse-edge.js';
 import { ArgumentValidator } from './mcp/validate.js';
 import { InputExchanges } from './mcp/input-exchange.js';
 import { AgentNotifier } from './mcp/notifier.js';
@@ -207,6 +204,13 @@ export async function startHub(
   config: Config,
   options: ComposeOptions & { host?: string; port?: number } = {},
 ): Promise<Hub> {
+  // The HTTP edge (fastify, the SDK's node adapter) is imported here, not at the top, so a sidecar
+  // never pays for loading it before its upstreams start.
+  const [{ assertSafeBind, buildHttpApp }, { createMcpEndpoint }, { createSseEdge }] = await Promise.all([
+    import('./http/app.js'),
+    import('./http/mcp-route.js'),
+    import('./http/sse-edge.js'),
+  ]);
   // The bind rule applies to the address actually bound (flag or file), checked before anything opens.
   const host = options.host ?? config.http.host;
   assertSafeBind(config.http, host);

@@ -33,6 +33,11 @@ export interface Config {
   readonly pins: ParsedConfig['pins'];
   /** Where the file was read from (undefined for configs built in code). */
   readonly source: string | undefined;
+  /**
+   * Every non-empty value that `${VAR}` took from the environment, longest first: views and logs replace
+   * them with "***" wherever they appear (args, url, headers, env, cwd, error messages). Absent: none.
+   */
+  readonly secrets?: readonly string[];
 }
 
 /** One problem found in a config, with the path of the offending value. */
@@ -61,6 +66,8 @@ interface Expansion {
   readonly vars: ExpansionVars;
   /** Where each unset variable (or VS Code input) was used, reported once each after the walk. */
   readonly unset: Map<string, { kind: 'env' | 'input' | 'unsupported'; paths: string[] }>;
+  /** Values taken from the environment (defaults and VS Code's variables are not secrets). */
+  readonly secrets: Set<string>;
 }
 
 function note(ctx: Expansion, kind: 'env' | 'input' | 'unsupported', name: string, path: readonly PropertyKey[]) {
@@ -91,7 +98,11 @@ function expandString(value: string, ctx: Expansion, path: readonly PropertyKey[
     }
     const [, name, fallback] = ref as unknown as [string, string, string | undefined];
     const found = ctx.env[name];
-    if (found !== undefined) return found;
+    // Shell semantics of `:-`: a variable that is set but empty takes the default too.
+    if (found !== undefined && (found !== '' || fallback === undefined)) {
+      if (found !== '') ctx.secrets.add(found);
+      return found;
+    }
     if (fallback !== undefined) return fallback;
     note(ctx, 'env', name, path);
     return '';
@@ -142,11 +153,69 @@ export function expandEnv(
   path: (string | number)[],
   issues: ConfigIssue[],
   vars: ExpansionVars = { workspaceFolder: process.cwd(), userHome: homedir() },
+  secrets: Set<string> = new Set(),
 ): unknown {
-  const ctx: Expansion = { env, vars, unset: new Map() };
+  const ctx: Expansion = { env, vars, unset: new Map(), secrets };
   const expanded = walk(value, ctx, path);
   for (const [key, { kind, paths }] of ctx.unset) issues.push(unsetIssue(key.slice(kind.length + 1), kind, paths));
   return expanded;
+}
+
+/**
+ * Refuses `${...}` in a server entry that did not come from the operator's file (the admin API):
+ * expanding it would let a `/v1` caller read the gateway's environment (and send it to a url of its
+ * choosing). One issue per string, naming the reference (the caller's own text), never a value.
+ */
+export function refuseReferences(value: unknown, path: (string | number)[], issues: ConfigIssue[]): void {
+  const stack: { value: unknown; path: (string | number)[] }[] = [{ value, path }];
+  while (stack.length > 0 && issues.length < 20) {
+    const item = stack.pop()!;
+    if (typeof item.value === 'string') {
+      const ref = /\$\{[^}]*\}/.exec(item.value);
+      if (ref) {
+        const shown = ref[0].length > 64 ? `${ref[0].slice(0, 64)}…` : ref[0];
+        issues.push({
+          path: formatPath(item.path),
+          message: `"${shown}" is not expanded in a registration through the admin API (variables are expanded only in the config file); send the value itself`,
+        });
+      }
+    } else if (item.value !== null && typeof item.value === 'object') {
+      for (const [k, v] of Object.entries(item.value))
+        stack.push({ value: v, path: [...item.path, Array.isArray(item.value) ? Number(k) : k] });
+    }
+  }
+}
+
+/** Deepest nesting a config (or a registration) may have; real files stay under 10 levels. */
+export const MAX_CONFIG_DEPTH = 64;
+
+/**
+ * The first value nested deeper than {@link MAX_CONFIG_DEPTH} or inside itself (a YAML alias cycle,
+ * `a: &a [*a]`), as an issue at its path; undefined when the value is a finite tree. Iterative, so the
+ * check itself cannot overflow the stack that the recursive walks after it would.
+ */
+export function shapeIssue(value: unknown, path: (string | number)[] = []): ConfigIssue | undefined {
+  const stack: { value: unknown; path: (string | number)[]; ancestors: readonly object[] }[] = [
+    { value, path, ancestors: [] },
+  ];
+  while (stack.length > 0) {
+    const item = stack.pop()!;
+    if (item.value === null || typeof item.value !== 'object') continue;
+    if (item.ancestors.includes(item.value))
+      return {
+        path: formatPath(item.path),
+        message: 'this value contains itself (a YAML alias cycle such as a: &a [*a])',
+      };
+    if (item.ancestors.length >= MAX_CONFIG_DEPTH)
+      return {
+        path: formatPath(item.path.slice(0, MAX_CONFIG_DEPTH)),
+        message: `nested more than ${MAX_CONFIG_DEPTH} levels deep`,
+      };
+    const ancestors = [...item.ancestors, item.value];
+    for (const [k, v] of Object.entries(item.value))
+      stack.push({ value: v, path: [...item.path, Array.isArray(item.value) ? Number(k) : k], ancestors });
+  }
+  return undefined;
 }
 
 /** `servers.github.args[0]`-style rendering of a zod or expansion path. */
@@ -180,8 +249,11 @@ export function buildConfig(
   const source = options.source ?? '(inline config)';
   const base = options.baseDir ?? process.cwd();
   const issues: ConfigIssue[] = [];
+  const shape = shapeIssue(raw);
+  if (shape) throw new GatewayError('CONFIG_INVALID', describeIssues(source, [shape]), { issues: [shape] });
   const vars = { workspaceFolder: options.baseDir ? workspaceFolderOf(options.baseDir) : base, userHome: homedir() };
-  const expanded = expandEnv(raw ?? {}, options.env ?? process.env, [], issues, vars);
+  const secrets = new Set<string>();
+  const expanded = expandEnv(raw ?? {}, options.env ?? process.env, [], issues, vars, secrets);
   const parsed = configSchema.safeParse(expanded);
   if (!parsed.success) issues.push(...zodIssues(parsed.error));
   const data = parsed.success ? parsed.data : undefined;
@@ -219,6 +291,7 @@ export function buildConfig(
     pins: data.pins,
     servers,
     source: options.source,
+    secrets: [...secrets].sort((a, b) => b.length - a.length),
   });
 }
 
@@ -235,10 +308,12 @@ export function loadConfigFile(path: string, env: NodeJS.ProcessEnv = process.en
   try {
     raw = parseYaml(text, { prettyErrors: true });
   } catch (error) {
-    throw new GatewayError(
-      'CONFIG_INVALID',
-      `invalid configuration in ${absolute}: not valid YAML/JSON: ${(error as Error).message}`,
+    // The YAML parser recurses per nesting level: thousands of levels overflow its stack.
+    const message = (error as Error).message.replace(
+      /^Maximum call stack size exceeded/,
+      `nested too deeply (more than ${MAX_CONFIG_DEPTH} levels are refused)`,
     );
+    throw new GatewayError('CONFIG_INVALID', `invalid configuration in ${absolute}: not valid YAML/JSON: ${message}`);
   }
   return buildConfig(raw, { env, source: absolute, baseDir: dirname(absolute) });
 }

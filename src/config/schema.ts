@@ -8,6 +8,7 @@
  * one internal form (`ServerSpec` with its `UpstreamSpec` instances).
  */
 import { z } from 'zod';
+import { unknownKeysMessage } from './keys.js';
 
 const stringMap = z.record(z.string(), z.string());
 
@@ -29,7 +30,19 @@ const commonFields = {
   autoApprove: z.unknown().optional(),
   /** Roo Code's name for autoApprove; accepted and ignored. */
   alwaysAllow: z.unknown().optional(),
+  /** VS Code's development-mode settings (watch, debug) and gallery metadata: accepted and ignored. */
+  dev: z.unknown().optional(),
+  gallery: z.unknown().optional(),
+  version: z.unknown().optional(),
 };
+
+/** A strict object whose unknown keys are reported with a "did you mean" (see keys.ts). */
+function strictEntry<T extends z.ZodRawShape>(shape: T) {
+  const known = Object.keys(shape);
+  return z.strictObject(shape, {
+    error: (issue) => (issue.code === 'unrecognized_keys' ? unknownKeysMessage(issue.keys, known) : undefined),
+  });
+}
 
 /** Transport fields: a stdio command or an HTTP url (the `mcpServers` shape). */
 const transportKind = z.enum(['stdio', 'http', 'streamable-http', 'streamableHttp', 'sse']);
@@ -87,14 +100,11 @@ function checkTransport(entry: TransportFields, ctx: z.RefinementCtx): void {
 }
 
 /** One instance (replica) of a server: its own command or url, and its priority tier. */
-export const instanceEntrySchema = z
-  .object({
-    ...transportFields,
-    /** `primary` (0, the default) is used first; `backup` (1) or higher numbers only while every lower tier is down. */
-    tier: z.union([z.enum(['primary', 'backup']), z.number().int().min(0).max(9)]).optional(),
-  })
-  .strict()
-  .superRefine(checkTransport);
+export const instanceEntrySchema = strictEntry({
+  ...transportFields,
+  /** `primary` (0, the default) is used first; `backup` (1) or higher numbers only while every lower tier is down. */
+  tier: z.union([z.enum(['primary', 'backup']), z.number().int().min(0).max(9)]).optional(),
+}).superRefine(checkTransport);
 
 /** Circuit breaker settings (per instance). */
 export const circuitSchema = z
@@ -124,36 +134,34 @@ export const retrySchema = z
   .strict();
 
 /** A server entry as written in a file (stdio or HTTP, or several instances), before translation. */
-export const serverEntrySchema = z
-  .object({
-    ...transportFields,
-    ...commonFields,
-    /** Replicas serving the same tools; replaces the top-level command/url. */
-    instances: z.array(instanceEntrySchema).min(1).max(64).optional(),
-    /** How calls spread over healthy instances of the best tier. */
-    balance: z.enum(['p2c', 'round-robin']).optional(),
-    /** Active health checks of this server's instances (override the gateway defaults). */
-    health: z
-      .object({ intervalMs: z.number().int().positive().optional(), timeoutMs: z.number().int().positive().optional() })
-      .strict()
-      .optional(),
-    circuit: circuitSchema.partial().optional(),
-    retry: retrySchema.partial().optional(),
-    /** Tools that may be repeated on another instance after a failure mid-call (true = all), besides
-     * those annotated readOnlyHint or idempotentHint. */
-    retrySafe: z.union([z.boolean(), z.array(z.string().min(1))]).optional(),
-  })
-  .superRefine((entry, ctx) => {
-    if (entry.instances === undefined) return checkTransport(entry, ctx);
-    for (const key of Object.keys(transportFields) as (keyof typeof transportFields)[]) {
-      if (entry[key] !== undefined)
-        ctx.addIssue({
-          code: 'custom',
-          path: [key],
-          message: `${key} goes inside each of "instances" (give either instances or one command/url)`,
-        });
-    }
-  });
+export const serverEntrySchema = strictEntry({
+  ...transportFields,
+  ...commonFields,
+  /** Replicas serving the same tools; replaces the top-level command/url. */
+  instances: z.array(instanceEntrySchema).min(1).max(64).optional(),
+  /** How calls spread over healthy instances of the best tier. */
+  balance: z.enum(['p2c', 'round-robin']).optional(),
+  /** Active health checks of this server's instances (override the gateway defaults). */
+  health: z
+    .object({ intervalMs: z.number().int().positive().optional(), timeoutMs: z.number().int().positive().optional() })
+    .strict()
+    .optional(),
+  circuit: circuitSchema.partial().optional(),
+  retry: retrySchema.partial().optional(),
+  /** Tools that may be repeated on another instance after a failure mid-call (true = all), besides
+   * those annotated readOnlyHint or idempotentHint. */
+  retrySafe: z.union([z.boolean(), z.array(z.string().min(1))]).optional(),
+}).superRefine((entry, ctx) => {
+  if (entry.instances === undefined) return checkTransport(entry, ctx);
+  for (const key of Object.keys(transportFields) as (keyof typeof transportFields)[]) {
+    if (entry[key] !== undefined)
+      ctx.addIssue({
+        code: 'custom',
+        path: [key],
+        message: `${key} goes inside each of "instances" (give either instances or one command/url)`,
+      });
+  }
+});
 
 /** A server entry as written in a config file or posted to the admin API. */
 export type ServerEntry = z.infer<typeof serverEntrySchema>;
@@ -285,6 +293,13 @@ export const configSchema = z
           .int()
           .positive()
           .default(4 * 1024 * 1024),
+        /** Largest answer (or other message) an upstream server may send, in bytes: a larger one fails
+         *  only its own call (RESULT_TOO_LARGE, not retryable) and the connection stays up. */
+        maxResultBytes: z
+          .number()
+          .int()
+          .min(1024)
+          .default(16 * 1024 * 1024),
         /** Defaults for every server (each may override them). */
         balance: z.enum(['p2c', 'round-robin']).default('p2c'),
         circuit: circuitSchema.prefault({}),
@@ -295,7 +310,13 @@ export const configSchema = z
     http: z
       .object({
         host: z.string().default('127.0.0.1'),
-        port: z.coerce.number().int().min(0).max(65_535).default(7420),
+        /** An integer, or a string of digits (what `${PORT}` expands to); `true`, `[]`, `''` and `null` are refused. */
+        port: z
+          .preprocess(
+            (value) => (typeof value === 'string' && /^\s*\d+\s*$/.test(value) ? Number(value) : value),
+            z.number({ error: 'the port must be an integer from 0 to 65535' }).int().min(0).max(65_535),
+          )
+          .default(7420),
         /** Bearer token for the admin API (/v1); required when binding beyond loopback. */
         /** An empty value (`${SWITCHBOARD_ADMIN_TOKEN:-}` with the variable unset) means not set. */
         adminToken: z.preprocess(
@@ -304,11 +325,32 @@ export const configSchema = z
         ),
         /** Extra Host names accepted on /mcp when binding beyond loopback (DNS-rebinding protection). */
         allowedHosts: z.array(z.string()).default([]),
+        /** 2025-era `/mcp` sessions: closed after idleMs without a request or open stream; capped. */
+        sessions: z
+          .object({
+            idleMs: z
+              .number()
+              .int()
+              .positive()
+              .default(30 * 60_000),
+            /** Sessions open at once; when full, the oldest idle one is closed (503 if none is idle). */
+            max: z.number().int().positive().default(1_000),
+            /** Sessions open at once from one client address (same rule). */
+            maxPerAddress: z.number().int().positive().default(500),
+          })
+          .strict()
+          .prefault({}),
       })
       .strict()
       .prefault({}),
     store: z
-      .object({ path: z.string().default('data/switchboard.db') })
+      .object({
+        /** An empty path would open an anonymous temporary database (lost at exit), so it is refused. */
+        path: z
+          .string()
+          .min(1, 'store.path is empty: give a file path (or ":memory:" for a store that is lost at exit)')
+          .default('data/switchboard.db'),
+      })
       .strict()
       .prefault({}),
     /** Capability routing: find_capability, call_capability and the index behind them. */

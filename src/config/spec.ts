@@ -149,24 +149,65 @@ export function toServerSpec(name: string, entry: ServerEntry): ServerSpec {
 
 const SECRET_NAME = /(auth|token|key|secret|passw|cookie|credential|session)/i;
 
+/** What an expanded secret is shown as. */
+export const REDACTED = '***';
+
 /**
- * A copy of a server spec that is safe to log or return from the admin API: every env value is hidden (env
- * often carries credentials under innocent names) and headers named like secrets are hidden.
+ * `text` with every occurrence of each secret (values `${VAR}` took from the environment, see
+ * `Config.secrets`) replaced by "***". Values under 3 characters are replaced only where they are the whole
+ * string: "1" from `DEBUG=1` is no secret, and replacing it inside every number would make views unreadable.
  */
-export function redactServer(spec: ServerSpec): Record<string, unknown> {
-  const { instances, ...rest } = spec;
-  return { ...rest, instances: instances.map(redactSpec) };
+export function redactText(text: string, secrets: readonly string[]): string {
+  let out = text;
+  for (const secret of secrets) {
+    if (secret.length < 3) {
+      if (out === secret) return REDACTED;
+      continue;
+    }
+    if (out.includes(secret)) out = out.split(secret).join(REDACTED);
+  }
+  return out;
 }
 
-/** The redacted copy of one instance's spec (see {@link redactServer}). */
-export function redactSpec(spec: UpstreamSpec): Record<string, unknown> {
-  if (spec.kind === 'stdio') {
-    return { ...spec, env: Object.fromEntries(Object.keys(spec.env).map((k) => [k, '[redacted]'])) };
-  }
-  return {
-    ...spec,
-    headers: Object.fromEntries(
-      Object.entries(spec.headers).map(([k, v]) => [k, SECRET_NAME.test(k) ? '[redacted]' : v]),
-    ),
+/** A deep copy of `value` with {@link redactText} applied to every string (keys included). */
+export function redactValues<T>(value: T, secrets: readonly string[]): T {
+  if (secrets.length === 0) return value;
+  const walk = (item: unknown): unknown => {
+    if (typeof item === 'string') return redactText(item, secrets);
+    if (Array.isArray(item)) return item.map(walk);
+    if (item !== null && typeof item === 'object')
+      return Object.fromEntries(Object.entries(item).map(([k, v]) => [redactText(k, secrets), walk(v)]));
+    return item;
   };
+  return walk(value) as T;
+}
+
+/**
+ * A copy of a server spec that is safe to log or return from the admin API: every env value is hidden (env
+ * often carries credentials under innocent names), headers named like secrets are hidden, and every value
+ * expanded from the environment (`secrets`) is replaced by "***" wherever it appears (args, url, headers,
+ * cwd, command...).
+ */
+export function redactServer(spec: ServerSpec, secrets: readonly string[] = []): Record<string, unknown> {
+  const { instances, ...rest } = spec;
+  return redactValues({ ...rest, instances: instances.map((i) => redactSpec(i)) }, secrets);
+}
+
+/** The redacted copy of one instance's spec (see {@link redactServer}); `secrets` as there. */
+export function redactSpec(spec: UpstreamSpec, secrets: readonly string[] = []): Record<string, unknown> {
+  if (spec.kind === 'stdio') {
+    return redactValues(
+      { ...spec, env: Object.fromEntries(Object.keys(spec.env).map((k) => [k, '[redacted]'])) },
+      secrets,
+    );
+  }
+  return redactValues(
+    {
+      ...spec,
+      headers: Object.fromEntries(
+        Object.entries(spec.headers).map(([k, v]) => [k, SECRET_NAME.test(k) ? '[redacted]' : v]),
+      ),
+    },
+    secrets,
+  );
 }

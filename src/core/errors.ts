@@ -15,6 +15,7 @@ export const ErrorCodes = {
   UNKNOWN_RESOURCE: { status: 404, caller: true, retryable: false },
   INVALID_ARGUMENTS: { status: 400, caller: true, retryable: false },
   PAYLOAD_TOO_LARGE: { status: 413, caller: true, retryable: false },
+  UNSUPPORTED_MEDIA_TYPE: { status: 415, caller: true, retryable: false },
   UNAUTHORIZED: { status: 401, caller: true, retryable: false },
   SERVER_EXISTS: { status: 409, caller: true, retryable: false },
   SERVER_NOT_FOUND: { status: 404, caller: true, retryable: false },
@@ -22,6 +23,8 @@ export const ErrorCodes = {
   UPSTREAM_UNAVAILABLE: { status: 503, caller: false, retryable: true },
   UPSTREAM_TIMEOUT: { status: 504, caller: false, retryable: true },
   UPSTREAM_FAILED: { status: 502, caller: false, retryable: true },
+  /** A server's answer was over gateway.maxResultBytes: that call failed, the connection stays up; repeating it would not help. */
+  RESULT_TOO_LARGE: { status: 502, caller: false, retryable: false },
   SHUTTING_DOWN: { status: 503, caller: false, retryable: true },
   INTERNAL: { status: 500, caller: false, retryable: false },
 } as const satisfies Record<string, { status: number; caller: boolean; retryable: boolean }>;

@@ -6,9 +6,9 @@
  * module-level state, so tests run several gateways in one process.
  */
 import type { Config } from '../config/load.js';
-import { expandEnv, describeIssues, formatPath, type ConfigIssue } from '../config/load.js';
+import { describeIssues, formatPath, refuseReferences, shapeIssue, type ConfigIssue } from '../config/load.js';
 import { serverEntrySchema } from '../config/schema.js';
-import { redactServer, toServerSpec, type ServerSpec } from '../config/spec.js';
+import { redactServer, redactText, redactValues, toServerSpec, type ServerSpec } from '../config/spec.js';
 import { GatewayError } from '../core/errors.js';
 import type {
   CallToolResult,
@@ -46,11 +46,20 @@ export interface ServerView extends PoolStatus {
   readonly spec: Record<string, unknown>;
 }
 
+/** A server registered with `disabled: true`: kept (and persisted) but not connected. */
+export interface DisabledServerView {
+  readonly name: string;
+  readonly state: 'disabled';
+  readonly source: ServerSource;
+  readonly spec: Record<string, unknown>;
+}
+
 /** What the gateway needs from its surroundings. */
 export interface GatewayDeps {
   readonly config: Config;
   readonly log: Logger;
   readonly registry: ServerRegistry;
+  /** No longer read: runtime registrations are never expanded (see refuseReferences); kept for callers. */
   readonly env?: NodeJS.ProcessEnv;
   /** Where tool schema versions are kept (absent: no versioning, no pins). */
   readonly compat?: CompatStore;
@@ -73,9 +82,12 @@ export class Gateway {
   readonly config: Config;
   readonly #log: Logger;
   readonly #registry: ServerRegistry;
-  readonly #env: NodeJS.ProcessEnv;
   readonly #federation: Federation;
   readonly #upstreams = new Map<string, { pool: ServerPool; source: ServerSource }>();
+  /** Runtime registrations with `disabled: true`: listed, persisted, never connected. */
+  readonly #disabled = new Map<string, { spec: ServerSpec; source: ServerSource }>();
+  /** Values the config expanded from the environment: "***" in every view and log (see Config.secrets). */
+  readonly #secrets: readonly string[];
   readonly #poolDefaults: PoolDefaults;
   readonly #compat: CompatTracker | undefined;
   readonly #childGuard: ChildGuard;
@@ -96,9 +108,14 @@ export class Gateway {
       },
     });
     this.config = deps.config;
-    this.#log = deps.log;
+    this.#secrets = deps.config.secrets ?? [];
+    const secrets = this.#secrets;
+    // Log objects (this logger's and its children's: pools, upstreams) pass through the same redaction as views.
+    this.#log =
+      secrets.length === 0
+        ? deps.log
+        : deps.log.child({}, { formatters: { log: (object) => redactValues(object, secrets) } });
     this.#registry = deps.registry;
-    this.#env = deps.env ?? process.env;
     this.#federation = new Federation({ prefix: deps.config.gateway.prefix, separator: deps.config.gateway.separator });
     this.#compat = deps.compat ? new CompatTracker(deps.compat, deps.log.child({ component: 'compat' })) : undefined;
     this.#pins = deps.config.pins;
@@ -113,6 +130,7 @@ export class Gateway {
       circuit: gateway.circuit,
       retry: gateway.retry,
       childGuard: this.#childGuard,
+      maxResultBytes: gateway.maxResultBytes,
     };
     this.#federation.onChange((change) => {
       // Virtual tools take their input schema from their backends: follow the catalog.
@@ -173,7 +191,9 @@ export class Gateway {
         continue;
       }
       try {
-        specs.push({ spec: this.#parseEntry(row.name, row.entry), source: 'runtime' });
+        const parsed = this.#parseEntry(row.name, row.entry);
+        if (parsed.disabled) this.#disabled.set(row.name, { spec: parsed.spec, source: 'runtime' });
+        else specs.push({ spec: parsed.spec, source: 'runtime' });
       } catch (error) {
         this.#log.error({ server: row.name, err: (error as Error).message }, 'stored registration is invalid; skipped');
       }
@@ -199,9 +219,10 @@ export class Gateway {
     for (const [server, { pool }] of this.#upstreams) {
       if (id.startsWith(`${server}${separator}`) && pool.state !== 'ready') {
         const status = pool.status();
+        const lastError = status.lastError === undefined ? '' : `: ${redactText(status.lastError, this.#secrets)}`;
         throw new GatewayError(
           'UPSTREAM_UNAVAILABLE',
-          `server "${server}" is not connected (${status.state}${status.lastError ? `: ${status.lastError}` : ''}); its tools are unavailable until it reconnects`,
+          `server "${server}" is not connected (${status.state}${lastError}); its tools are unavailable until it reconnects`,
           { server, tool: id, state: status.state },
         );
       }
@@ -354,24 +375,41 @@ export class Gateway {
     else this.agents.broadcastLog(server, message);
   }
 
-  /** Every server with its status. */
+  /** Every connected (enabled) server with its status; expanded secrets shown as "***". */
   listServers(): ServerView[] {
-    return [...this.#upstreams.values()].map(({ pool, source }) => ({
-      ...pool.status(),
+    return [...this.#upstreams.values()].map(({ pool, source }) =>
+      redactValues({ ...pool.status(), source, spec: redactServer(pool.spec) }, this.#secrets),
+    );
+  }
+
+  /** Servers registered with `disabled: true` (not connected). */
+  listDisabled(): DisabledServerView[] {
+    return [...this.#disabled.entries()].map(([name, { spec, source }]) => ({
+      name,
+      state: 'disabled',
       source,
-      spec: redactServer(pool.spec),
+      spec: redactServer(spec, this.#secrets),
     }));
   }
 
-  /** Registers a server at run time, persists it, and waits for its first connection attempt. */
-  async register(name: string, entry: unknown): Promise<ServerView> {
+  /**
+   * Registers a server at run time, persists it, and waits for its first connection attempt; one with
+   * `disabled: true` is persisted and listed but not connected. `${VAR}` in the entry is refused, not
+   * expanded (see refuseReferences).
+   */
+  async register(name: string, entry: unknown): Promise<ServerView | DisabledServerView> {
     if (this.#closing) throw new GatewayError('SHUTTING_DOWN', 'the gateway is shutting down');
-    const spec = this.#parseEntry(name, entry);
-    if (this.#upstreams.has(name))
+    const { spec, disabled } = this.#parseEntry(name, entry);
+    if (this.#upstreams.has(name) || this.#disabled.has(name))
       throw new GatewayError('SERVER_EXISTS', `a server named "${name}" already exists; remove it first`, {
         server: name,
       });
     this.#registry.save(name, entry);
+    if (disabled) {
+      this.#disabled.set(name, { spec, source: 'runtime' });
+      this.#log.info({ server: name, spec: redactServer(spec) }, 'server registered (disabled: not connected)');
+      return this.listDisabled().find((s) => s.name === name)!;
+    }
     await this.#add(spec, 'runtime');
     this.#log.info({ server: name, spec: redactServer(spec) }, 'server registered');
     const view = this.listServers().find((s) => s.name === name);
@@ -381,6 +419,13 @@ export class Gateway {
 
   /** Removes a server: it leaves the catalog at once; in-flight calls get the drain deadline to finish. */
   async remove(name: string): Promise<{ removed: string; source: ServerSource }> {
+    const off = this.#disabled.get(name);
+    if (off) {
+      this.#disabled.delete(name);
+      this.#registry.remove(name);
+      this.#log.info({ server: name, source: off.source }, 'server removed');
+      return { removed: name, source: off.source };
+    }
     const entry = this.#upstreams.get(name);
     if (!entry) throw new GatewayError('SERVER_NOT_FOUND', `no server named "${name}"`, { server: name });
     this.#upstreams.delete(name);
@@ -596,8 +641,12 @@ export class Gateway {
     };
   }
 
-  #parseEntry(name: string, entry: unknown): ServerSpec {
+  /** Validates a runtime entry (never expanded: see refuseReferences); `disabled` from its `disabled` key. */
+  #parseEntry(name: string, entry: unknown): { spec: ServerSpec; disabled: boolean } {
     const issues: ConfigIssue[] = [];
+    const shape = shapeIssue(entry);
+    if (shape)
+      throw new GatewayError('CONFIG_INVALID', describeIssues(`server "${name}"`, [shape]), { issues: [shape] });
     if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/.test(name))
       issues.push({ path: 'name', message: 'server names use letters, digits, "_", "-" and "." (at most 64)' });
     if (name === GATEWAY_SERVER && Object.keys(this.config.virtualTools).length > 0)
@@ -605,13 +654,13 @@ export class Gateway {
         path: 'name',
         message: `"${GATEWAY_SERVER}" is where the gateway lists its virtual tools; choose another name`,
       });
-    const expanded = expandEnv(entry, this.#env, [], issues);
-    const parsed = serverEntrySchema.safeParse(expanded);
+    refuseReferences(entry, [], issues);
+    const parsed = serverEntrySchema.safeParse(entry);
     if (!parsed.success)
       issues.push(...parsed.error.issues.map((i) => ({ path: formatPath(i.path), message: i.message })));
     if (issues.length > 0 || !parsed.success)
       throw new GatewayError('CONFIG_INVALID', describeIssues(`server "${name}"`, issues), { issues });
-    return toServerSpec(name, parsed.data);
+    return { spec: toServerSpec(name, parsed.data), disabled: parsed.data.disabled === true };
   }
 }
 

@@ -11,6 +11,9 @@
  *   fails, the call moves to another one only when repeating it is safe (see resilience/retry.ts),
  *   with jittered backoff, within the call's overall deadline; otherwise the agent gets one clear,
  *   retryable error. Cancellation by the agent stops the attempt in flight and every later one.
+ * - Catalog updates from one server are throttled (at most one per `publishIntervalMs`, the latest state
+ *   always published at the end of the window), so a flapping server cannot make every agent re-list
+ *   several times a second; its calls fail fast meanwhile, since routing reads the live state.
  */
 import type { CircuitSettings, RetrySettings, ServerSpec, UpstreamSpec } from '../config/spec.js';
 import { GatewayError } from '../core/errors.js';
@@ -48,6 +51,10 @@ export interface PoolDefaults {
   readonly retry: RetrySettings;
   /** Keeps stdio children (and theirs) from outliving the gateway. */
   readonly childGuard?: ChildGuard;
+  /** Largest answer a server may send, in bytes (gateway.maxResultBytes; absent: the upstream default). */
+  readonly maxResultBytes?: number;
+  /** Shortest interval between two catalog updates from this server (default 250 ms). */
+  readonly publishIntervalMs?: number;
 }
 
 /** How an instance is doing. */
@@ -86,6 +93,8 @@ export class ServerPool {
   readonly #observe: (instance: string, part: ServerPart | undefined) => void;
   readonly #relay: RelayHooks;
   #closed = false;
+  #lastPublish = -Infinity;
+  #publishTimer: NodeJS.Timeout | undefined;
 
   constructor(
     spec: ServerSpec,
@@ -237,6 +246,7 @@ export class ServerPool {
       healthTimeoutMs: this.spec.health.timeoutMs ?? this.#defaults.healthTimeoutMs,
       callTimeoutMs: this.#defaults.callTimeoutMs,
       childGuard: this.#defaults.childGuard,
+      maxResultBytes: this.#defaults.maxResultBytes,
     };
     const instance: Instance = {
       breaker,
@@ -263,8 +273,26 @@ export class ServerPool {
     return instance;
   }
 
-  /** Publishes the preferred connected instance's part (all down: an empty part; closed: undefined). */
+  /** Publishes now, or at the end of the current throttle window (removal is never delayed). */
   #republish(): void {
+    if (this.#closed && this.#instances.every((i) => i.part === undefined)) {
+      clearTimeout(this.#publishTimer);
+      this.#publishTimer = undefined;
+      return this.#publish(undefined);
+    }
+    if (this.#publishTimer) return;
+    const wait = this.#lastPublish + (this.#defaults.publishIntervalMs ?? 250) - performance.now();
+    if (wait <= 0) return this.#publishNow();
+    this.#publishTimer = setTimeout(() => {
+      this.#publishTimer = undefined;
+      this.#publishNow();
+    }, wait);
+    this.#publishTimer.unref();
+  }
+
+  /** Publishes the preferred connected instance's part (all down: an empty part; closed: undefined). */
+  #publishNow(): void {
+    this.#lastPublish = performance.now();
     if (this.#closed && this.#instances.every((i) => i.part === undefined)) return this.#publish(undefined);
     const connected = this.#instances.filter((i) => i.upstream.state === 'ready' && i.part);
     const preferred = Balancer.bestTier(
@@ -330,8 +358,9 @@ export class ServerPool {
           chosen.breaker.release();
           throw error;
         }
-        // The server's own JSON-RPC error: it answered, so it is alive; the error is the caller's to read.
-        if (!(error instanceof GatewayError)) {
+        // The server's own JSON-RPC error, or an answer too large to pass: it answered, so it is alive,
+        // and repeating the call (here or elsewhere) would not help.
+        if (!(error instanceof GatewayError) || error.code === 'RESULT_TOO_LARGE') {
           chosen.breaker.onSuccess();
           throw error;
         }

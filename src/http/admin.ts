@@ -4,11 +4,21 @@
  * the compatibility matrix and schema changes.
  * Every error is a GatewayError rendered by the app's one error handler.
  */
+import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { GatewayError } from '../core/errors.js';
 import type { Capabilities } from '../gateway/capabilities.js';
 import type { ExperimentRunner } from '../gateway/experiments.js';
 import type { Gateway } from '../gateway/gateway.js';
+
+/**
+ * True when the Authorization header carries `token`, compared in constant time: both sides are hashed
+ * first, so neither the token's content nor its length shows in how long a wrong guess takes.
+ */
+export function bearerMatches(header: string | undefined, token: string): boolean {
+  const digest = (text: string) => createHash('sha256').update(text).digest();
+  return timingSafeEqual(digest(header ?? ''), digest(`Bearer ${token}`));
+}
 
 /** Registers the /v1 routes. `adminToken`, when set, is required as a bearer token. */
 export function registerAdminRoutes(
@@ -21,13 +31,13 @@ export function registerAdminRoutes(
     async (v1) => {
       if (adminToken) {
         v1.addHook('onRequest', async (request) => {
-          if (request.headers.authorization !== `Bearer ${adminToken}`) {
+          if (!bearerMatches(request.headers.authorization, adminToken)) {
             throw new GatewayError('UNAUTHORIZED', 'the admin API needs "Authorization: Bearer <http.adminToken>"');
           }
         });
       }
 
-      v1.get('/servers', async () => ({ servers: gateway.listServers() }));
+      v1.get('/servers', async () => ({ servers: [...gateway.listServers(), ...gateway.listDisabled()] }));
 
       v1.post('/servers', async (request, reply) => {
         const body = request.body;

@@ -16,6 +16,7 @@ import type { Logger } from '../telemetry/logger.js';
 import type { McpEndpoint } from './mcp-route.js';
 import type { SseEdge } from './sse-edge.js';
 import { registerAdminRoutes } from './admin.js';
+import { exceedsJsonDepth, isJsonDepthError, jsonDepthError, MAX_JSON_DEPTH } from './json-depth.js';
 
 const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1', '[::1]']);
 
@@ -24,12 +25,15 @@ export function isLoopback(host: string): boolean {
   return LOOPBACK.has(host) || host.startsWith('127.');
 }
 
-/** Refuses configurations that would expose the admin API without a token. */
-export function assertSafeBind(config: Config['http']): void {
-  if (!isLoopback(config.host) && !config.adminToken) {
+/**
+ * Refuses to expose the admin API without a token. `host` is the address actually bound (a `--host`
+ * flag, the file or the environment: whatever set it); it defaults to `http.host`.
+ */
+export function assertSafeBind(config: Config['http'], host: string = config.host): void {
+  if (!isLoopback(host) && !config.adminToken) {
     throw new GatewayError(
       'CONFIG_INVALID',
-      `refusing to bind ${config.host}: the admin API (/v1) would be reachable from other machines without a token; set http.adminToken (e.g. adminToken: \${SWITCHBOARD_ADMIN_TOKEN}) or bind 127.0.0.1`,
+      `refusing to bind ${host}: the admin API (/v1) would be reachable from other machines without a token; set http.adminToken (e.g. adminToken: \${SWITCHBOARD_ADMIN_TOKEN}) or bind 127.0.0.1`,
     );
   }
 }
@@ -45,19 +49,45 @@ export interface HttpAppDeps {
   readonly sse?: SseEdge;
   readonly log: Logger;
   readonly isShuttingDown: () => boolean;
+  /** The address the app will listen on, when not `config.http.host` (a `--host` flag): the bind rule and
+   *  the Host/Origin guard follow it. */
+  readonly host?: string;
 }
 
 /** Builds (but does not start) the fastify app. */
 export function buildHttpApp(deps: HttpAppDeps): FastifyInstance {
   const { config, gateway, endpoint } = deps;
-  assertSafeBind(config.http);
+  const host = deps.host ?? config.http.host;
+  assertSafeBind(config.http, host);
   const app: FastifyInstance = Fastify({
     logger: false,
     bodyLimit: config.gateway.maxRequestBytes,
     forceCloseConnections: true,
+    // A `__proto__` key is data, not invalid JSON: dropped from the parsed body (it could only ever set
+    // an object's prototype), never answered with a parse error.
+    onProtoPoisoning: 'remove',
   });
 
-  const loopback = isLoopback(config.http.host);
+  // JSON bodies: nesting bounded before parsing (see json-depth.ts), then fastify's own parser.
+  const parseJson = app.getDefaultJsonParser(
+    app.initialConfig.onProtoPoisoning ?? 'error',
+    app.initialConfig.onConstructorPoisoning ?? 'error',
+  );
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    const text = body as string; // parseAs: 'string'
+    if (exceedsJsonDepth(text)) {
+      deps.log.warn({ url: request.url, ip: request.ip, limit: MAX_JSON_DEPTH }, 'JSON body nested too deep');
+      done(jsonDepthError(), undefined);
+      return;
+    }
+    void parseJson(request, text, done); // typed as possibly async; fastify's default parser calls done synchronously
+  });
+
+  // Every POST body is JSON (/mcp, /v1, /messages): other content types are 415 everywhere, not a string
+  // body that each route would refuse in its own way.
+  void app.removeContentTypeParser('text/plain');
+
+  const loopback = isLoopback(host);
   const checkHost = loopback
     ? localhostHostValidation()
     : config.http.allowedHosts.length > 0
@@ -72,7 +102,12 @@ export function buildHttpApp(deps: HttpAppDeps): FastifyInstance {
   app.setErrorHandler(async (error, request, reply) => {
     const fastifyError = error as { code?: string; statusCode?: number; message: string };
     let gatewayError: GatewayError;
-    if (fastifyError.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
+    if (fastifyError.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
+      gatewayError = new GatewayError(
+        'UNSUPPORTED_MEDIA_TYPE',
+        `unsupported content type "${String(request.headers['content-type']).slice(0, 100)}"; send application/json`,
+      );
+    } else if (fastifyError.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
       gatewayError = new GatewayError(
         'PAYLOAD_TOO_LARGE',
         `request body exceeds ${config.gateway.maxRequestBytes} bytes (gateway.maxRequestBytes)`,
@@ -89,13 +124,20 @@ export function buildHttpApp(deps: HttpAppDeps): FastifyInstance {
     }
     if (gatewayError.code === 'INTERNAL') deps.log.error({ err: error }, 'request failed');
     if (request.url.startsWith('/mcp')) {
-      return reply
-        .code(gatewayError.httpStatus)
-        .send({
-          jsonrpc: '2.0',
-          error: { code: gatewayError.code === 'PAYLOAD_TOO_LARGE' ? -32600 : -32700, message: gatewayError.message },
-          id: null,
-        });
+      return reply.code(gatewayError.httpStatus).send({
+        jsonrpc: '2.0',
+        error: {
+          // -32000 for 415, as the SDK's own transport answers it.
+          code:
+            gatewayError.code === 'UNSUPPORTED_MEDIA_TYPE'
+              ? -32000
+              : gatewayError.code === 'PAYLOAD_TOO_LARGE' || isJsonDepthError(gatewayError)
+                ? -32600
+                : -32700,
+          message: gatewayError.message,
+        },
+        id: null,
+      });
     }
     return reply.code(gatewayError.httpStatus).send({ error: gatewayError.toJSON() });
   });
@@ -128,14 +170,12 @@ export function buildHttpApp(deps: HttpAppDeps): FastifyInstance {
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/readyz', async (_request, reply) => {
     const ready = gateway.ready && !deps.isShuttingDown();
-    return reply
-      .code(ready ? 200 : 503)
-      .send({
-        ready,
-        catalogVersion: gateway.catalog.version,
-        tools: gateway.catalog.tools.length,
-        shuttingDown: deps.isShuttingDown(),
-      });
+    return reply.code(ready ? 200 : 503).send({
+      ready,
+      catalogVersion: gateway.catalog.version,
+      tools: gateway.catalog.tools.length,
+      shuttingDown: deps.isShuttingDown(),
+    });
   });
 
   registerAdminRoutes(

@@ -21,6 +21,7 @@ import { asGatewayError, GatewayError } from '../core/errors.js';
 import type { Capabilities } from '../gateway/capabilities.js';
 import type { CatalogTool } from '../catalog/snapshot.js';
 import type { ExperimentRunner, UnitIds } from '../gateway/experiments.js';
+import { clip, MAX_NAME_LENGTH, MAX_NEED_LENGTH, MAX_URI_LENGTH, tooLong } from '../gateway/suggest.js';
 import type { Gateway } from '../gateway/gateway.js';
 import {
   agentInstructions,
@@ -244,6 +245,9 @@ export function createAgentServer(deps: AgentServerDeps, options: AgentServerOpt
   server.setRequestHandler('tools/call', (request, rawCtx) =>
     relayed(rawCtx, async (ctx) => {
       const { name, arguments: args, _meta: callMeta } = request.params;
+      // Bounded before any work: suggestions and echoes of a huge name once froze the process.
+      if (name.length > MAX_NAME_LENGTH && !gateway.catalog.toolById.has(name))
+        throw toProtocolError(new GatewayError('BAD_REQUEST', tooLong('tool name', name, MAX_NAME_LENGTH)));
       if (capabilities && meta.length > 0 && name === META_TOOLS.find)
         return findCapability(capabilities, args ?? {}, ctx, callMeta);
       if (capabilities && meta.length > 0 && name === META_TOOLS.call)
@@ -276,6 +280,8 @@ export function createAgentServer(deps: AgentServerDeps, options: AgentServerOpt
     ctx: ServerContext,
     callMeta: Record<string, unknown> | undefined,
   ): Promise<CallToolResult> {
+    const tooLongNeed = needTooLong(args);
+    if (tooLongNeed) return errorResult(tooLongNeed);
     const problems = deps.validator.check(metaToolDefinitions[0] as Tool, args);
     if (problems)
       return errorResult(new GatewayError('INVALID_ARGUMENTS', `invalid arguments for find_capability: ${problems}`));
@@ -310,6 +316,8 @@ export function createAgentServer(deps: AgentServerDeps, options: AgentServerOpt
     args: Record<string, unknown>,
     ctx: ServerContext,
   ): Promise<CallToolResult> {
+    const tooLongNeed = needTooLong(args);
+    if (tooLongNeed) return errorResult(tooLongNeed);
     const problems = deps.validator.check(metaToolDefinitions[1] as Tool, args);
     if (problems)
       return errorResult(new GatewayError('INVALID_ARGUMENTS', `invalid arguments for call_capability: ${problems}`));
@@ -333,7 +341,7 @@ export function createAgentServer(deps: AgentServerDeps, options: AgentServerOpt
         return errorResult(
           new GatewayError(
             'UNKNOWN_TOOL',
-            `no confident match for "${args.capability}"${closest ? `; closest: ${closest} (call one by id if it fits)` : ''}`,
+            `no confident match for "${clip(args.capability)}"${closest ? `; closest: ${closest} (call one by id if it fits)` : ''}`,
             { decisionId: found.decisionId },
           ),
         );
@@ -381,6 +389,16 @@ export function createAgentServer(deps: AgentServerDeps, options: AgentServerOpt
     return note(await forward(tool, toolArgs, undefined, decisionId, ctx, version));
   }
 
+  /** The error for a need or tool id over its length limit (checked before any search or suggestion). */
+  function needTooLong(args: Record<string, unknown>): GatewayError | undefined {
+    const { capability, tool } = args;
+    if (typeof capability === 'string' && capability.length > MAX_NEED_LENGTH)
+      return new GatewayError('INVALID_ARGUMENTS', tooLong('capability', capability, MAX_NEED_LENGTH));
+    if (typeof tool === 'string' && tool.length > MAX_NAME_LENGTH && !gateway.catalog.toolById.has(tool))
+      return new GatewayError('INVALID_ARGUMENTS', tooLong('tool', tool, MAX_NAME_LENGTH));
+    return undefined;
+  }
+
   /** True when some backend of the tool serves `version` compatibly (find_capability's version filter). */
   function servesVersion(toolId: string, version: string): boolean {
     const tool = gateway.catalog.toolById.get(toolId);
@@ -426,6 +444,9 @@ export function createAgentServer(deps: AgentServerDeps, options: AgentServerOpt
 
   server.setRequestHandler('prompts/get', (request, rawCtx) =>
     relayed(rawCtx, async (ctx: CallContext) => {
+      const { name } = request.params;
+      if (name.length > MAX_NAME_LENGTH && !gateway.catalog.promptById.has(name))
+        throw toProtocolError(new GatewayError('BAD_REQUEST', tooLong('prompt name', name, MAX_NAME_LENGTH)));
       try {
         return await gateway.getPrompt(request.params.name, request.params.arguments, {
           signal: ctx.mcpReq.signal,
@@ -457,6 +478,10 @@ export function createAgentServer(deps: AgentServerDeps, options: AgentServerOpt
 
   server.setRequestHandler('resources/read', (request, rawCtx) =>
     relayed(rawCtx, async (ctx: CallContext) => {
+      if (request.params.uri.length > MAX_URI_LENGTH)
+        throw toProtocolError(
+          new GatewayError('BAD_REQUEST', tooLong('resource URI', request.params.uri, MAX_URI_LENGTH)),
+        );
       try {
         return await gateway.readResource(request.params.uri, {
           signal: ctx.mcpReq.signal,
@@ -509,7 +534,9 @@ export function errorResult(error: GatewayError): CallToolResult {
     ? ''
     : error.retryable
       ? ' (a backend problem, not your request; retrying later may succeed)'
-      : ' (a gateway problem, not your request)';
+      : error.code === 'RESULT_TOO_LARGE'
+        ? ' (the server answered, but its result is over the gateway limit; repeating the call will not help: ask for less)'
+        : ' (a gateway problem, not your request)';
   return {
     content: [{ type: 'text', text: `${error.message}${who}` }],
     isError: true,

@@ -2,6 +2,10 @@
  * Tells connected agents that the catalog changed. Sessionful instances (stdio connections, 2025-era
  * HTTP sessions) get `notifications/*\/list_changed` directly; stateless 2026-07-28 HTTP agents get
  * them on their `subscriptions/listen` streams through the handler's event bus.
+ *
+ * Changes are coalesced (several in one tick make one notification of each kind) and sessions are
+ * notified in chunks with a turn of the event loop between them: sent in one go to 10,000 sessions,
+ * one catalog change once held the loop for about 230 ms, stalling every other request.
  */
 import type { Server } from '@modelcontextprotocol/server';
 import type { CatalogChange } from '../catalog/federation.js';
@@ -13,10 +17,18 @@ export interface ListChangePublisher {
   resourcesChanged(): void;
 }
 
-/** Fans one catalog change out to every connected agent. */
+/** Sessions notified per turn of the event loop (each costs tens of microseconds). */
+const CHUNK = 100;
+
+/** Fans catalog changes out to every connected agent. */
 export class AgentNotifier {
   readonly #sessions = new Set<Server>();
   readonly #publishers = new Set<ListChangePublisher>();
+  /** Kinds changed since the last fan-out began. */
+  #pending = { tools: false, prompts: false, resources: false };
+  /** A fan-out is scheduled or under way (changes meanwhile wait for the next one). */
+  #busy = false;
+  #idle: (() => void)[] = [];
 
   /** Tracks a sessionful server instance until it closes. */
   track(server: Server): void {
@@ -38,18 +50,58 @@ export class AgentNotifier {
     return this.#sessions.size;
   }
 
-  /** Sends the list_changed notifications that apply to `change`. */
+  /** Queues the list_changed notifications that apply to `change` (sent from the next turn on). */
   publish(change: CatalogChange): void {
-    for (const server of this.#sessions) {
-      if (change.tools) ignore(() => server.sendToolListChanged());
-      if (change.prompts) ignore(() => server.sendPromptListChanged());
-      if (change.resources) ignore(() => server.sendResourceListChanged());
+    const pending = this.#pending;
+    pending.tools ||= change.tools === true;
+    pending.prompts ||= change.prompts === true;
+    pending.resources ||= change.resources === true;
+    if (!this.#busy && (pending.tools || pending.prompts || pending.resources)) {
+      this.#busy = true;
+      setImmediate(() => this.#fanOut());
     }
+  }
+
+  /** Resolves once every queued change has been sent. */
+  settled(): Promise<void> {
+    return this.#busy ? new Promise((resolve) => this.#idle.push(resolve)) : Promise.resolve();
+  }
+
+  #fanOut(): void {
+    const change = this.#pending;
+    this.#pending = { tools: false, prompts: false, resources: false };
     for (const publisher of this.#publishers) {
       if (change.tools) publisher.toolsChanged();
       if (change.prompts) publisher.promptsChanged();
       if (change.resources) publisher.resourcesChanged();
     }
+    const targets = [...this.#sessions];
+    let next = 0;
+    const step = () => {
+      const end = Math.min(next + CHUNK, targets.length);
+      for (; next < end; next++) {
+        const server = targets[next] as Server;
+        if (!this.#sessions.has(server)) continue; // closed since the change
+        if (change.tools) ignore(() => server.sendToolListChanged());
+        if (change.prompts) ignore(() => server.sendPromptListChanged());
+        if (change.resources) ignore(() => server.sendResourceListChanged());
+      }
+      if (next < targets.length) setImmediate(step);
+      else this.#done();
+    };
+    step();
+  }
+
+  #done(): void {
+    const { tools, prompts, resources } = this.#pending;
+    if (tools || prompts || resources) {
+      setImmediate(() => this.#fanOut());
+      return;
+    }
+    this.#busy = false;
+    const waiting = this.#idle;
+    this.#idle = [];
+    for (const resolve of waiting) resolve();
   }
 }
 

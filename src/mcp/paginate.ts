@@ -12,13 +12,20 @@ export const PAGE_SIZE = 500;
 export function paginate<T>(
   items: readonly T[],
   version: number,
-  cursor: string | undefined,
+  cursor: unknown,
   pageSize = PAGE_SIZE,
 ): { items: readonly T[]; nextCursor: string | undefined } {
   let offset = 0;
+  // The cursor comes straight from the agent's params: an object or a number is its error, not ours.
+  if (cursor !== undefined && typeof cursor !== 'string')
+    throw new ProtocolError(ProtocolErrorCode.InvalidParams, `invalid cursor: expected a string, got ${typeof cursor}`);
   if (cursor !== undefined) {
     const match = /^v(\d+):(\d+)$/.exec(Buffer.from(cursor, 'base64url').toString('utf8'));
-    if (!match) throw new ProtocolError(ProtocolErrorCode.InvalidParams, `invalid cursor "${cursor}"`);
+    if (!match)
+      throw new ProtocolError(
+        ProtocolErrorCode.InvalidParams,
+        `invalid cursor "${cursor.length > 100 ? `${cursor.slice(0, 100)}…` : cursor}"`,
+      );
     offset = Number(match[1]) === version ? Number(match[2]) : 0;
   }
   const end = offset + pageSize;

@@ -58,8 +58,7 @@ export const PASSTHROUGH_CAPABILITIES = { logging: {}, completions: {} } as cons
 export function installPassthrough(server: Server, deps: PassthroughDeps): RelayedRound {
   const { gateway, connectionId, sessionful } = deps;
   const capabilitiesOf = (ctx?: ServerContext): ClientCapabilities | undefined =>
-    (ctx?.mcpReq.envelope?.[CLIENT_CAPABILITIES_META_KEY as never]) ??
-    server.getClientCapabilities();
+    ctx?.mcpReq.envelope?.[CLIENT_CAPABILITIES_META_KEY as never] ?? server.getClientCapabilities();
   const agentName = () => server.getClientVersion()?.name ?? 'the agent';
 
   /** Fails with an error the upstream can read when the agent cannot take `method`. */

@@ -11,10 +11,14 @@
  *      there is exactly one).
  * Anything else is refused with an error the server can read, never guessed: a request meant
  * for one agent must not reach another.
+ *
+ * Log messages pass a token bucket per upstream (notify-limits.ts): a flood is cut to a steady rate,
+ * and how many were dropped is reported in a later warning message.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { ProtocolError, ProtocolErrorCode, type Client } from '@modelcontextprotocol/client';
 import type { AgentChannel, ClientRequestMethod, LogMessage } from '../core/channel.js';
+import { DEFAULT_LOG_RATE, LogLimiter, type LogRate } from './notify-limits.js';
 
 /** What the relay reports outside the calls it tracks. */
 export interface RelayHooks {
@@ -42,10 +46,23 @@ export class ClientRelay {
   readonly #active = new Map<AgentChannel, number>();
   readonly #hooks: RelayHooks;
   readonly #label: string;
+  readonly #logs: LogLimiter;
+  readonly #logRate: LogRate;
 
-  constructor(label: string, hooks: RelayHooks) {
+  constructor(label: string, hooks: RelayHooks, logRate: LogRate = DEFAULT_LOG_RATE) {
     this.#label = label;
     this.#hooks = hooks;
+    this.#logRate = logRate;
+    this.#logs = new LogLimiter(logRate, (dropped) => this.#hooks.onLog?.(this.#droppedMessage(dropped), undefined));
+  }
+
+  /** The warning that reports dropped log messages. */
+  #droppedMessage(dropped: number): LogMessage {
+    return {
+      level: 'warning',
+      logger: 'switchboard',
+      data: `switchboard dropped ${dropped} log message(s) from ${this.#label}: it sent more than ${this.#logRate.perSecond} per second`,
+    };
   }
 
   /** Registers the request and notification handlers on a fresh client. */
@@ -63,7 +80,11 @@ export class ClientRelay {
       });
     }
     client.setNotificationHandler('notifications/message', (notification) => {
-      this.#hooks.onLog?.(notification.params, this.#channel(false));
+      if (!this.#logs.take()) return;
+      const channel = this.#channel(false);
+      const dropped = this.#logs.due();
+      if (dropped > 0) this.#hooks.onLog?.(this.#droppedMessage(dropped), channel);
+      this.#hooks.onLog?.(notification.params, channel);
     });
     client.setNotificationHandler('notifications/resources/updated', (notification) => {
       this.#hooks.onResourceUpdated?.(notification.params.uri);

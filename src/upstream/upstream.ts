@@ -6,6 +6,12 @@
  * on an unexpected close reconnect with jittered exponential backoff; ping periodically and force a
  * reconnect when the server stops answering. `close()` is idempotent and stops a stdio child with
  * the SDK's stdin-end, SIGTERM, SIGKILL sequence.
+ *
+ * A misbehaving server must not cost the gateway more than its own calls: the backoff resets only
+ * after a connection stayed up `stableAfterMs` (a server that dies right after connecting backs off
+ * like one that cannot connect), `list_changed` is coalesced into one refresh at a time, a call's
+ * progress is thinned to `progressPerSecond` (the last always delivered), and an answer over
+ * `maxResultBytes` fails only its own call (see result-limit.ts).
  */
 import {
   Client,
@@ -25,8 +31,11 @@ import { emptyPart, type ServerPart } from '../core/protocol.js';
 import { ClientRelay, RELAYED_CLIENT_CAPABILITIES, type RelayHooks } from './client-relay.js';
 import { fetchPart } from './part.js';
 import { buildTransport, type BuiltTransport } from './transport.js';
+import { stdoutNoise } from './stdout-noise.js';
 import { TransportChoice } from './http-fallback.js';
 import type { ChildGuard } from './child-guard.js';
+import { isOversizeError, type Oversize } from './result-limit.js';
+import { ProgressThinner, type Progress } from './notify-limits.js';
 
 /** Where an upstream is in its lifecycle. */
 export type UpstreamState = 'connecting' | 'ready' | 'reconnecting' | 'draining' | 'closed';
@@ -63,7 +72,23 @@ export interface UpstreamOptions {
   readonly backoffMaxMs?: number;
   /** Tags stdio children so none outlives the gateway (absent: they rely on stdin EOF). */
   readonly childGuard?: ChildGuard;
+  /** Largest answer (or other message) the server may send, in bytes (gateway.maxResultBytes). */
+  readonly maxResultBytes?: number;
+  /** How long a connection must stay up before the reconnect backoff starts over. */
+  readonly stableAfterMs?: number;
+  /** `list_changed` notifications within this window become one refresh. */
+  readonly refreshDelayMs?: number;
+  /** Progress notifications passed on per call and second (the last one always is). */
+  readonly progressPerSecond?: number;
 }
+
+/** Defaults for the limits above. */
+const LIMIT_DEFAULTS = {
+  maxResultBytes: 16 * 1024 * 1024,
+  stableAfterMs: 10_000,
+  refreshDelayMs: 200,
+  progressPerSecond: 10,
+};
 
 /** Callbacks into the gateway. */
 export interface UpstreamHooks extends RelayHooks {
@@ -77,7 +102,7 @@ export interface UpstreamHooks extends RelayHooks {
 export interface ForwardOptions {
   readonly signal?: AbortSignal;
   readonly timeoutMs?: number;
-  readonly onprogress?: (progress: { progress: number; total?: number; message?: string }) => void;
+  readonly onprogress?: (progress: Progress) => void;
   /** The calling agent: where the server's sampling, elicitation and roots requests during the call go. */
   readonly channel?: AgentChannel;
 }
@@ -86,6 +111,8 @@ export interface ForwardOptions {
 export class Upstream {
   readonly spec: UpstreamSpec;
   readonly #log: Logger;
+  /** Non-JSON lines on stdout: logged, a few a minute (see stdout-noise.ts). */
+  readonly #noise = stdoutNoise(() => this.#log);
   readonly #opts: Required<Omit<UpstreamOptions, 'childGuard'>> & Pick<UpstreamOptions, 'childGuard'>;
   readonly #hooks: UpstreamHooks;
   #state: UpstreamState = 'connecting';
@@ -103,6 +130,12 @@ export class Upstream {
   #toolCount = 0;
   #retryTimer: NodeJS.Timeout | undefined;
   #healthTimer: NodeJS.Timeout | undefined;
+  /** Resets the backoff once the current connection has stayed up long enough. */
+  #stableTimer: NodeJS.Timeout | undefined;
+  /** Coalesced list_changed: the pending refresh, and whether one is running / another is due. */
+  #refreshTimer: NodeJS.Timeout | undefined;
+  #refreshing = false;
+  #refreshAgain = false;
   #idle: (() => void) | undefined;
   #closed: Promise<void> | undefined;
   readonly #relay: ClientRelay;
@@ -114,7 +147,7 @@ export class Upstream {
   constructor(spec: UpstreamSpec, log: Logger, options: UpstreamOptions, hooks: UpstreamHooks) {
     this.spec = spec;
     this.#log = log;
-    this.#opts = { backoffMinMs: 250, backoffMaxMs: 30_000, ...options };
+    this.#opts = { backoffMinMs: 250, backoffMaxMs: 30_000, ...LIMIT_DEFAULTS, ...definedOnly(options) };
     this.#hooks = hooks;
     this.#transports = new TransportChoice(spec, log);
     this.#relay = new ClientRelay(
@@ -275,6 +308,8 @@ export class Upstream {
       this.#setState('closed');
       clearTimeout(this.#retryTimer);
       clearInterval(this.#healthTimer);
+      clearTimeout(this.#stableTimer);
+      clearTimeout(this.#refreshTimer);
       await this.#disconnect();
       this.#hooks.onPart(undefined);
     })();
@@ -297,12 +332,15 @@ export class Upstream {
     const timeoutMs = options.timeoutMs ?? this.spec.timeoutMs ?? this.#opts.callTimeoutMs;
     this.#inFlight++;
     const started = performance.now();
+    const progress = options.onprogress
+      ? new ProgressThinner(options.onprogress, this.#opts.progressPerSecond)
+      : undefined;
     try {
       const result = await this.#relay.run(options.channel, () =>
         run(client, {
           signal: options.signal,
           timeout: timeoutMs,
-          ...(options.onprogress ? { onprogress: options.onprogress, resetTimeoutOnProgress: false } : {}),
+          ...(progress ? { onprogress: progress.push, resetTimeoutOnProgress: false } : {}),
         }),
       );
       const ms = performance.now() - started;
@@ -311,10 +349,14 @@ export class Upstream {
       return result;
     } catch (error) {
       const translated = this.#translate(error, method, timeoutMs, options.signal);
-      // Only backend faults count against the server; the server's own JSON-RPC errors and cancellations do not.
-      if (translated instanceof GatewayError) this.#errorRate = this.#errorRate * 0.9 + 0.1;
+      // Only backend faults count against the server; its own JSON-RPC errors, cancellations and
+      // oversize answers (it is alive and answering) do not.
+      if (translated instanceof GatewayError && translated.code !== 'RESULT_TOO_LARGE')
+        this.#errorRate = this.#errorRate * 0.9 + 0.1;
       throw translated;
     } finally {
+      // The agent hears the latest progress before the result.
+      progress?.finish();
       this.#inFlight--;
       if (this.#inFlight === 0) this.#idle?.();
     }
@@ -323,6 +365,13 @@ export class Upstream {
   /** Maps SDK failures to gateway errors; protocol errors from the server itself pass through. */
   #translate(error: unknown, method: string, timeoutMs: number, signal: AbortSignal | undefined): unknown {
     if (signal?.aborted) return error;
+    if (isOversizeError(error)) {
+      return new GatewayError(
+        'RESULT_TOO_LARGE',
+        `${this.#label} answered ${method} with ${error.data.bytes} bytes, over the gateway's limit of ${error.data.limit} bytes (gateway.maxResultBytes); the answer was discarded and the connection kept. Repeating the same request will fail the same way: ask for less (a narrower query, paging) or raise gateway.maxResultBytes`,
+        { server: this.name, instance: this.instance, bytes: error.data.bytes, limit: error.data.limit, sent: true },
+      );
+    }
     if (error instanceof SdkError) {
       if (error.code === SdkErrorCode.RequestTimeout) {
         return new GatewayError(
@@ -354,17 +403,27 @@ export class Upstream {
   async #connect(): Promise<void> {
     if (this.#state === 'closed' || this.#state === 'draining') return;
     const attempt = ++this.#attempt;
-    const built = buildTransport(this.#transports.current(), this.#log, this.#opts.childGuard);
+    const built = buildTransport(this.#transports.current(), this.#log, this.#opts.childGuard, {
+      maxMessageBytes: this.#opts.maxResultBytes,
+      onOversize: (o) => this.#oversize(o),
+      onGarbage: (line) => this.#noise(line),
+      onFlood: () =>
+        this.#log.warn(
+          'the server sends notifications faster than the gateway takes them; reading from it is paused in short steps',
+        ),
+    });
     const client = new Client(
       { name: 'switchboard', version: '0.1.0' },
       {
         versionNegotiation: this.#negotiation(),
         // The gateway relays these to the calling agent (see client-relay.ts); an agent without them gets the server an error.
         capabilities: RELAYED_CLIENT_CAPABILITIES,
+        // debounceMs 0: the SDK's own debounce restarts on every notification, so a steady stream would
+        // never refresh at all; #listChanged throttles instead (a refresh per window, however many arrive).
         listChanged: {
-          tools: { autoRefresh: false, onChanged: () => void this.#refresh('tools') },
-          prompts: { autoRefresh: false, onChanged: () => void this.#refresh('prompts') },
-          resources: { autoRefresh: false, onChanged: () => void this.#refresh('resources') },
+          tools: { autoRefresh: false, debounceMs: 0, onChanged: () => this.#listChanged() },
+          prompts: { autoRefresh: false, debounceMs: 0, onChanged: () => this.#listChanged() },
+          resources: { autoRefresh: false, debounceMs: 0, onChanged: () => this.#listChanged() },
         },
       },
     );
@@ -391,7 +450,12 @@ export class Upstream {
       this.#prior = discover ? { kind: 'modern', discover } : { kind: 'legacy' };
       client.onclose = () => this.#lost(client, 'connection closed');
       this.#connects++;
-      this.#attempt = 0;
+      // The backoff starts over only once this connection has proved stable (a flapping server keeps backing off).
+      clearTimeout(this.#stableTimer);
+      this.#stableTimer = setTimeout(() => {
+        if (client === this.#client && this.#state === 'ready') this.#attempt = 0;
+      }, this.#opts.stableAfterMs);
+      this.#stableTimer.unref();
       this.#lastError = undefined;
       this.#toolCount = part.tools.length;
       this.#setState('ready');
@@ -452,18 +516,53 @@ export class Upstream {
     return { mode: 'auto' as const, probe };
   }
 
-  async #refresh(which: 'tools' | 'prompts' | 'resources'): Promise<void> {
+  /**
+   * A list_changed notification: refresh after `refreshDelayMs`, one refresh at a time, with every
+   * notification meanwhile folded into the next one (a flood costs a refresh per window, not per message).
+   * The refresh re-reads every list, so which list changed does not matter.
+   */
+  #listChanged(): void {
+    if (this.#refreshing) {
+      this.#refreshAgain = true;
+      return;
+    }
+    if (this.#refreshTimer) return;
+    this.#refreshTimer = setTimeout(() => {
+      this.#refreshTimer = undefined;
+      void this.#refresh();
+    }, this.#opts.refreshDelayMs);
+    this.#refreshTimer.unref();
+  }
+
+  async #refresh(): Promise<void> {
     const client = this.#client;
     if (!client || this.#state !== 'ready') return;
+    this.#refreshing = true;
     try {
       const part = await fetchPart(client, this.#log);
       if (client !== this.#client || this.#state !== 'ready') return;
       this.#toolCount = part.tools.length;
-      this.#log.info({ which, tools: part.tools.length }, 'upstream list changed');
+      this.#log.info({ tools: part.tools.length }, 'upstream list changed');
       this.#hooks.onPart(part);
     } catch (error) {
-      this.#log.warn({ err: (error as Error).message, which }, 'refresh after list_changed failed');
+      this.#log.warn({ err: (error as Error).message }, 'refresh after list_changed failed');
+    } finally {
+      this.#refreshing = false;
+      if (this.#refreshAgain) {
+        this.#refreshAgain = false;
+        if (client === this.#client) this.#listChanged();
+      }
     }
+  }
+
+  /** The transport discarded a message over the limit: say so (the request it answered fails on its own). */
+  #oversize(o: Oversize): void {
+    this.#log.warn(
+      { bytes: o.bytes, limit: o.limit, id: o.id, kind: o.hasMethod ? 'request or notification' : 'response' },
+      o.hasMethod || o.id === undefined
+        ? 'discarded a message from the server over gateway.maxResultBytes'
+        : 'discarded an answer over gateway.maxResultBytes; that call fails with RESULT_TOO_LARGE, the connection stays up',
+    );
   }
 
   #startHealth(client: Client): void {
@@ -508,6 +607,10 @@ export class Upstream {
 
   async #disconnect(): Promise<void> {
     clearInterval(this.#healthTimer);
+    clearTimeout(this.#stableTimer);
+    clearTimeout(this.#refreshTimer);
+    this.#refreshTimer = undefined;
+    this.#refreshAgain = false;
     const client = this.#client;
     this.#client = undefined;
     if (client) {
@@ -522,6 +625,11 @@ export class Upstream {
     this.#state = state;
     this.#hooks.onState?.(this.status());
   }
+}
+
+/** `options` without its undefined fields, so they do not hide the defaults they were spread over. */
+function definedOnly<T extends object>(options: T): T {
+  return Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) as T;
 }
 
 /** True when the request never reached the server: the connection was refused or never opened. */
