@@ -132,7 +132,8 @@ describe('a notification flood from one upstream', () => {
     expect(sent.log).toBeGreaterThan(seen.logs);
     // Progress: at most 10 a second of the call, plus the last one.
     expect(seen.progress).toBeGreaterThanOrEqual(1);
-    expect(seen.progress).toBeLessThanOrEqual(10 * Math.ceil(progressSeconds) + 2);
+    // A burst of 20 (so ordinary tools' few updates all pass, as the conformance suite checks), then 10 a second.
+    expect(seen.progress).toBeLessThanOrEqual(20 + 10 * Math.ceil(progressSeconds) + 2);
     expect(sent.progress).toBeGreaterThan(seen.progress);
     // list_changed: every one a real change, but catalog updates from one server at most 4 a second.
     expect(sent.listChanged).toBeGreaterThan(seen.listChanged);

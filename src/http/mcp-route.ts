@@ -104,7 +104,8 @@ export function createMcpEndpoint(
   }
 
   return {
-    async handle(req, res, body) {
+    async handle(req, res, rawBody) {
+      const body = withoutSelfCancellations(rawBody);
       const header = req.headers['mcp-session-id'];
       const sessionId = Array.isArray(header) ? header[0] : header;
       if (sessionId !== undefined) {
@@ -148,4 +149,24 @@ function requestId(body: unknown): string | number | null {
 function isInitializeBody(body: unknown): boolean {
   if (Array.isArray(body)) return body.some((message) => isInitializeRequest(message));
   return isInitializeRequest(body);
+}
+
+/**
+ * A batch that cancels one of its own requests (`[ping#1, notifications/cancelled{requestId: 1}]`)
+ * left the POST waiting forever: the cancelled request is never answered, so the response never
+ * completes. The client cannot have seen anything of a request in the same POST, so such a
+ * cancellation is dropped and the request answered.
+ */
+function withoutSelfCancellations(body: unknown): unknown {
+  if (!Array.isArray(body)) return body;
+  const ids = new Set<unknown>();
+  for (const message of body as { id?: unknown; method?: unknown }[]) {
+    if (message && typeof message === 'object' && message.id !== undefined && typeof message.method === 'string') {
+      ids.add(message.id);
+    }
+  }
+  if (ids.size === 0) return body;
+  return (body as { method?: unknown; params?: { requestId?: unknown } }[]).filter(
+    (message) => !(message?.method === 'notifications/cancelled' && ids.has(message.params?.requestId)),
+  );
 }

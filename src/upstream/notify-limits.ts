@@ -1,6 +1,6 @@
 /**
  * Per-upstream limits on notifications, so one server flooding them cannot hold the gateway's event
- * loop or grow its memory: progress thinned per call (the last one always delivered), log messages
+ * loop or grow its memory: progress thinned per call past a burst (the last one always delivered), log messages
  * capped by a token bucket with a count of the dropped ones reported afterwards, and a brake that
  * stops reading a stdio server's output for the rest of a short window once it has sent too many
  * notifications in it (the pipe fills and the server blocks: its flood costs it, not the gateway).
@@ -15,33 +15,39 @@ export interface Progress {
 }
 
 /**
- * Passes at most `perSecond` progress updates of one call; of the ones in between, only the latest is
- * kept and sent when the interval ends, or by `finish()` when the call ends (before its result).
+ * Passes a call's progress updates through a token bucket: a burst of `burst` at once (so an ordinary
+ * tool's few updates all arrive, as they would directly), then at most `perSecond`; of the ones in
+ * between, only the latest is kept and sent when a token is back, or by `finish()` when the call ends
+ * (before its result).
  */
 export class ProgressThinner {
   readonly #deliver: (p: Progress) => void;
-  readonly #intervalMs: number;
-  #last = -Infinity;
+  readonly #perMs: number;
+  readonly #burst: number;
+  #tokens: number;
+  #refilled = performance.now();
   #pending: Progress | undefined;
   #timer: NodeJS.Timeout | undefined;
   #done = false;
 
-  constructor(deliver: (p: Progress) => void, perSecond: number) {
+  constructor(deliver: (p: Progress) => void, perSecond: number, burst = 20) {
     this.#deliver = deliver;
-    this.#intervalMs = perSecond > 0 ? 1000 / perSecond : 0;
+    this.#perMs = perSecond > 0 ? perSecond / 1000 : Infinity;
+    this.#burst = Math.max(1, burst);
+    this.#tokens = this.#burst;
   }
 
   /** The SDK's onprogress callback (bound). */
   readonly push = (p: Progress): void => {
     if (this.#done) return;
-    const now = performance.now();
-    if (now - this.#last >= this.#intervalMs && !this.#timer) {
-      this.#last = now;
+    this.#refill();
+    if (this.#tokens >= 1 && !this.#timer) {
+      this.#tokens--;
       this.#deliver(p);
       return;
     }
     this.#pending = p;
-    this.#timer ??= setTimeout(() => this.#flush(), Math.max(0, this.#last + this.#intervalMs - now));
+    this.#timer ??= setTimeout(() => this.#flush(), Math.ceil((1 - this.#tokens) / this.#perMs));
   };
 
   /** The call ended: deliver what is pending, then ignore the rest. */
@@ -51,13 +57,20 @@ export class ProgressThinner {
     this.#done = true;
   }
 
+  #refill(): void {
+    const now = performance.now();
+    this.#tokens = Math.min(this.#burst, this.#tokens + (now - this.#refilled) * this.#perMs);
+    this.#refilled = now;
+  }
+
   #flush(): void {
     clearTimeout(this.#timer);
     this.#timer = undefined;
     const pending = this.#pending;
     this.#pending = undefined;
     if (!pending) return;
-    this.#last = performance.now();
+    this.#refill();
+    this.#tokens = Math.max(0, this.#tokens - 1);
     this.#deliver(pending);
   }
 }
