@@ -149,6 +149,24 @@ describe('defect 10: small ones', () => {
     expect(paginate([1, 2], 1, undefined).items).toEqual([1, 2]);
   });
 
+  it('an object cursor or a numeric tool name over the wire is -32602, with the problem named', async () => {
+    const { connectAgent } = await import('./helpers.js');
+    const client = await connectAgent(hub.url);
+    const cursor = await client
+      .request({ method: 'tools/list', params: { cursor: { evil: 1 } as unknown as string } })
+      .then(
+        () => undefined,
+        (error: { code?: number; message?: string }) => error,
+      );
+    expect(cursor?.code).toBe(ProtocolErrorCode.InvalidParams);
+    expect(cursor?.message).toMatch(/cursor/);
+    const name = await client.callTool({ name: 42 as unknown as string }).then(
+      () => undefined,
+      (error: { code?: number }) => error,
+    );
+    expect(name?.code).toBe(ProtocolErrorCode.InvalidParams);
+  });
+
   it.each([
     ['/mcp', 'text/plain'],
     ['/mcp', 'application/xml'],

@@ -37,6 +37,7 @@ import {
   type RoutedCall,
 } from './meta-tools.js';
 import { paginate } from './paginate.js';
+import { GatewayServer } from './gateway-server.js';
 import type { InputExchanges } from './input-exchange.js';
 import { installPassthrough, PASSTHROUGH_CAPABILITIES, type CallContext } from './passthrough.js';
 import type { ArgumentValidator } from './validate.js';
@@ -70,7 +71,7 @@ export interface AgentServerOptions {
 /** Builds one agent-facing server instance. */
 export function createAgentServer(deps: AgentServerDeps, options: AgentServerOptions = {}): Server {
   const { gateway } = deps;
-  const server = new Server(
+  const server = new GatewayServer(
     { name: 'switchboard', version: deps.version },
     {
       capabilities: {

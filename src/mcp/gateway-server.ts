@@ -1,0 +1,43 @@
+/**
+ * The SDK's low-level `Server`, with one correction at the wire: a spec request whose params fail
+ * the SDK's own schema (a `tools/list` cursor that is an object, a `tools/call` name that is a
+ * number) is answered -32602 invalid params, as JSON-RPC asks, instead of the SDK's -32603
+ * internal error carrying the raw schema issues. Errors from the gateway's own handlers are
+ * ProtocolErrors already and pass unchanged.
+ */
+import { ProtocolError, ProtocolErrorCode, Server } from '@modelcontextprotocol/server';
+
+/** A `Server` that reports malformed request params as invalid params. */
+export class GatewayServer extends Server {
+  protected override _wrapHandler(...args: Parameters<Server['_wrapHandler']>): ReturnType<Server['_wrapHandler']> {
+    const [method] = args;
+    const inner = super._wrapHandler(...args);
+    return async (request, ctx) => {
+      try {
+        return await inner(request, ctx);
+      } catch (error) {
+        throw invalidParams(error, method) ?? error;
+      }
+    };
+  }
+}
+
+/** The SDK's schema failure (a plain Error whose message is the JSON list of issues) as -32602. */
+function invalidParams(error: unknown, method: string): ProtocolError | undefined {
+  if (!(error instanceof Error) || error instanceof ProtocolError) return undefined;
+  let issues: unknown;
+  try {
+    issues = JSON.parse(error.message);
+  } catch {
+    return undefined;
+  }
+  if (!Array.isArray(issues) || issues.length === 0) return undefined;
+  const described = issues
+    .filter((i): i is { path?: unknown[]; message?: unknown } => typeof i === 'object' && i !== null && 'message' in i)
+    .map((i) => `${Array.isArray(i.path) ? i.path.join('.') : '?'}: ${String(i.message)}`);
+  if (described.length === 0) return undefined;
+  return new ProtocolError(
+    ProtocolErrorCode.InvalidParams,
+    `Invalid params for ${method}: ${described.slice(0, 5).join('; ')}`,
+  );
+}
