@@ -16,6 +16,7 @@ import { openDb, type Db } from './store/db.js';
 import { SqliteEmbeddingCache } from './store/embedding-cache.js';
 import { SqliteExampleStore } from './store/examples-repo.js';
 import { SqliteServerRegistry } from './store/servers-repo.js';
+import { SqliteEraMemo } from './store/era-repo.js';
 import { SqliteCompatStore } from './store/compat-repo.js';
 import { SqliteExperimentStore } from './store/experiments-repo.js';
 import { ExperimentRunner } from './gateway/experiments.js';
@@ -139,6 +140,7 @@ async function core(config: Config, options: ComposeOptions) {
     log,
     registry: new SqliteServerRegistry(db),
     compat: new SqliteCompatStore(db),
+    eraMemo: new SqliteEraMemo(db),
     ...(options.env ? { env: options.env } : {}),
   });
   const notifier = new AgentNotifier();

@@ -112,8 +112,14 @@ function tail(stream: Stream | null): () => string {
   return () => lines.join('');
 }
 
+/** A store folder for a run: fresh per run, or kept across runs (a restart: era verdicts, vectors, caches warm). */
+interface Store {
+  readonly env: Record<string, string>;
+  done(): void;
+}
+
 /** A fresh temp store for one run. */
-function freshStore(): { env: Record<string, string>; done: () => void } {
+function freshStore(): Store {
   const dir = mkdtempSync(join(tmpdir(), 'switchboard-bench-startup-'));
   return {
     env: { SWITCHBOARD_DB: join(dir, 'switchboard.db') },
@@ -122,8 +128,8 @@ function freshStore(): { env: Record<string, string>; done: () => void } {
 }
 
 /** Sidecar: spawn, initialize, list until complete. */
-async function sidecarRun(cliArgs: readonly string[]): Promise<Sample> {
-  const store = freshStore();
+async function sidecarRun(cliArgs: readonly string[], kept?: Store): Promise<Sample> {
+  const store = kept ?? freshStore();
   const client = new Client({ name: 'bench-startup', version: '1.0.0' });
   const transport = new StdioClientTransport({
     command: process.execPath,
@@ -160,8 +166,8 @@ async function freePort(): Promise<number> {
 }
 
 /** Hub: spawn `serve`, connect as soon as it accepts (2025-era session), list until complete. */
-async function hubRun(cliArgs: readonly string[]): Promise<Sample> {
-  const store = freshStore();
+async function hubRun(cliArgs: readonly string[], kept?: Store): Promise<Sample> {
+  const store = kept ?? freshStore();
   const port = await freePort();
   const t0 = performance.now();
   const proc: ChildProcess = track(
@@ -280,6 +286,9 @@ export async function startup(options: BenchOptions): Promise<SectionResult> {
   const runs = Math.max(3, Math.min(10, Math.round(options.calls / 200)));
   const built = existsSync(BUILT_CLI);
   const tsxCli = ['--import', 'tsx', join(ROOT, 'src/cli.ts')];
+  // Restarts share one store each (removed at the end), so the second start onwards finds what the first kept.
+  const keptStores = [freshStore(), freshStore()];
+  const keep = (store: Store): Store => ({ env: store.env, done: () => {} });
   const variants: Variant[] = [
     { key: 'direct', label: 'direct: 3 clients start the 3 servers (baseline)', run: directRun },
     { key: 'sidecarTsx', label: 'sidecar, `node --import tsx src/cli.ts stdio`', run: () => sidecarRun(tsxCli) },
@@ -292,6 +301,16 @@ export async function startup(options: BenchOptions): Promise<SectionResult> {
             run: () => sidecarRun([BUILT_CLI]),
           },
           { key: 'hubBuilt', label: 'hub, built `node dist/src/cli.js serve`', run: () => hubRun([BUILT_CLI]) },
+          {
+            key: 'sidecarBuiltRestart',
+            label: 'sidecar, built, restart (same store: remembered protocol eras, saved index)',
+            run: () => sidecarRun([BUILT_CLI], keep(keptStores[0]!)),
+          },
+          {
+            key: 'hubBuiltRestart',
+            label: 'hub, built, restart (same store)',
+            run: () => hubRun([BUILT_CLI], keep(keptStores[1]!)),
+          },
         ]
       : []),
   ];
@@ -332,7 +351,7 @@ export async function startup(options: BenchOptions): Promise<SectionResult> {
   const cell = (s: Spread) => `${s.p50} (${s.min} .. ${s.max})`;
   const markdown = [
     '',
-    `Start-up of the embedded default (\`examples/default.yaml\`), ${runs} runs each, fresh temp store per run: process start to the first \`tools/list\` showing every upstream (everything__*, memory__*, filesystem__*). Goal: under 1 s.`,
+    `Start-up of the embedded default (\`examples/default.yaml\`), ${runs} runs each, fresh temp store per run (restart rows: one store kept across runs): process start to the first \`tools/list\` showing every upstream (everything__*, memory__*, filesystem__*). Goal: under 1 s.`,
     '',
     '| path | first full tools/list ms, p50 (min .. max) | ratio p50 vs direct | initialize answered ms, p50 | /healthz ms, p50 | first list complete |',
     '|---|---|---|---|---|---|',
@@ -350,5 +369,6 @@ export async function startup(options: BenchOptions): Promise<SectionResult> {
       ? "Users of `npx switchboard`, a global install or the sidecar JSON after `npm run build` run the built CLI; `npm start` and the README's tsx sidecar line run through tsx."
       : 'No built CLI (run `npm run build` to measure `dist/src/cli.js`, which `npx switchboard` and a global install run).',
   ];
+  for (const store of keptStores) store.done();
   return { results: { runs, variants: results, model: modelSpread }, rows: [], notes: [], markdown };
 }

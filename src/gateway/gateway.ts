@@ -21,6 +21,7 @@ import type {
 } from '../core/protocol.js';
 import type { LogMessage } from '../core/channel.js';
 import { AgentRegistry } from './agents.js';
+import type { EraMemo } from '../core/era-memo.js';
 import { Federation, type CatalogChange } from '../catalog/federation.js';
 import type { CatalogSnapshot, CatalogTool } from '../catalog/snapshot.js';
 import { fanOut, type FanoutBranch, type FanoutStrategy } from '../resilience/fanout.js';
@@ -65,6 +66,8 @@ export interface GatewayDeps {
   readonly compat?: CompatStore;
   /** Keeps stdio children from outliving the process (default: the gateway's own); closed with the gateway. */
   readonly childGuard?: ChildGuard;
+  /** Upstream protocol-era verdicts kept across restarts (absent: every start probes). */
+  readonly eraMemo?: EraMemo;
 }
 
 /** Options for a forwarded tool call. */
@@ -131,6 +134,7 @@ export class Gateway {
       retry: gateway.retry,
       childGuard: this.#childGuard,
       maxResultBytes: gateway.maxResultBytes,
+      ...(deps.eraMemo ? { eraMemo: deps.eraMemo } : {}),
     };
     this.#federation.onChange((change) => {
       // Virtual tools take their input schema from their backends: follow the catalog.

@@ -30,6 +30,7 @@ import { backoffMs, sleep } from '../resilience/retry.js';
 import type { Logger } from '../telemetry/logger.js';
 import { Upstream, type ForwardOptions, type UpstreamState, type UpstreamStatus } from '../upstream/upstream.js';
 import type { RelayHooks } from '../upstream/client-relay.js';
+import type { EraMemo } from '../core/era-memo.js';
 import type { ChildGuard } from '../upstream/child-guard.js';
 import type { CompleteRequestParams, CompleteResult, LoggingLevel } from '../core/protocol.js';
 
@@ -51,6 +52,8 @@ export interface PoolDefaults {
   readonly retry: RetrySettings;
   /** Keeps stdio children (and theirs) from outliving the gateway. */
   readonly childGuard?: ChildGuard;
+  /** Protocol-era verdicts kept across restarts (see core/era-memo.ts). */
+  readonly eraMemo?: EraMemo;
   /** Largest answer a server may send, in bytes (gateway.maxResultBytes; absent: the upstream default). */
   readonly maxResultBytes?: number;
   /** Shortest interval between two catalog updates from this server (default 250 ms). */
@@ -247,6 +250,7 @@ export class ServerPool {
       callTimeoutMs: this.#defaults.callTimeoutMs,
       childGuard: this.#defaults.childGuard,
       maxResultBytes: this.#defaults.maxResultBytes,
+      ...(this.#defaults.eraMemo ? { eraMemo: this.#defaults.eraMemo } : {}),
     };
     const instance: Instance = {
       breaker,

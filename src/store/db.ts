@@ -94,6 +94,11 @@ const MIGRATIONS: readonly string[] = [
      at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')),
      PRIMARY KEY (experiment, arm)
    ) STRICT;`,
+  `CREATE TABLE upstream_eras (
+     key TEXT PRIMARY KEY,
+     verdict TEXT NOT NULL,
+     stored_at INTEGER NOT NULL
+   ) STRICT;`,
 ];
 
 /** Opens (creating folders as needed) and migrates the database at `path` (":memory:" for tests). */

@@ -24,6 +24,7 @@ import {
   type PriorDiscovery,
 } from '@modelcontextprotocol/client';
 import type { AgentChannel } from '../core/channel.js';
+import { ERA_HORIZON_MS, type EraMemo } from '../core/era-memo.js';
 import { GatewayError } from '../core/errors.js';
 import type { UpstreamSpec } from '../config/spec.js';
 import type { Logger } from '../telemetry/logger.js';
@@ -72,6 +73,8 @@ export interface UpstreamOptions {
   readonly backoffMaxMs?: number;
   /** Tags stdio children so none outlives the gateway (absent: they rely on stdin EOF). */
   readonly childGuard?: ChildGuard;
+  /** Protocol-era verdicts kept across restarts, so `protocol: auto` probes a server once, not every start. */
+  readonly eraMemo?: EraMemo;
   /** Largest answer (or other message) the server may send, in bytes (gateway.maxResultBytes). */
   readonly maxResultBytes?: number;
   /** How long a connection must stay up before the reconnect backoff starts over. */
@@ -113,7 +116,8 @@ export class Upstream {
   readonly #log: Logger;
   /** Non-JSON lines on stdout: logged, a few a minute (see stdout-noise.ts). */
   readonly #noise = stdoutNoise(() => this.#log);
-  readonly #opts: Required<Omit<UpstreamOptions, 'childGuard'>> & Pick<UpstreamOptions, 'childGuard'>;
+  readonly #opts: Required<Omit<UpstreamOptions, 'childGuard' | 'eraMemo'>> &
+    Pick<UpstreamOptions, 'childGuard' | 'eraMemo'>;
   readonly #hooks: UpstreamHooks;
   #state: UpstreamState = 'connecting';
   #client: Client | undefined;
@@ -438,6 +442,8 @@ export class Upstream {
           this.#opts.connectTimeoutMs,
         );
       });
+      const remembered = this.#prior ? undefined : this.#rememberedEra();
+      this.#prior ??= remembered;
       await Promise.race([client.connect(built.transport, this.#prior ? { prior: this.#prior } : undefined), timeout]);
       clearTimeout(timer);
       this.#transports.connected();
@@ -447,7 +453,9 @@ export class Upstream {
         return;
       }
       const discover = client.getDiscoverResult();
-      this.#prior = discover ? { kind: 'modern', discover } : { kind: 'legacy' };
+      const verdict: PriorDiscovery = discover ? { kind: 'modern', discover } : { kind: 'legacy' };
+      if (!remembered && this.spec.protocol === 'auto') this.#opts.eraMemo?.set(this.#eraKey(), verdict);
+      this.#prior = verdict;
       client.onclose = () => this.#lost(client, 'connection closed');
       this.#connects++;
       // The backoff starts over only once this connection has proved stable (a flapping server keeps backing off).
@@ -475,6 +483,11 @@ export class Upstream {
       this.#restoreSessionState();
     } catch (error) {
       clearTimeout(timer);
+      if (this.#prior && this.#connects === 0) {
+        // A remembered verdict that does not connect may be stale (an upgraded server): probe next time.
+        this.#opts.eraMemo?.delete(this.#eraKey());
+        this.#prior = undefined;
+      }
       const failed = this.#transports.failed(error);
       if (failed.retry) {
         // Legacy SSE on a fresh client, within this same attempt (so readiness waits for it too).
@@ -487,6 +500,25 @@ export class Upstream {
       await client.close().catch(() => {});
       this.#scheduleReconnect();
     }
+  }
+
+  /** The era verdict remembered from an earlier run, if it is recent enough to trust. */
+  #rememberedEra(): PriorDiscovery | undefined {
+    if (this.spec.protocol !== 'auto' || !this.#opts.eraMemo) return undefined;
+    const entry = this.#opts.eraMemo.get(this.#eraKey());
+    if (!entry || Date.now() - entry.storedAt > ERA_HORIZON_MS) return undefined;
+    const verdict = entry.verdict as PriorDiscovery;
+    return verdict.kind === 'legacy' || (verdict.kind === 'modern' && typeof verdict.discover === 'object')
+      ? verdict
+      : undefined;
+  }
+
+  /** What identifies this server for its remembered era: how it is started or reached. */
+  #eraKey(): string {
+    const spec = this.spec;
+    return JSON.stringify(
+      spec.kind === 'stdio' ? ['stdio', spec.command, spec.args, spec.cwd ?? null] : [spec.kind, spec.url],
+    );
   }
 
   /** Re-applies what agents asked of the previous connection: the log level and resource subscriptions. */
