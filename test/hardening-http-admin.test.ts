@@ -221,6 +221,30 @@ describe('defect 10: garbage on an upstream stdout', () => {
   });
 });
 
+it("a server's stderr lines are logged with expanded secrets hidden", async () => {
+  const dir = tempDir();
+  const script = join(dir, 'talkative.mjs');
+  writeFileSync(script, "console.error('my token is ' + process.env.TOKEN); setInterval(() => {}, 1000);\n");
+  const lines: string[] = [];
+  const log = createLogger({ level: 'info', destination: { write: (chunk: string) => void lines.push(chunk) } });
+  const config = buildConfig(
+    {
+      http: { port: 0 },
+      gateway: { connectTimeoutMs: 1_000, startupWaitMs: 1_500 },
+      routing: { model: 'none' },
+      store: { path: join(dir, 'db.sqlite') },
+      servers: { talkative: { command: process.execPath, args: [script], env: { TOKEN: '${SB_SECRET}' } } },
+    },
+    { env: { SB_SECRET: SECRET } },
+  );
+  const talkative = await startHub(config, { log });
+  onExit(() => talkative.close());
+  await waitFor(() => lines.some((l) => l.includes('my token is')), 10_000, 'the stderr line');
+  const said = lines.filter((l) => l.includes('my token is'));
+  expect(said.join('\n')).toContain('my token is ***');
+  expect(lines.join('\n')).not.toContain(SECRET);
+});
+
 it('the configured servers are still served (sanity)', async () => {
   await waitFor(async () => (await servers()).filter((s) => s.state === 'ready').length === 2, 20_000, 'both ready');
 });

@@ -135,6 +135,7 @@ export class Gateway {
       childGuard: this.#childGuard,
       maxResultBytes: gateway.maxResultBytes,
       ...(deps.eraMemo ? { eraMemo: deps.eraMemo } : {}),
+      ...(secrets.length > 0 ? { redact: (text: string) => redactText(text, secrets) } : {}),
     };
     this.#federation.onChange((change) => {
       // Virtual tools take their input schema from their backends: follow the catalog.

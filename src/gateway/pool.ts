@@ -54,6 +54,8 @@ export interface PoolDefaults {
   readonly childGuard?: ChildGuard;
   /** Protocol-era verdicts kept across restarts (see core/era-memo.ts). */
   readonly eraMemo?: EraMemo;
+  /** Hides expanded secrets in text logged verbatim (a child's stderr lines). */
+  readonly redact?: (text: string) => string;
   /** Largest answer a server may send, in bytes (gateway.maxResultBytes; absent: the upstream default). */
   readonly maxResultBytes?: number;
   /** Shortest interval between two catalog updates from this server (default 250 ms). */
@@ -251,6 +253,7 @@ export class ServerPool {
       childGuard: this.#defaults.childGuard,
       maxResultBytes: this.#defaults.maxResultBytes,
       ...(this.#defaults.eraMemo ? { eraMemo: this.#defaults.eraMemo } : {}),
+      ...(this.#defaults.redact ? { redact: this.#defaults.redact } : {}),
     };
     const instance: Instance = {
       breaker,

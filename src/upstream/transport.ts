@@ -19,6 +19,8 @@ import { DEFAULT_NOTIFICATIONS_PER_SECOND, FloodBrake, type Pausable } from './n
 export interface TransportLimits extends ReadBufferHooks {
   /** Largest message (a result, a notification) the server may send, in bytes. */
   readonly maxMessageBytes: number;
+  /** Hides values that must never reach a log (expanded secrets) in the child's stderr lines. */
+  readonly redact?: (text: string) => string;
   onOversize(o: Oversize): void;
   /** Notifications a stdio server may send per second before the gateway stops reading it for a moment. */
   readonly notificationsPerSecond?: number;
@@ -76,7 +78,9 @@ export function buildTransport(
     const stderr = transport.stderr;
     if (stderr) {
       createInterface({ input: stderr as unknown as NodeJS.ReadableStream }).on('line', (line) => {
-        if (line.trim()) log.info({ stream: 'stderr' }, line.length > 2000 ? `${line.slice(0, 2000)}…` : line);
+        if (!line.trim()) return;
+        const shown = line.length > 2000 ? `${line.slice(0, 2000)}…` : line;
+        log.info({ stream: 'stderr' }, limits?.redact ? limits.redact(shown) : shown);
       });
     }
     if (guard && tag) {

@@ -75,6 +75,8 @@ export interface UpstreamOptions {
   readonly childGuard?: ChildGuard;
   /** Protocol-era verdicts kept across restarts, so `protocol: auto` probes a server once, not every start. */
   readonly eraMemo?: EraMemo;
+  /** Hides expanded secrets in text the upstream logs verbatim (the child's stderr lines). */
+  readonly redact?: (text: string) => string;
   /** Largest answer (or other message) the server may send, in bytes (gateway.maxResultBytes). */
   readonly maxResultBytes?: number;
   /** How long a connection must stay up before the reconnect backoff starts over. */
@@ -116,8 +118,8 @@ export class Upstream {
   readonly #log: Logger;
   /** Non-JSON lines on stdout: logged, a few a minute (see stdout-noise.ts). */
   readonly #noise = stdoutNoise(() => this.#log);
-  readonly #opts: Required<Omit<UpstreamOptions, 'childGuard' | 'eraMemo'>> &
-    Pick<UpstreamOptions, 'childGuard' | 'eraMemo'>;
+  readonly #opts: Required<Omit<UpstreamOptions, 'childGuard' | 'eraMemo' | 'redact'>> &
+    Pick<UpstreamOptions, 'childGuard' | 'eraMemo' | 'redact'>;
   readonly #hooks: UpstreamHooks;
   #state: UpstreamState = 'connecting';
   #client: Client | undefined;
@@ -409,6 +411,7 @@ export class Upstream {
     const attempt = ++this.#attempt;
     const built = buildTransport(this.#transports.current(), this.#log, this.#opts.childGuard, {
       maxMessageBytes: this.#opts.maxResultBytes,
+      ...(this.#opts.redact ? { redact: this.#opts.redact } : {}),
       onOversize: (o) => this.#oversize(o),
       onGarbage: (line) => this.#noise(line),
       onFlood: () =>
