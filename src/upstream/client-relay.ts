@@ -91,12 +91,16 @@ export class ClientRelay {
     });
   }
 
-  /** Runs one forwarded call with its agent channel in scope. */
-  async run<T>(channel: AgentChannel | undefined, call: () => Promise<T>): Promise<T> {
+  /**
+   * Runs one forwarded call with its agent channel in scope. `scoped: false` skips the async
+   * context (it costs every promise of the call a little): on a 2025-era stdio connection the
+   * server's requests arrive from the pipe, outside any call's context, so only rule 2 can apply.
+   */
+  async run<T>(channel: AgentChannel | undefined, call: () => Promise<T>, scoped = true): Promise<T> {
     if (!channel) return call();
     this.#active.set(channel, (this.#active.get(channel) ?? 0) + 1);
     try {
-      return await this.#scope.run(channel, call);
+      return await (scoped ? this.#scope.run(channel, call) : call());
     } finally {
       const left = (this.#active.get(channel) ?? 1) - 1;
       if (left === 0) this.#active.delete(channel);

@@ -342,12 +342,16 @@ export class Upstream {
       ? new ProgressThinner(options.onprogress, this.#opts.progressPerSecond)
       : undefined;
     try {
-      const result = await this.#relay.run(options.channel, () =>
-        run(client, {
-          signal: options.signal,
-          timeout: timeoutMs,
-          ...(progress ? { onprogress: progress.push, resetTimeoutOnProgress: false } : {}),
-        }),
+      const result = await this.#relay.run(
+        options.channel,
+        () =>
+          run(client, {
+            signal: options.signal,
+            timeout: timeoutMs,
+            ...(progress ? { onprogress: progress.push, resetTimeoutOnProgress: false } : {}),
+          }),
+        // The async context helps only where the server's requests can arrive inside it (see client-relay.ts).
+        !(this.spec.kind === 'stdio' && client.getProtocolEra() === 'legacy'),
       );
       const ms = performance.now() - started;
       this.#latencyMs = this.#latencyMs === undefined ? ms : this.#latencyMs * 0.8 + ms * 0.2;
