@@ -117,7 +117,7 @@ export function writeGatewayConfig(
 }
 
 /** A loopback port that was free a moment ago (the hub's logs are quiet at warn, so we choose it). */
-async function freePort(): Promise<number> {
+export async function freePort(): Promise<number> {
   const server = createServer();
   await new Promise<void>((done, fail) => server.once('error', fail).listen(0, '127.0.0.1', done));
   const address = server.address();

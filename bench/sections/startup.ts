@@ -16,14 +16,13 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import type { Stream } from 'node:stream';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
 import { loadConfigFile } from '../../src/config/load.js';
-import { ROOT, track } from '../lib/procs.js';
+import { freePort, ROOT, track } from '../lib/procs.js';
 import type { BenchOptions, SectionResult } from '../run.js';
 
 const DEFAULT_CONFIG = join(ROOT, 'examples/default.yaml');
@@ -153,16 +152,6 @@ async function sidecarRun(cliArgs: readonly string[], kept?: Store): Promise<Sam
     await gone(pid);
     store.done();
   }
-}
-
-/** A loopback port that was free a moment ago. */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((done, fail) => server.once('error', fail).listen(0, '127.0.0.1', done));
-  const address = server.address();
-  await new Promise<void>((done) => server.close(() => done()));
-  if (!address || typeof address === 'string') throw new Error('could not pick a free port');
-  return address.port;
 }
 
 /** Hub: spawn `serve`, connect as soon as it accepts (2025-era session), list until complete. */
