@@ -27,7 +27,8 @@ import { createVectorIndex, vectorKindFor } from './index/vector/factory.js';
 import { FileVectorStore } from './index/vector/persist.js';
 import { DEFAULT_DENSE_WEIGHT, DEFAULT_SCORER } from './router/calibration.js';
 import type { Embedder } from './index/types.js';
-import { holdFirstAnswers, LateModelIndex } from './startup.js';
+import { holdFirstAnswers } from './startup.js';
+import { CapabilityIndex } from './index/capability-index.js';
 import { createLogger, type Logger } from './telemetry/logger.js';
 import { VERSION } from './version.js';
 
@@ -100,25 +101,24 @@ function buildCapabilities(
   log: Logger,
 ): Capabilities {
   const { routing } = config;
-  const index = new LateModelIndex(
-    {
-      lexical: new Bm25fIndex(),
-      vectors: (dim, expectedSize) =>
-        createVectorIndex({ dim, kind: routing.vectorIndex, expectedSize, hnswThreshold: routing.hnswThreshold }),
-      vectorKind: (expectedSize) =>
-        vectorKindFor({ dim: 0, kind: routing.vectorIndex, expectedSize, hnswThreshold: routing.hnswThreshold }),
-      ...(config.store.path === ':memory:'
-        ? {}
-        : {
-            persist: new FileVectorStore(join(dirname(resolve(config.store.path)), 'vectors'), (err, what) =>
-              log.warn({ err: err.message }, `vector index: ${what} failed; it will be rebuilt`),
-            ),
-          }),
-      cache: new SqliteEmbeddingCache(db),
-      tokenize: (text) => tokenize(text, { stem: true, stopwords: 'conversational' }),
-    },
-    model,
-  );
+  // The model may still be loading: the index waits for it before each sync (see CapabilityIndexDeps.embedder).
+  const index = new CapabilityIndex({
+    lexical: new Bm25fIndex(),
+    vectors: (dim, expectedSize) =>
+      createVectorIndex({ dim, kind: routing.vectorIndex, expectedSize, hnswThreshold: routing.hnswThreshold }),
+    vectorKind: (expectedSize) =>
+      vectorKindFor({ dim: 0, kind: routing.vectorIndex, expectedSize, hnswThreshold: routing.hnswThreshold }),
+    ...(config.store.path === ':memory:'
+      ? {}
+      : {
+          persist: new FileVectorStore(join(dirname(resolve(config.store.path)), 'vectors'), (err, what) =>
+            log.warn({ err: err.message }, `vector index: ${what} failed; it will be rebuilt`),
+          ),
+        }),
+    cache: new SqliteEmbeddingCache(db),
+    tokenize: (text) => tokenize(text, { stem: true, stopwords: 'conversational' }),
+    embedder: model,
+  });
   return new Capabilities({
     gateway,
     index,
@@ -146,7 +146,7 @@ async function core(config: Config, options: ComposeOptions) {
   const notifier = new AgentNotifier();
   gateway.onCatalogChange((change) => notifier.publish(change));
   // The model loads once agents' first answers are out (see start()), no longer before anything
-  // else: only find_capability needs it, and that waits for it (see LateModelIndex). Loading it while
+  // else: only find_capability needs it, and that waits for it (see CapabilityIndexDeps.embedder). Loading it while
   // the upstreams start made them compete for the CPU: on two cores the first full tools/list came
   // about half a second later that way (bench/sections/startup.ts measures start-up).
   let loadModel: () => void = () => {};

@@ -45,7 +45,12 @@ export interface CapabilityIndexDeps {
    * while, which must not happen on every list_changed.
    */
   readonly persistDelayMs?: number;
-  readonly embedder?: Embedder;
+  /**
+   * The embedding model, or the promise of one still loading: every sync then waits until the load
+   * has settled, so no tool is indexed without its vector (a sync embeds only tools that changed,
+   * so one indexed early would never get one). A load that fails leaves the index lexical only.
+   */
+  readonly embedder?: Embedder | Promise<Embedder | undefined>;
   readonly cache?: EmbeddingCache;
   /** Tokenizes a query or document text the way the lexical index does (stemmed, stopwords out). */
   readonly tokenize: (text: string) => string[];
@@ -78,9 +83,21 @@ export class CapabilityIndex {
   #loaded = false;
   #dirty = false;
   #persistTimer: NodeJS.Timeout | undefined;
+  #embedder: Embedder | undefined;
+  /** Settles once a model given as a promise has loaded or failed (undefined: given as is). */
+  readonly #embedderSettled: Promise<void> | undefined;
 
   constructor(deps: CapabilityIndexDeps) {
     this.#deps = deps;
+    const embedder = deps.embedder;
+    if (embedder instanceof Promise) {
+      this.#embedderSettled = embedder.then(
+        (loaded) => void (this.#embedder = loaded),
+        () => {}, // no model: lexical only
+      );
+    } else {
+      this.#embedder = embedder;
+    }
   }
 
   /** Documents indexed. */
@@ -90,11 +107,12 @@ export class CapabilityIndex {
 
   /** The embedder's model id, if dense search is on. */
   get model(): string | undefined {
-    return this.#deps.embedder?.id;
+    return this.#embedder?.id;
   }
 
   /** Brings the index in line with `docs` (the whole current catalog). */
   async sync(docs: readonly CapabilityDoc[]): Promise<SyncReport> {
+    if (this.#embedderSettled) await this.#embedderSettled;
     const wanted = new Map(docs.map((d) => [d.id, d]));
     let removed = 0;
     for (const id of [...this.#docs.keys()]) {
@@ -138,8 +156,8 @@ export class CapabilityIndex {
     const over = allow ? pool * 4 : pool;
     const lexical = mode === 'dense' ? [] : keep(this.#deps.lexical.search(query, over));
     let dense: Hit[] = [];
-    if (mode !== 'lexical' && this.#vectors && this.#deps.embedder) {
-      const [vector] = await this.#deps.embedder.embed([query]);
+    if (mode !== 'lexical' && this.#vectors && this.#embedder) {
+      const [vector] = await this.#embedder.embed([query]);
       if (vector) dense = keep(this.#vectors.search(vector, over));
     }
     const queryTerms = [...new Set(this.#deps.tokenize(query))];
@@ -178,7 +196,7 @@ export class CapabilityIndex {
     this.#persistTimer = undefined;
     if (!this.#dirty || !this.#vectors || !this.#deps.persist) return;
     this.#dirty = false;
-    this.#deps.persist.save(this.#deps.embedder?.id ?? '', this.#vectors, this.#vectorKeys);
+    this.#deps.persist.save(this.#embedder?.id ?? '', this.#vectors, this.#vectorKeys);
   }
 
   #schedulePersist(): void {
@@ -210,7 +228,8 @@ export class CapabilityIndex {
     changed: readonly CapabilityDoc[],
     total: number,
   ): Promise<{ embedded: number; fromCache: number; touched: boolean }> {
-    const { embedder, cache } = this.#deps;
+    const embedder = this.#embedder;
+    const { cache } = this.#deps;
     if (!embedder || changed.length === 0) return { embedded: 0, fromCache: 0, touched: false };
     this.#vectors ??= this.#openVectors(embedder, total);
     const vectors = this.#vectors;
