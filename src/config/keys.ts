@@ -4,28 +4,13 @@
  * wiser; hosts' own extra keys stay accepted (see schema.ts), and keys a host reads but Switchboard
  * cannot honour get a message of their own instead of being dropped.
  */
+import { editDistance } from '../core/edit-distance.js';
+
 /** Keys other hosts define that Switchboard refuses with an explanation rather than ignore. */
 const UNSUPPORTED: Readonly<Record<string, string>> = {
   envFile:
     'envFile (VS Code, Cursor) is not read by switchboard: list the variables under env (values may use ${VAR} from the environment)',
 };
-
-/** Edit distance between two short keys, a swap of neighbours counting one edit (`tire` is one from `tier`). */
-function distance(a: string, b: string): number {
-  const d = Array.from({ length: a.length + 1 }, (_, i) =>
-    Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)),
-  );
-  for (let i = 1; i <= a.length; i++) {
-    for (let j = 1; j <= b.length; j++) {
-      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
-      let best = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + cost);
-      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1])
-        best = Math.min(best, d[i - 2]![j - 2]! + 1);
-      d[i]![j] = best;
-    }
-  }
-  return d[a.length]![b.length]!;
-}
 
 /** The known key closest to `key` (case-insensitive match first), when close enough to be a typo. */
 export function closestKey(key: string, known: readonly string[]): string | undefined {
@@ -36,7 +21,7 @@ export function closestKey(key: string, known: readonly string[]): string | unde
   let best: string | undefined;
   let bestDistance = Math.max(2, Math.floor(key.length / 3)) + 1;
   for (const candidate of known) {
-    const d = distance(lower, candidate.toLowerCase());
+    const d = editDistance(lower, candidate.toLowerCase(), { swaps: true });
     if (d < bestDistance) {
       best = candidate;
       bestDistance = d;

@@ -7,6 +7,8 @@
  * {@link clip} bounds what any error message echoes back of a caller's input.
  */
 
+import { editDistance } from '../core/edit-distance.js';
+
 /** Longest tool or prompt name accepted from a caller (MCP names are 1 to 128 characters). */
 export const MAX_NAME_LENGTH = 128;
 
@@ -27,21 +29,6 @@ export function clip(text: string, max = ECHO_LENGTH): string {
 /** The error text for an input over its limit, echoing only its start. */
 export function tooLong(what: string, value: string, limit: number): string {
   return `${what} is ${value.length} characters; the limit is ${limit} ("${clip(value)}")`;
-}
-
-/** Levenshtein distance, bounded work for short identifiers. */
-export function editDistance(a: string, b: string): number {
-  const prev = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    let diag = prev[0] ?? 0;
-    prev[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const up = prev[j] ?? 0;
-      prev[j] = Math.min(up + 1, (prev[j - 1] ?? 0) + 1, diag + (a[i - 1] === b[j - 1] ? 0 : 1));
-      diag = up;
-    }
-  }
-  return prev[b.length] ?? 0;
 }
 
 /** Up to `limit` names close to `name`: suffix matches first (a missing server prefix), then by distance. */

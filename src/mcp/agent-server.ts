@@ -11,7 +11,6 @@ import { randomUUID } from 'node:crypto';
 import {
   CLIENT_INFO_META_KEY,
   ProtocolError,
-  ProtocolErrorCode,
   Server,
   type CallToolResult,
   type ServerContext,
@@ -37,6 +36,7 @@ import {
   type RoutedCall,
 } from './meta-tools.js';
 import { paginate } from './paginate.js';
+import { asProtocolError, toProtocolError } from './protocol-errors.js';
 import { GatewayServer } from './gateway-server.js';
 import type { InputExchanges } from './input-exchange.js';
 import { installPassthrough, PASSTHROUGH_CAPABILITIES, type CallContext } from './passthrough.js';
@@ -454,7 +454,7 @@ export function createAgentServer(deps: AgentServerDeps, options: AgentServerOpt
           ...(ctx.channel ? { channel: ctx.channel } : {}),
         });
       } catch (error) {
-        throw error instanceof ProtocolError ? error : toProtocolError(asGatewayError(error));
+        throw asProtocolError(error);
       }
     }),
   );
@@ -489,7 +489,7 @@ export function createAgentServer(deps: AgentServerDeps, options: AgentServerOpt
           ...(ctx.channel ? { channel: ctx.channel } : {}),
         });
       } catch (error) {
-        throw error instanceof ProtocolError ? error : toProtocolError(asGatewayError(error));
+        throw asProtocolError(error);
       }
     }),
   );
@@ -545,8 +545,4 @@ export function errorResult(error: GatewayError): CallToolResult {
   };
 }
 
-/** Maps a gateway error to a JSON-RPC error (for methods without an isError channel). */
-export function toProtocolError(error: GatewayError): ProtocolError {
-  const code = error.callerFault ? ProtocolErrorCode.InvalidParams : ProtocolErrorCode.InternalError;
-  return new ProtocolError(code, error.message, error.toJSON());
-}
+export { toProtocolError } from './protocol-errors.js';

@@ -26,7 +26,8 @@ import {
   type LogLevel,
   type LogMessage,
 } from '../core/channel.js';
-import { asGatewayError, GatewayError } from '../core/errors.js';
+import { GatewayError } from '../core/errors.js';
+import { asProtocolError } from './protocol-errors.js';
 import type { Gateway } from '../gateway/gateway.js';
 import type { ExchangeScope, InputExchanges } from './input-exchange.js';
 
@@ -136,7 +137,7 @@ export function installPassthrough(server: Server, deps: PassthroughDeps): Relay
     try {
       return await gateway.complete(request.params, { signal: ctx.mcpReq.signal });
     } catch (error) {
-      throw protocolError(error);
+      throw asProtocolError(error);
     }
   });
 
@@ -146,7 +147,7 @@ export function installPassthrough(server: Server, deps: PassthroughDeps): Relay
       await gateway.subscribe(connectionId, request.params.uri);
       return {};
     } catch (error) {
-      throw protocolError(error);
+      throw asProtocolError(error);
     }
   });
 
@@ -184,15 +185,8 @@ function scopedContext(ctx: ServerContext, scope: ExchangeScope, channel: AgentC
   return { ...ctx, channel, mcpReq: { ...ctx.mcpReq, signal: scope.signal, notify } };
 }
 
-function protocolError(error: unknown): ProtocolError {
-  if (error instanceof ProtocolError) return error;
-  const gatewayError = asGatewayError(error);
-  const code = gatewayError.callerFault ? ProtocolErrorCode.InvalidParams : ProtocolErrorCode.InternalError;
-  return new ProtocolError(code, gatewayError.message, gatewayError.toJSON());
-}
-
 function statelessSubscription(): ProtocolError {
-  return protocolError(
+  return asProtocolError(
     new GatewayError(
       'BAD_REQUEST',
       'resources/subscribe needs a session (stdio, or a 2025-era HTTP session); 2026-07-28 clients use subscriptions/listen',
