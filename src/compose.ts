@@ -35,7 +35,6 @@ import { VERSION } from './version.js';
 /** Options shared by both modes. */
 export interface ComposeOptions {
   readonly log?: Logger;
-  readonly env?: NodeJS.ProcessEnv;
 }
 
 /** A running hub (Streamable HTTP). */
@@ -141,7 +140,6 @@ async function core(config: Config, options: ComposeOptions) {
     registry: new SqliteServerRegistry(db),
     compat: new SqliteCompatStore(db),
     eraMemo: new SqliteEraMemo(db),
-    ...(options.env ? { env: options.env } : {}),
   });
   const notifier = new AgentNotifier();
   gateway.onCatalogChange((change) => notifier.publish(change));

@@ -60,8 +60,6 @@ export interface GatewayDeps {
   readonly config: Config;
   readonly log: Logger;
   readonly registry: ServerRegistry;
-  /** No longer read: runtime registrations are never expanded (see refuseReferences); kept for callers. */
-  readonly env?: NodeJS.ProcessEnv;
   /** Where tool schema versions are kept (absent: no versioning, no pins). */
   readonly compat?: CompatStore;
   /** Keeps stdio children from outliving the process (default: the gateway's own); closed with the gateway. */

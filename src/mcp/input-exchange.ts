@@ -50,7 +50,7 @@ type Outcome<T> = { ok: true; value: T } | { ok: false; error: unknown };
 
 /** One upstream call and the rounds it takes. */
 class Exchange<T> implements ExchangeScope {
-  readonly id = `${STATE_PREFIX}${randomUUID()}`;
+  #id: string | undefined;
   readonly #abort = new AbortController();
   readonly #queued = new Map<string, Ask>();
   readonly #sent = new Map<string, Ask>();
@@ -65,6 +65,11 @@ class Exchange<T> implements ExchangeScope {
       (value) => this.#settle({ ok: true, value }),
       (error: unknown) => this.#settle({ ok: false, error }),
     );
+  }
+
+  /** The requestState naming this exchange; made only for a call that waits for the agent (most never do). */
+  get id(): string {
+    return (this.#id ??= `${STATE_PREFIX}${randomUUID()}`);
   }
 
   get signal(): AbortSignal {
