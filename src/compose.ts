@@ -12,6 +12,7 @@ import { InputExchanges } from './mcp/input-exchange.js';
 import { AgentNotifier } from './mcp/notifier.js';
 import { serveAgentStdio } from './mcp/stdio.js';
 import type { AgentServerDeps } from './mcp/agent-server.js';
+import { toolChain } from './mcp/pipeline/tool-chain.js';
 import { openDb, type Db } from './store/db.js';
 import { SqliteEmbeddingCache } from './store/embedding-cache.js';
 import { SqliteExampleStore } from './store/examples-repo.js';
@@ -46,7 +47,7 @@ export interface Hub {
   readonly experiments: ExperimentRunner;
   /** Applies a re-read config: experiments and pins change at once (servers and the rest need a restart). */
   reload(config: Config): void;
-  /** `http://host:port` the hub listens on. */
+  /** `http://host:port` the hub listens on (`https://` with http.tls). */
   readonly url: string;
   readonly port: number;
   /**
@@ -161,15 +162,24 @@ async function core(config: Config, options: ComposeOptions) {
     experiments: config.experiments,
     providers: (id) => capabilities.providers(id),
   });
+  const validator = new ArgumentValidator();
   const agentDeps: AgentServerDeps = {
     gateway,
     capabilities,
     experiments,
     exposure: config.routing.exposure,
-    validator: new ArgumentValidator(),
+    validator,
     maxRequestBytes: config.gateway.maxRequestBytes,
     version: VERSION,
     exchanges: new InputExchanges(),
+    // The call pipeline's order is declared in pipeline/tool-chain.ts; what is configured is chosen here.
+    toolChain: toolChain({
+      gateway,
+      validator,
+      maxRequestBytes: config.gateway.maxRequestBytes,
+      capabilities,
+      experiments,
+    }),
   };
   /** Closes the store after the buffered experiment events are written. */
   const closeDb = () => {
@@ -234,7 +244,7 @@ export async function startHub(
   });
   await app.listen({ host, port: options.port ?? config.http.port });
   const port = (app.server.address() as AddressInfo).port;
-  const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  const url = `${config.http.tls ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${port}`;
   log.info({ url: `${url}/mcp` }, 'hub listening');
   const ready = start();
   let closing: Promise<void> | undefined;

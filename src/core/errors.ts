@@ -17,6 +17,8 @@ export const ErrorCodes = {
   PAYLOAD_TOO_LARGE: { status: 413, caller: true, retryable: false },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, caller: true, retryable: false },
   UNAUTHORIZED: { status: 401, caller: true, retryable: false },
+  /** Authenticated, but the credential's scopes or the policy do not allow this. */
+  FORBIDDEN: { status: 403, caller: true, retryable: false },
   SERVER_EXISTS: { status: 409, caller: true, retryable: false },
   SERVER_NOT_FOUND: { status: 404, caller: true, retryable: false },
   NOT_FOUND: { status: 404, caller: true, retryable: false },

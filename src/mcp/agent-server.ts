@@ -10,15 +10,14 @@
 import { randomUUID } from 'node:crypto';
 import {
   CLIENT_INFO_META_KEY,
-  ProtocolError,
   Server,
   type CallToolResult,
   type ServerContext,
   type Tool,
 } from '@modelcontextprotocol/server';
 import { asGatewayError, GatewayError } from '../core/errors.js';
+import { anonymousPrincipal } from '../core/principal.js';
 import type { Capabilities } from '../gateway/capabilities.js';
-import type { CatalogTool } from '../catalog/snapshot.js';
 import type { ExperimentRunner, UnitIds } from '../gateway/experiments.js';
 import { clip, MAX_NAME_LENGTH, MAX_NEED_LENGTH, MAX_URI_LENGTH, tooLong } from '../gateway/suggest.js';
 import type { Gateway } from '../gateway/gateway.js';
@@ -28,7 +27,6 @@ import {
   findResultToToolResult,
   META_TOOLS,
   metaToolDefinitions,
-  PIN_META_KEY,
   sideEffectRefusal,
   sideEffectRisk,
   USER_META_KEY,
@@ -40,10 +38,11 @@ import { asProtocolError, toProtocolError } from './protocol-errors.js';
 import { GatewayServer } from './gateway-server.js';
 import type { InputExchanges } from './input-exchange.js';
 import { installPassthrough, PASSTHROUGH_CAPABILITIES, type CallContext } from './passthrough.js';
+import type { Pipeline } from './pipeline/chain.js';
+import type { AgentMethod, RequestContext, ToolResult } from './pipeline/context.js';
+import { routeArm } from './pipeline/stages/experiment.js';
+import { errorResult } from './tool-errors.js';
 import type { ArgumentValidator } from './validate.js';
-
-/** `_meta` key carrying the gateway's structured error on failed tool results. */
-export const ERROR_META_KEY = 'io.switchboard/error';
 
 /** Shared per-gateway state for agent servers (validators are compiled once per tool definition). */
 export interface AgentServerDeps {
@@ -60,6 +59,8 @@ export interface AgentServerDeps {
   readonly experiments?: ExperimentRunner;
   /** Calls waiting for the agent's answers to an upstream's questions (input_required rounds). */
   readonly exchanges: InputExchanges;
+  /** The tool chain every forwarded call runs through (built once by pipeline/tool-chain.ts). */
+  readonly toolChain: Pipeline<ToolResult>;
 }
 
 /** How one agent-facing server instance is connected. */
@@ -112,135 +113,42 @@ export function createAgentServer(deps: AgentServerDeps, options: AgentServerOpt
     return { tools: [...page.items], ...(page.nextCursor ? { nextCursor: page.nextCursor } : {}) };
   });
 
-  /** Forwards one call of a catalog tool: resolve, size and schema checks, experiment arm, pin, upstream call, learning. */
-  async function forward(
+  /** Runs one call of a catalog tool through the tool chain (see pipeline/tool-chain.ts). */
+  function forward(
     name: string,
     args: Record<string, unknown> | undefined,
     callMeta: Record<string, unknown> | undefined,
     decisionId: string | undefined,
-    ctx: ServerContext,
+    ctx: CallContext,
     version?: string,
   ): Promise<CallToolResult> {
-    let tool;
-    try {
-      tool = gateway.resolveTool(name);
-    } catch (error) {
-      const gatewayError = asGatewayError(error);
-      // A known server that is down is a backend problem: a retryable tool error, not a bad request.
-      if (!gatewayError.callerFault) return errorResult(gatewayError);
-      throw toProtocolError(gatewayError);
-    }
-    const size = args ? Buffer.byteLength(JSON.stringify(args)) : 0;
-    if (size > deps.maxRequestBytes) {
-      return errorResult(
-        new GatewayError(
-          'PAYLOAD_TOO_LARGE',
-          `arguments for "${name}" are ${size} bytes; the limit is ${deps.maxRequestBytes}`,
-          { bytes: size, limit: deps.maxRequestBytes },
-        ),
-      );
-    }
-    const units = unitsOf(ctx, callMeta);
-    const pin = gateway.pinFor(tool.id, {
-      pin: version ?? (typeof callMeta?.[PIN_META_KEY] === 'string' ? callMeta[PIN_META_KEY] : undefined),
-      agent: units.agent,
-    });
-    // A pinned call is checked against the pinned version's schema, not the catalog's.
-    let schemaTool = tool.tool;
-    if (pin && gateway.compat) {
-      try {
-        schemaTool = pinnedTool(tool, gateway.compat.pinned(tool.server, tool.name, pin));
-      } catch (error) {
-        return errorResult(asGatewayError(error));
-      }
-    }
-    const problems = deps.validator.check(schemaTool, args ?? {});
-    if (problems) {
-      return errorResult(
-        new GatewayError(
-          'INVALID_ARGUMENTS',
-          `invalid arguments for tool "${name}"${pin ? ` (pinned to ${pin})` : ''}: ${problems}`,
-          { tool: name },
-        ),
-      );
-    }
-    const progressToken = ctx.mcpReq._meta?.progressToken;
-    let target = tool;
-    let instances: readonly string[] | undefined;
-    const assignment = experiments?.assignCall(tool.id, units, decisionId);
-    if (assignment) {
-      try {
-        ({ target, instances } = routeArm(tool, assignment.route));
-      } catch (error) {
-        // The arm could not be served (its server is gone from the catalog): that counts against the arm.
-        experiments?.recordCall(
-          assignment,
-          assignment.route.tool ?? tool.id,
-          assignment.route.server ?? tool.server,
-          undefined,
-          error,
-          0,
-          decisionId,
-        );
-        return errorResult(asGatewayError(error));
-      }
-    }
-    const started = performance.now();
-    try {
-      const result = await gateway.callTool(target, args, forwardMeta(callMeta), {
-        signal: ctx.mcpReq.signal,
-        agent: units.agent,
-        ...((ctx as CallContext).channel ? { channel: (ctx as CallContext).channel } : {}),
-        ...(pin ? { pin } : {}),
-        ...(instances ? { instances } : {}),
-        ...(progressToken !== undefined ? { onprogress: (p) => void notifyProgress(ctx, progressToken, p) } : {}),
-      });
-      if (assignment)
-        experiments?.recordCall(
-          assignment,
-          target.id,
-          target.server,
-          result,
-          undefined,
-          performance.now() - started,
-          decisionId,
-        );
-      capabilities?.learn(decisionId, tool.id, result.isError !== true);
-      return result;
-    } catch (error) {
-      if (assignment && !ctx.mcpReq.signal.aborted)
-        experiments?.recordCall(
-          assignment,
-          target.id,
-          target.server,
-          undefined,
-          error,
-          performance.now() - started,
-          decisionId,
-        );
-      if (error instanceof ProtocolError) throw error; // the upstream's own JSON-RPC error passes through
-      if (ctx.mcpReq.signal.aborted) throw error;
-      return errorResult(asGatewayError(error));
-    }
+    return deps.toolChain(requestContext('tools/call', name, args, callMeta, ctx, decisionId, version));
   }
 
-  /** Where an experiment arm sends a call of `tool`: another tool, the same tool on another server, or some instances. */
-  function routeArm(
-    tool: CatalogTool,
-    route: { server?: string | undefined; tool?: string | undefined; instances?: readonly string[] | undefined },
-  ): { target: CatalogTool; instances: readonly string[] | undefined } {
-    if (route.tool) return { target: gateway.resolveTool(route.tool), instances: route.instances };
-    if (route.server && route.server !== tool.server) {
-      const other = gateway.catalog.tools.find((t) => t.server === route.server && t.name === tool.name);
-      if (!other)
-        throw new GatewayError(
-          'UPSTREAM_UNAVAILABLE',
-          `the experiment arm routes "${tool.id}" to server "${route.server}", which does not offer "${tool.name}" now`,
-          { server: route.server, tool: tool.name, sent: false },
-        );
-      return { target: other, instances: route.instances };
-    }
-    return { target: tool, instances: route.instances };
+  /** The pipeline context of one agent request; identity is fixed here, once. */
+  function requestContext(
+    method: AgentMethod,
+    name: string,
+    args: Record<string, unknown> | undefined,
+    callMeta: Record<string, unknown> | undefined,
+    ctx: CallContext,
+    decisionId: string | undefined,
+    version?: string,
+  ): RequestContext {
+    const units = unitsOf(ctx, callMeta);
+    return {
+      method,
+      principal: anonymousPrincipal(units.agent, units.user),
+      units,
+      name,
+      args,
+      meta: callMeta,
+      sdk: ctx,
+      signal: ctx.mcpReq.signal,
+      startedAt: performance.now(),
+      decisionId,
+      version,
+    };
   }
 
   server.setRequestHandler('tools/call', (request, rawCtx) =>
@@ -315,7 +223,7 @@ export function createAgentServer(deps: AgentServerDeps, options: AgentServerOpt
   async function callCapability(
     caps: Capabilities,
     args: Record<string, unknown>,
-    ctx: ServerContext,
+    ctx: CallContext,
   ): Promise<CallToolResult> {
     const tooLongNeed = needTooLong(args);
     if (tooLongNeed) return errorResult(tooLongNeed);
@@ -425,7 +333,7 @@ export function createAgentServer(deps: AgentServerDeps, options: AgentServerOpt
     const assignment = tool ? experiments?.assignCall(tool.id, units, decisionId) : undefined;
     if (!tool || !assignment) return match;
     try {
-      const { target } = routeArm(tool, assignment.route);
+      const { target } = routeArm(gateway, tool, assignment.route);
       return {
         ...match,
         tool: target.id,
@@ -497,52 +405,5 @@ export function createAgentServer(deps: AgentServerDeps, options: AgentServerOpt
   return server;
 }
 
-const pinnedTools = new WeakMap<object, Tool>();
-
-/** The tool definition as of a pinned version (for argument validation), one object per version. */
-function pinnedTool(tool: CatalogTool, requirement: { schemas: { inputSchema: unknown } }): Tool {
-  let pinned = pinnedTools.get(requirement);
-  if (!pinned) {
-    pinned = { ...tool.tool, inputSchema: requirement.schemas.inputSchema as Tool['inputSchema'] };
-    pinnedTools.set(requirement, pinned);
-  }
-  return pinned;
-}
-
-/** Re-emits an upstream progress update with the agent's own token. */
-async function notifyProgress(
-  ctx: ServerContext,
-  progressToken: string | number,
-  p: { progress: number; total?: number; message?: string },
-): Promise<void> {
-  try {
-    await ctx.mcpReq.notify({ method: 'notifications/progress', params: { progressToken, ...p } });
-  } catch {
-    // The agent went away; the call itself is cancelled through the signal.
-  }
-}
-
-/** Passes `_meta` on (e.g. traceparent) minus the agent's progress token, which the SDK replaces upstream. */
-function forwardMeta(meta: Record<string, unknown> | undefined): Record<string, unknown> | undefined {
-  if (!meta) return undefined;
-  const { progressToken: _token, ...rest } = meta;
-  return Object.keys(rest).length > 0 ? rest : undefined;
-}
-
-/** A failed call as a tool result the model can read; backend faults say so and are marked retryable. */
-export function errorResult(error: GatewayError): CallToolResult {
-  const who = error.callerFault
-    ? ''
-    : error.retryable
-      ? ' (a backend problem, not your request; retrying later may succeed)'
-      : error.code === 'RESULT_TOO_LARGE'
-        ? ' (the server answered, but its result is over the gateway limit; repeating the call will not help: ask for less)'
-        : ' (a gateway problem, not your request)';
-  return {
-    content: [{ type: 'text', text: `${error.message}${who}` }],
-    isError: true,
-    _meta: { [ERROR_META_KEY]: error.toJSON() },
-  };
-}
-
+export { ERROR_META_KEY, errorResult } from './tool-errors.js';
 export { toProtocolError } from './protocol-errors.js';

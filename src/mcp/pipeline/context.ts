@@ -1,0 +1,60 @@
+/**
+ * The request context of the call pipeline: one object per agent request (a tools/call, a meta-tool,
+ * a prompt or a resource), built when the request enters and handed to every stage in turn.
+ *
+ * Identity is fixed on entry (`principal`, `units`): no stage re-derives it from `_meta`. Stages fill
+ * in what they decide (the resolved tool, the pin, the experiment's target) for the stages after them,
+ * so each concern is computed once. See chain.ts for how stages are run.
+ */
+import type { CallToolResult, Tool } from '@modelcontextprotocol/server';
+import type { CatalogTool } from '../../catalog/snapshot.js';
+import type { Principal } from '../../core/principal.js';
+import type { UnitIds } from '../../gateway/experiments.js';
+import type { CallContext } from '../passthrough.js';
+
+/** What kind of agent request a context carries. */
+export type AgentMethod = 'tools/call' | 'find_capability' | 'call_capability' | 'report_outcome';
+
+/** One agent request on its way through the pipeline. */
+export interface RequestContext {
+  readonly method: AgentMethod;
+  /** Who is calling (fixed on entry). */
+  readonly principal: Principal;
+  /** Experiment units and the agent's name for pins: agent, end user, session. */
+  readonly units: UnitIds;
+  /** The exposed tool name as the agent sent it (for meta-tools: the meta-tool's name). */
+  readonly name: string;
+  /** The tool's arguments. */
+  readonly args: Record<string, unknown> | undefined;
+  /** The request's `_meta` (traceparent, pins, decision ids), as the agent sent it. */
+  readonly meta: Record<string, unknown> | undefined;
+  /** The SDK's handler context: abort signal, notifications, the agent channel of pass-through. */
+  readonly sdk: CallContext;
+  /** The agent's abort signal. */
+  readonly signal: AbortSignal;
+  /** performance.now() when the request entered. */
+  readonly startedAt: number;
+  /** The find_capability decision this call follows, when the agent says so (learning, experiments). */
+  readonly decisionId: string | undefined;
+  /** A version asked for explicitly (call_capability's `version`); otherwise pins come from `_meta` or config. */
+  readonly version: string | undefined;
+
+  /** Set by the resolve stage: the catalog tool the name refers to. */
+  tool?: CatalogTool;
+  /** Set by the pin stage: the version the call is pinned to, if any. */
+  pin?: string | undefined;
+  /** Set by the pin stage: the definition whose input schema the arguments are checked against. */
+  schemaTool?: Tool;
+  /** Set by the experiment stage: where the call goes (another tool or server) and on which instances. */
+  target?: CatalogTool;
+  instances?: readonly string[] | undefined;
+}
+
+/** The result a tool pipeline produces. */
+export type ToolResult = CallToolResult;
+
+/** The resolved tool of a context, for stages that run after the resolve stage. */
+export function resolvedTool(ctx: RequestContext): CatalogTool {
+  if (!ctx.tool) throw new Error(`pipeline order: a stage needs the resolved tool of "${ctx.name}" before resolve ran`);
+  return ctx.tool;
+}

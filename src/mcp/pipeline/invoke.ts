@@ -1,0 +1,46 @@
+/**
+ * The end of the tool chain: hands the call to `Gateway.callTool` (the server's pool picks an
+ * instance, fails over when safe, applies the call timeout) with the agent's abort signal, the
+ * pass-through channel for the upstream's questions, the pin and the experiment's instances, and a
+ * progress callback that re-emits each upstream progress with the agent's own token.
+ */
+import type { ServerContext } from '@modelcontextprotocol/server';
+import type { Gateway } from '../../gateway/gateway.js';
+import type { Terminal } from './chain.js';
+import { resolvedTool, type ToolResult } from './context.js';
+
+/** Forwards the call upstream. */
+export function invokeTerminal(gateway: Gateway): Terminal<ToolResult> {
+  return (ctx) => {
+    const progressToken = ctx.sdk.mcpReq._meta?.progressToken;
+    const { channel } = ctx.sdk;
+    return gateway.callTool(ctx.target ?? resolvedTool(ctx), ctx.args, forwardMeta(ctx.meta), {
+      signal: ctx.signal,
+      agent: ctx.units.agent,
+      ...(channel ? { channel } : {}),
+      ...(ctx.pin ? { pin: ctx.pin } : {}),
+      ...(ctx.instances ? { instances: ctx.instances } : {}),
+      ...(progressToken !== undefined ? { onprogress: (p) => void notifyProgress(ctx.sdk, progressToken, p) } : {}),
+    });
+  };
+}
+
+/** Re-emits an upstream progress update with the agent's own token. */
+async function notifyProgress(
+  ctx: ServerContext,
+  progressToken: string | number,
+  p: { progress: number; total?: number; message?: string },
+): Promise<void> {
+  try {
+    await ctx.mcpReq.notify({ method: 'notifications/progress', params: { progressToken, ...p } });
+  } catch {
+    // The agent went away; the call itself is cancelled through the signal.
+  }
+}
+
+/** Passes `_meta` on (e.g. traceparent) minus the agent's progress token, which the SDK replaces upstream. */
+function forwardMeta(meta: Record<string, unknown> | undefined): Record<string, unknown> | undefined {
+  if (!meta) return undefined;
+  const { progressToken: _token, ...rest } = meta;
+  return Object.keys(rest).length > 0 ? rest : undefined;
+}

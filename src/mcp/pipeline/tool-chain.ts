@@ -1,0 +1,49 @@
+/**
+ * The order of the tool chain, declared once. Every forwarded tool call (tools/call of a catalog
+ * tool, call_capability by id or by need) runs through it:
+ *
+ *   errors -> resolve -> size -> pin -> validate -> learn -> experiment -> invoke
+ *
+ * Cheap refusals come first (unknown name, oversize arguments) so hostile input costs little;
+ * validation needs the pin; learning and experiments look at the outcome, so they wrap the call.
+ * Stages of later concerns (identity, policy, limits, audit, metering) are inserted here.
+ */
+import type { Capabilities } from '../../gateway/capabilities.js';
+import type { ExperimentRunner } from '../../gateway/experiments.js';
+import type { Gateway } from '../../gateway/gateway.js';
+import type { ArgumentValidator } from '../validate.js';
+import { compose, type Pipeline, type Stage } from './chain.js';
+import type { ToolResult } from './context.js';
+import { invokeTerminal } from './invoke.js';
+import { errorsStage } from './stages/errors.js';
+import { experimentStage } from './stages/experiment.js';
+import { learnStage } from './stages/learn.js';
+import { pinStage } from './stages/pin.js';
+import { resolveStage } from './stages/resolve.js';
+import { sizeStage } from './stages/size.js';
+import { validateStage } from './stages/validate.js';
+
+/** What the tool chain's stages need. */
+export interface ToolChainDeps {
+  readonly gateway: Gateway;
+  readonly validator: ArgumentValidator;
+  readonly maxRequestBytes: number;
+  /** Absent: no learning stage. */
+  readonly capabilities?: Capabilities | undefined;
+  /** Absent: no experiment stage. (Present even with no experiment configured: a reload can add one.) */
+  readonly experiments?: ExperimentRunner | undefined;
+}
+
+/** Builds the tool chain in its declared order. */
+export function toolChain(deps: ToolChainDeps): Pipeline<ToolResult> {
+  const stages: Stage<ToolResult>[] = [
+    errorsStage(),
+    resolveStage(deps.gateway),
+    sizeStage(deps.maxRequestBytes),
+    pinStage(deps.gateway),
+    validateStage(deps.validator),
+    ...(deps.capabilities ? [learnStage(deps.capabilities)] : []),
+    ...(deps.experiments ? [experimentStage(deps.gateway, deps.experiments)] : []),
+  ];
+  return compose(stages, invokeTerminal(deps.gateway));
+}
