@@ -5,6 +5,8 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
+    // Installs the Debian packages whose programs tests run (openssl), when missing.
+    globalSetup: ['test/setup/debian.ts'],
     testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: 'forks',

@@ -13,6 +13,7 @@ import { loadConfigFile, type Config } from './config/load.js';
 import { GatewayError } from './core/errors.js';
 import { startHub, startSidecar } from './compose.js';
 import { VERSION } from './version.js';
+import { silentLogger } from './telemetry/logger.js';
 import { resolve } from 'node:path';
 import { unwatchFile, watchFile } from 'node:fs';
 import { buildReport, renderReport } from './experiments/report.js';
@@ -50,6 +51,9 @@ usage:
   switchboard model pull HUB-ID [--models-dir DIR]               fetch a transformers.js ONNX sentence model into models/
   switchboard experiments report NAME --config FILE [--json]     an experiment's results (from the store in the config)
   switchboard compat matrix --config FILE [--json]               tool versions against the backends that serve them
+  switchboard keys create --config FILE --tenant T --agent A --scope S [--scope S2] [--group G] [--expires 30d]
+  switchboard keys list --config FILE [--tenant T] [--json]      API keys (never their secrets)
+  switchboard keys revoke --config FILE ID                       revoke an API key at once
 
 serve and stdio re-read FILE on SIGHUP or when it changes: experiments and pins apply without a restart.
 
@@ -156,6 +160,9 @@ function onSignals(close: () => Promise<void>): void {
 }
 
 async function main(argv: string[]): Promise<void> {
+  // `keys` has its own flags (--tenant, --scope, ...): src/cli-keys.ts parses them.
+  if (argv[0] === 'keys')
+    return void (process.exitCode = (await import('./cli-keys.js')).runKeysCommand(argv.slice(1)));
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
@@ -191,6 +198,18 @@ async function main(argv: string[]): Promise<void> {
   }
   if (command === 'check') {
     const config = load(values.config);
+    // Policy files are parsed and validated against the entity schema too (every problem with file:line:col).
+    if (config.policy.files.length > 0) {
+      const { PolicyFiles } = await import('./policy/loader.js');
+      try {
+        const policy = await PolicyFiles.open({ paths: config.policy.files, log: silentLogger(), pollMs: 0 });
+        const size = policy.current()?.size ?? 0;
+        policy.close();
+        process.stdout.write(`ok: ${size} policy rule(s) in ${config.policy.files.join(', ')}\n`);
+      } catch (error) {
+        fail((error as Error).message);
+      }
+    }
     process.stdout.write(`ok: ${config.servers.length} server(s) in ${config.source}\n`);
     return;
   }

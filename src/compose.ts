@@ -6,6 +6,9 @@
 import type { AddressInfo } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import type { Config } from './config/load.js';
+import { buildIdentity, restrictable, sidecarPrincipal } from './compose-auth.js';
+import { AccessControl } from './gateway/access.js';
+import { PolicyFiles } from './policy/loader.js';
 import { Gateway } from './gateway/gateway.js';
 import { ArgumentValidator } from './mcp/validate.js';
 import { InputExchanges } from './mcp/input-exchange.js';
@@ -134,6 +137,12 @@ function buildCapabilities(
 
 async function core(config: Config, options: ComposeOptions) {
   const log = options.log ?? createLogger({ level: config.log.level });
+  // Policy first: a policy file that does not load stops the start before anything opens.
+  const policy =
+    config.policy.files.length > 0
+      ? await PolicyFiles.open({ paths: config.policy.files, log: log.child({ component: 'policy' }) })
+      : undefined;
+  const access = new AccessControl(policy);
   const db = openDb(config.store.path);
   const gateway = new Gateway({
     config,
@@ -144,6 +153,8 @@ async function core(config: Config, options: ComposeOptions) {
   });
   const notifier = new AgentNotifier();
   gateway.onCatalogChange((change) => notifier.publish(change));
+  // A policy change can move what anyone sees: every agent whose view moved hears of it (notifier.ts).
+  policy?.onChange(() => notifier.publish({ snapshot: gateway.catalog, tools: true, prompts: true, resources: true }));
   // The model loads once agents' first answers are out (see start()), no longer before anything
   // else: only find_capability needs it, and that waits for it (see CapabilityIndexDeps.embedder). Loading it while
   // the upstreams start made them compete for the CPU: on two cores the first full tools/list came
@@ -173,8 +184,11 @@ async function core(config: Config, options: ComposeOptions) {
     version: VERSION,
     exchanges: new InputExchanges(),
     // The call pipeline's order is declared in pipeline/tool-chain.ts; what is configured is chosen here.
+    access,
     toolChain: toolChain({
       gateway,
+      access,
+      authorize: restrictable(config),
       validator,
       maxRequestBytes: config.gateway.maxRequestBytes,
       capabilities,
@@ -183,6 +197,7 @@ async function core(config: Config, options: ComposeOptions) {
   };
   /** Closes the store after the buffered experiment events are written. */
   const closeDb = () => {
+    policy?.close();
     agentDeps.exchanges.close();
     capabilities.flush();
     experimentStore.flush();
@@ -203,7 +218,7 @@ async function core(config: Config, options: ComposeOptions) {
     await ready;
     await model;
   };
-  return { log, closeDb, gateway, notifier, agentDeps, capabilities, experiments, startup, start };
+  return { log, db, closeDb, gateway, notifier, agentDeps, capabilities, experiments, startup, start };
 }
 
 /**
@@ -223,11 +238,12 @@ export async function startHub(
   ]);
   // The bind rule applies to the address actually bound (flag or file), checked before anything opens.
   const host = options.host ?? config.http.host;
-  assertSafeBind(config.http, host);
-  const { log, closeDb, gateway, notifier, agentDeps, capabilities, experiments, startup, start } = await core(
+  assertSafeBind(config, host);
+  const { log, db, closeDb, gateway, notifier, agentDeps, capabilities, experiments, startup, start } = await core(
     config,
     options,
   );
+  const { authenticator, keys } = buildIdentity(config, db, log);
   const endpoint = createMcpEndpoint(agentDeps, notifier, log, { startup });
   const sse = createSseEdge(agentDeps, notifier, log, { startup });
   let shuttingDown = false;
@@ -241,6 +257,8 @@ export async function startHub(
     log,
     isShuttingDown: () => shuttingDown,
     host,
+    authenticator,
+    keys,
   });
   await app.listen({ host, port: options.port ?? config.http.port });
   const port = (app.server.address() as AddressInfo).port;
@@ -276,7 +294,7 @@ export async function startHub(
 /** Starts the sidecar: one agent on this process's stdin/stdout, its opening exchange held (see holdFirstAnswers). */
 export async function startSidecar(config: Config, options: ComposeOptions = {}): Promise<Sidecar> {
   const { log, closeDb, gateway, notifier, agentDeps, experiments, startup, start } = await core(config, options);
-  const edge = serveAgentStdio(agentDeps, notifier, { startup });
+  const edge = serveAgentStdio(agentDeps, notifier, { startup, principal: sidecarPrincipal(config) });
   const ready = start();
   let closing: Promise<void> | undefined;
   return {

@@ -139,11 +139,13 @@ describe('config', () => {
     expect(good.stdout).toMatch(/ok: 3 server/);
   });
 
-  it('refuses to bind beyond loopback without an admin token', async () => {
+  it('refuses to bind beyond loopback without authentication (an admin token alone leaves /mcp open)', async () => {
     const { assertSafeBind } = await import('../src/http/app.js');
     const config = buildConfig({ http: { host: '0.0.0.0' } }, { env: {} });
-    expect(() => assertSafeBind(config.http)).toThrow(/adminToken/);
-    const safe = buildConfig({ http: { host: '0.0.0.0', adminToken: 'a-long-enough-token-123' } }, { env: {} });
-    expect(() => assertSafeBind(safe.http)).not.toThrow();
+    expect(() => assertSafeBind(config)).toThrow(/without authentication; set auth\.mode/);
+    const tokenOnly = buildConfig({ http: { host: '0.0.0.0', adminToken: 'a-long-enough-token-123' } }, { env: {} });
+    expect(() => assertSafeBind(tokenOnly)).toThrow(/auth\.mode/);
+    const safe = buildConfig({ http: { host: '0.0.0.0' }, auth: { mode: 'apiKey' } }, { env: {} });
+    expect(() => assertSafeBind(safe)).not.toThrow();
   });
 });

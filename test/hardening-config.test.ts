@@ -49,27 +49,31 @@ function configFile(text: string, name = 'switchboard.yaml'): string {
 }
 
 describe('defect 1: the loopback rule follows the address actually bound', () => {
-  it('`serve --host 0.0.0.0` without an admin token exits non-zero with a clear message (real CLI)', () => {
+  it('`serve --host 0.0.0.0` without authentication exits non-zero with a clear message (real CLI)', () => {
     const dir = tempDir();
     const file = join(dir, 'switchboard.yaml');
     writeFileSync(file, `http: { port: 0 }\nstore: { path: ${join(dir, 'db.sqlite')} }\nrouting: { model: none }\n`);
     const run = cli(['serve', '--host', '0.0.0.0', '--config', file], { SWITCHBOARD_ADMIN_TOKEN: '' });
     expect(run.signal).toBeNull(); // not killed by the timeout: it refused instead of listening
     expect(run.status).not.toBe(0);
-    expect(run.stderr).toMatch(/refusing to bind 0\.0\.0\.0: .*without a token; set http\.adminToken/);
+    expect(run.stderr).toMatch(/refusing to bind 0\.0\.0\.0: .*without authentication; set auth\.mode/);
   });
 
-  it('startHub refuses a host option beyond loopback without a token, before opening anything', async () => {
+  it('startHub refuses a host option beyond loopback without authentication, before opening anything', async () => {
     const config = makeConfig({}, { routing: { model: 'none' } });
     await expect(startHub(config, { host: '0.0.0.0', log: silentLogger() })).rejects.toThrow(
       /refusing to bind 0\.0\.0\.0/,
     );
   });
 
-  it('with a token, the Host guard follows the bound address: Host: localhost no longer passes on 0.0.0.0', async () => {
+  it('with auth, the Host guard follows the bound address: Host: localhost no longer passes on 0.0.0.0', async () => {
     const config = makeConfig(
       {},
-      { routing: { model: 'none' }, http: { adminToken: 'a-long-enough-admin-token', allowedHosts: ['gw.example'] } },
+      {
+        routing: { model: 'none' },
+        http: { adminToken: 'a-long-enough-admin-token', allowedHosts: ['gw.example'] },
+        auth: { mode: 'apiKey' },
+      },
     );
     const hub = await startHub(config, { host: '0.0.0.0', log: silentLogger() });
     onCleanup(() => hub.close());
@@ -228,4 +232,23 @@ describe('defect 8 (YAML): alias cycles and absurd nesting are config errors wit
 
 it('fixtureEntry servers still load (sanity)', () => {
   expect(makeConfig({ alpha: fixtureEntry('alpha') }).servers).toHaveLength(1);
+});
+
+describe('policy files in `check`', () => {
+  it('a misspelt attribute is an error with file, line and column and a did-you-mean; a good file passes', () => {
+    const dir = tempDir();
+    const file = join(dir, 'switchboard.yaml');
+    writeFileSync(file, 'routing: { model: none }\npolicy: { files: [rules.cedar] }\n');
+    const policy = join(dir, 'rules.cedar');
+    const call = 'action == Switchboard::Action::"call"';
+    writeFileSync(policy, `permit (principal, ${call}, resource) when { resource.destructiv };\n`);
+    const bad = cli(['check', '--config', file]);
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toContain(`${policy}:1:`);
+    expect(bad.stderr).toMatch(/did you mean `destructive`/);
+    writeFileSync(policy, `permit (principal, ${call}, resource) when { !resource.destructive };\n`);
+    const good = cli(['check', '--config', file]);
+    expect(good.stderr).toBe('');
+    expect(good.stdout).toMatch(/ok: 1 policy rule/);
+  });
 });

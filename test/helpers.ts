@@ -96,9 +96,13 @@ export function makeConfig(
     virtualTools?: Record<string, unknown>;
     experiments?: Record<string, unknown>;
     pins?: Record<string, unknown>;
+    auth?: Record<string, unknown>;
+    policy?: Record<string, unknown>;
   } = {},
 ): Config {
   return buildConfig({
+    ...(overrides.auth ? { auth: overrides.auth } : {}),
+    ...(overrides.policy ? { policy: overrides.policy } : {}),
     ...(overrides.virtualTools ? { virtualTools: overrides.virtualTools } : {}),
     ...(overrides.experiments ? { experiments: overrides.experiments } : {}),
     ...(overrides.pins ? { pins: overrides.pins } : {}),

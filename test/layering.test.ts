@@ -15,6 +15,7 @@ const RANK: Record<string, number> = {
   store: 2,
   upstream: 2,
   index: 2,
+  auth: 2,
   catalog: 3,
   router: 3,
   experiments: 3,
@@ -37,6 +38,9 @@ const OWNERS: Record<string, string[]> = {
   'hnswlib-node': ['index'],
   '@huggingface/transformers': ['index'],
   pino: ['telemetry'],
+  undici: ['upstream'],
+  jose: ['auth'],
+  '@cedar-policy/cedar-wasm': ['policy'],
 };
 
 function files(dir: string): string[] {

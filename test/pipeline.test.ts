@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Hub } from '../src/compose.js';
 import { GatewayError } from '../src/core/errors.js';
 import { anonymousPrincipal } from '../src/core/principal.js';
+import { AccessControl } from '../src/gateway/access.js';
 import { compose, type Stage } from '../src/mcp/pipeline/chain.js';
 import type { RequestContext, ToolResult } from '../src/mcp/pipeline/context.js';
 import { errorsStage } from '../src/mcp/pipeline/stages/errors.js';
@@ -22,6 +23,7 @@ import { ArgumentValidator } from '../src/mcp/validate.js';
 import { cleanup, fixtureEntry, makeConfig, startTestHub, textOf } from './helpers.js';
 
 let hub: Hub;
+const access = new AccessControl();
 beforeAll(async () => {
   hub = await startTestHub(makeConfig({ alpha: fixtureEntry('alpha') }));
 });
@@ -30,9 +32,11 @@ afterAll(cleanup);
 /** A context as the agent server builds it (the SDK's handler context reduced to what stages read). */
 function context(name: string, args?: Record<string, unknown>, signal = new AbortController().signal): RequestContext {
   const sdk = { mcpReq: { signal, _meta: undefined, notify: async () => {} } } as unknown as CallContext;
+  const principal = anonymousPrincipal('pipeline-test');
   return {
     method: 'tools/call',
-    principal: anonymousPrincipal('pipeline-test'),
+    principal,
+    view: access.view(principal, hub.gateway.catalog),
     units: { agent: 'pipeline-test', user: undefined, session: 's1' },
     name,
     args,
@@ -82,27 +86,39 @@ describe('compose', () => {
 
 describe('the tool chain', () => {
   it('is declared in one order', () => {
-    const chain = toolChain({ gateway: hub.gateway, validator: new ArgumentValidator(), maxRequestBytes: 1_000 });
+    const chain = toolChain({
+      gateway: hub.gateway,
+      access,
+      validator: new ArgumentValidator(),
+      maxRequestBytes: 1_000,
+    });
     expect(chain.stages).toEqual(['errors', 'resolve', 'size', 'pin', 'validate']);
     const full = toolChain({
       gateway: hub.gateway,
+      access,
+      authorize: true,
       validator: new ArgumentValidator(),
       maxRequestBytes: 1_000,
       capabilities: hub.capabilities,
       experiments: hub.experiments,
     });
-    expect(full.stages).toEqual(['errors', 'resolve', 'size', 'pin', 'validate', 'learn', 'experiment']);
+    expect(full.stages).toEqual(['errors', 'resolve', 'authorize', 'size', 'pin', 'validate', 'learn', 'experiment']);
   });
 
   it('forwards a valid call to the real upstream', async () => {
-    const chain = toolChain({ gateway: hub.gateway, validator: new ArgumentValidator(), maxRequestBytes: 1_000 });
+    const chain = toolChain({
+      gateway: hub.gateway,
+      access,
+      validator: new ArgumentValidator(),
+      maxRequestBytes: 1_000,
+    });
     expect(textOf(await chain(context('alpha__echo', { text: 'hi' })))).toBe('alpha: hi');
   });
 });
 
 describe('stages', () => {
   it('resolve: an unknown name is a JSON-RPC error with a suggestion; a known one sets ctx.tool', async () => {
-    const stage = resolveStage(hub.gateway);
+    const stage = resolveStage(hub.gateway, access);
     const unknown = stage.run(context('alpha__ecko'), never);
     await expect(unknown).rejects.toBeInstanceOf(ProtocolError);
     await expect(unknown).rejects.toThrow(/alpha__echo/);
@@ -120,7 +136,7 @@ describe('stages', () => {
 
   it('pin + validate: arguments that fail the schema are refused with the path of the problem', async () => {
     const ctx = context('alpha__echo', { text: 42 });
-    await resolveStage(hub.gateway).run(ctx, async () => ok);
+    await resolveStage(hub.gateway, access).run(ctx, async () => ok);
     await pinStage(hub.gateway).run(ctx, async () => ok);
     expect(ctx.schemaTool).toBe(ctx.tool?.tool);
     const result = await validateStage(new ArgumentValidator()).run(ctx, never);
@@ -130,7 +146,7 @@ describe('stages', () => {
 
   it('pin: a pin no version satisfies is a tool error naming the pin', async () => {
     const ctx = { ...context('alpha__echo', { text: 'a' }), version: 'sha256:0000' };
-    await resolveStage(hub.gateway).run(ctx, async () => ok);
+    await resolveStage(hub.gateway, access).run(ctx, async () => ok);
     const result = await pinStage(hub.gateway).run(ctx, never);
     expect(result.isError).toBe(true);
     expect(textOf(result)).toMatch(/sha256:0000/);

@@ -11,6 +11,7 @@ import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
 import { GatewayError } from '../core/errors.js';
 import { defaultModelsDir, resolveFrom, withConfigDir, workspaceFolderOf } from './paths.js';
+import { configTlsIssues, resolveTlsPaths, withTlsPaths } from './tls.js';
 import { configSchema, type ParsedConfig } from './schema.js';
 import { toServerSpec, type ServerSpec } from './spec.js';
 
@@ -23,6 +24,10 @@ export interface Config {
   /** `modelsDir` is absolute: as given (against the file's folder), else the models/ shipped with the package. */
   readonly routing: Omit<ParsedConfig['routing'], 'modelsDir'> & { readonly modelsDir: string };
   readonly log: ParsedConfig['log'];
+  /** Accepted credentials and how identity is read (auth-schema.ts). */
+  readonly auth: ParsedConfig['auth'];
+  /** Cedar policy `files` are absolute (resolved against the config file's folder). */
+  readonly policy: ParsedConfig['policy'];
   /** Enabled servers in file order (`servers` first, then `mcpServers`). */
   readonly servers: readonly ServerSpec[];
   /** Gateway-owned fan-out tools by name. */
@@ -268,6 +273,8 @@ export function buildConfig(
       if (data.servers?.[name])
         issues.push({ path: `mcpServers.${name}`, message: `server "${name}" is also defined under servers` });
     }
+    // TLS files are read once here, so a missing or malformed one is reported with the rest (see tls.ts).
+    issues.push(...configTlsIssues(data, base));
   }
   if (issues.length > 0 || !data) {
     throw new GatewayError('CONFIG_INVALID', describeIssues(source, issues), { issues });
@@ -276,16 +283,19 @@ export function buildConfig(
   const servers = Object.entries(entries)
     .filter(([, entry]) => entry.disabled !== true)
     .map(([name, entry]) => toServerSpec(name, entry))
-    .map((spec) => (options.baseDir ? withConfigDir(spec, options.baseDir) : spec));
+    .map((spec) => (options.baseDir ? withConfigDir(spec, options.baseDir) : spec))
+    .map((spec) => withTlsPaths(spec, base));
   return deepFreeze({
     gateway: data.gateway,
-    http: data.http,
+    http: data.http.tls ? { ...data.http, tls: resolveTlsPaths(data.http.tls, base) } : data.http,
     store: { ...data.store, path: resolveFrom(base, data.store.path) },
     routing: {
       ...data.routing,
       modelsDir: data.routing.modelsDir === undefined ? defaultModelsDir() : resolveFrom(base, data.routing.modelsDir),
     },
     log: data.log,
+    auth: data.auth,
+    policy: { files: data.policy.files.map((file) => resolveFrom(base, file)) },
     virtualTools: data.virtualTools,
     experiments: data.experiments,
     pins: data.pins,

@@ -8,6 +8,7 @@
  * one internal form (`ServerSpec` with its `UpstreamSpec` instances).
  */
 import { z } from 'zod';
+import { authSchema, policySchema } from './auth-schema.js';
 import { unknownKeysMessage } from './keys.js';
 
 const stringMap = z.record(z.string(), z.string());
@@ -47,6 +48,29 @@ function strictEntry<T extends z.ZodRawShape>(shape: T) {
 /** Transport fields: a stdio command or an HTTP url (the `mcpServers` shape). */
 const transportKind = z.enum(['stdio', 'http', 'streamable-http', 'streamableHttp', 'sse']);
 const httpUrl = z.url({ protocol: /^https?$/ });
+/** A PEM file's path (relative paths resolve against the config file's folder; read at load, never shown). */
+const pemFile = z.string().min(1);
+
+/** TLS towards an HTTPS upstream: the CA to trust, the client certificate to present (mTLS), the name to verify. */
+export const upstreamTlsSchema = strictEntry({
+  /** PEM file of the CA(s) that sign the server's certificate; replaces Node's default roots for this server. */
+  ca: pemFile.optional(),
+  /** PEM file of the client certificate (chain) presented to the server; needs `key`. */
+  cert: pemFile.optional(),
+  /** PEM file of the client certificate's private key (unencrypted). */
+  key: pemFile.optional(),
+  /** Name sent in SNI and checked against the server's certificate (default: the url's host). */
+  servername: z.string().min(1).optional(),
+  /** false accepts any server certificate (testing only); default true. */
+  rejectUnauthorized: z.boolean().optional(),
+}).superRefine((tls, ctx) => {
+  if ((tls.cert === undefined) !== (tls.key === undefined))
+    ctx.addIssue({
+      code: 'custom',
+      path: [tls.cert === undefined ? 'cert' : 'key'],
+      message: 'a client certificate needs both cert and key',
+    });
+});
 
 const transportFields = {
   type: transportKind.optional(),
@@ -60,6 +84,8 @@ const transportFields = {
   /** Windsurf's name for `url`. */
   serverUrl: httpUrl.optional(),
   headers: stringMap.optional(),
+  /** TLS settings for an https:// url (CA, client certificate for mTLS, server name). */
+  tls: upstreamTlsSchema.optional(),
 };
 
 type TransportFields = { [K in keyof typeof transportFields]?: z.infer<(typeof transportFields)[K]> };
@@ -83,6 +109,8 @@ function checkTransport(entry: TransportFields, ctx: z.RefinementCtx): void {
       });
     if (entry.headers !== undefined)
       ctx.addIssue({ code: 'custom', path: ['headers'], message: 'headers apply to HTTP servers only' });
+    if (entry.tls !== undefined)
+      ctx.addIssue({ code: 'custom', path: ['tls'], message: 'tls applies to HTTP servers only' });
     return;
   }
   if (url === undefined) {
@@ -93,6 +121,8 @@ function checkTransport(entry: TransportFields, ctx: z.RefinementCtx): void {
         kind === undefined ? 'a server needs either a command (stdio) or a url (HTTP)' : `a ${kind} server needs a url`,
     });
   }
+  if (entry.tls !== undefined && url?.startsWith('http:'))
+    ctx.addIssue({ code: 'custom', path: ['tls'], message: 'tls applies to https:// urls; this url is http://' });
   for (const key of ['command', 'args', 'env', 'cwd'] as const) {
     if (entry[key] !== undefined)
       ctx.addIssue({ code: 'custom', path: [key], message: `${key} applies to stdio servers only` });
@@ -325,6 +355,25 @@ export const configSchema = z
         ),
         /** Extra Host names accepted on /mcp when binding beyond loopback (DNS-rebinding protection). */
         allowedHosts: z.array(z.string()).default([]),
+        /** Serve HTTPS; with requestClientCert, clients' certificates signed by `ca` are verified (mTLS). */
+        tls: strictEntry({
+          /** PEM files of the hub's certificate (chain) and its private key. */
+          cert: pemFile,
+          key: pemFile,
+          /** PEM file of the CA(s) that sign client certificates. */
+          ca: pemFile.optional(),
+          /** Ask clients for a certificate; a verified one can be a principal. Needs ca. */
+          requestClientCert: z.boolean().default(false),
+        })
+          .superRefine((tls, ctx) => {
+            if (tls.requestClientCert && tls.ca === undefined)
+              ctx.addIssue({
+                code: 'custom',
+                path: ['ca'],
+                message: 'requestClientCert needs ca: the CA that signs the client certificates to accept',
+              });
+          })
+          .optional(),
         /** 2025-era `/mcp` sessions: closed after idleMs without a request or open stream; capped. */
         sessions: z
           .object({
@@ -343,6 +392,10 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    /** Who may connect and how identity is read (see auth-schema.ts). */
+    auth: authSchema,
+    /** Cedar policy files deciding what each principal may see and call. */
+    policy: policySchema,
     store: z
       .object({
         /** An empty path would open an anonymous temporary database (lost at exit), so it is refused. */

@@ -5,7 +5,7 @@
  * Every entry, whether it came from a config file, an `mcpServers` file or the admin API, is
  * translated here once; nothing downstream looks at the file shape again.
  */
-import type { circuitSchema, retrySchema, ServerEntry } from './schema.js';
+import type { circuitSchema, retrySchema, ServerEntry, upstreamTlsSchema } from './schema.js';
 import type { z } from 'zod';
 
 /** How the gateway negotiates the protocol era with an upstream. */
@@ -45,7 +45,12 @@ export interface HttpSpec extends SpecBase {
    * set for a url ending in `/sse` with no `type` (how Cursor and Cline files name SSE servers).
    */
   readonly fallback: 'none' | 'sse';
+  /** TLS towards an https:// url: file paths (absolute once loaded from a file), never their contents. */
+  readonly tls: UpstreamTls | undefined;
 }
+
+/** An HTTPS upstream's TLS settings (see `upstreamTlsSchema`). */
+export type UpstreamTls = z.infer<typeof upstreamTlsSchema>;
 
 /** One upstream server, as the gateway runs it. */
 export type UpstreamSpec = StdioSpec | HttpSpec;
@@ -72,7 +77,7 @@ export interface ServerSpec {
 
 type Transport = Pick<
   ServerEntry,
-  'type' | 'transportType' | 'command' | 'args' | 'env' | 'cwd' | 'url' | 'serverUrl' | 'headers'
+  'type' | 'transportType' | 'command' | 'args' | 'env' | 'cwd' | 'url' | 'serverUrl' | 'headers' | 'tls'
 >;
 
 /** True for a url whose path ends in `/sse` (query and a trailing slash aside). */
@@ -110,6 +115,7 @@ function toInstance(
     url,
     headers: entry.headers ?? {},
     fallback: type === undefined && endsInSse(url) ? 'sse' : 'none',
+    tls: entry.tls,
   };
 }
 

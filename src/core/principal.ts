@@ -35,3 +35,25 @@ export const DEFAULT_TENANT = 'default';
 export function anonymousPrincipal(agent = 'anonymous', user?: string): Principal {
   return { tenant: DEFAULT_TENANT, agent, user, groups: [], scopes: undefined, source: 'none' };
 }
+
+/**
+ * True when two requests come from the same identity (a session opened by one principal must not be
+ * used by another): same source, tenant, agent and credential subject. Both anonymous: the same.
+ */
+export function samePrincipal(a: Principal | undefined, b: Principal | undefined): boolean {
+  if (!a || !b) return a === b;
+  return a.source === b.source && a.tenant === b.tenant && a.agent === b.agent && a.subject === b.subject;
+}
+
+/** A principal's identity and grants as one string (a cache key: equal keys, equal rights). */
+export function principalKey(principal: Principal): string {
+  return JSON.stringify([
+    principal.source,
+    principal.tenant,
+    principal.agent,
+    principal.subject ?? null,
+    principal.user ?? null,
+    principal.groups,
+    principal.scopes ?? null,
+  ]);
+}

@@ -17,6 +17,11 @@ export interface AgentSession {
   readonly channel: AgentChannel;
   /** Tells the agent a resource it subscribed to changed. */
   resourceUpdated(uri: string): void;
+  /**
+   * Whether the agent may hear from `server` (its principal sees something of it): log messages and
+   * requests outside a call never come from a server the agent cannot see. Absent: every server.
+   */
+  mayHear?(server: string): boolean;
 }
 
 /** What the registry asks of the upstreams. */
@@ -71,10 +76,11 @@ export class AgentRegistry {
     return this.#sessions.size;
   }
 
-  /** The channel for a request outside any call: the one connected agent, if there is exactly one. */
-  sole(): AgentChannel | undefined {
+  /** The channel for `server`'s request outside any call: the one connected agent, if there is exactly one and it may hear from the server. */
+  sole(server: string): AgentChannel | undefined {
     if (this.#sessions.size !== 1) return undefined;
-    return this.#sessions.values().next().value?.channel;
+    const session = this.#sessions.values().next().value;
+    return session && (session.mayHear?.(server) ?? true) ? session.channel : undefined;
   }
 
   /** The level a connection asked for (undefined: never asked). */
@@ -92,7 +98,8 @@ export class AgentRegistry {
   broadcastLog(server: string, message: LogMessage): void {
     for (const [connection, level] of this.#levels) {
       if (!passesLevel(message.level, level)) continue;
-      this.#sessions.get(connection)?.channel.log(server, message);
+      const session = this.#sessions.get(connection);
+      if (session && (session.mayHear?.(server) ?? true)) session.channel.log(server, message);
     }
   }
 

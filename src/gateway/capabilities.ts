@@ -39,6 +39,11 @@ export interface FindRequest {
   readonly denseWeight?: number;
   /** Use this decision id (so an experiment exposure recorded before the search links to it). */
   readonly decisionId?: string;
+  /**
+   * Only these tools are candidates (the caller's view): applied inside the index search, before
+   * fusion and scoring, so nothing hidden shapes a score, a confidence, a group or a count.
+   */
+  readonly visible?: (id: string) => boolean;
 }
 
 /** A find_capability answer. */
@@ -98,6 +103,8 @@ export interface RouteOptions {
   readonly signals: ReadonlyMap<string, ServerSignal>;
   /** Drops candidates the current catalog no longer has. */
   readonly allow?: (id: string) => boolean;
+  /** Restricts the search itself to these tools (see FindRequest.visible). */
+  readonly visible?: (id: string) => boolean;
   /** How the index tokenizes (to show matched terms as the need wrote them); the product's default if absent. */
   readonly tokenize?: TokenizeOptions;
 }
@@ -122,6 +129,7 @@ export async function routeNeed(index: CapabilityIndex, need: string, options: R
   const hits = await index.search(need, {
     k: options.k,
     ...(options.servers ? { servers: options.servers } : {}),
+    ...(options.visible ? { visible: options.visible } : {}),
     ...(options.mode ? { mode: options.mode } : {}),
   });
   const fused = zFuse(hits.lexical, hits.dense, options.mode === 'dense' ? 1 : options.denseWeight);
@@ -210,6 +218,7 @@ export class Capabilities {
     const ranking = await routeNeed(this.#index, need, {
       k,
       ...(request.servers ? { servers: request.servers } : {}),
+      ...(request.visible ? { visible: request.visible } : {}),
       ...(request.mode ? { mode: request.mode } : {}),
       denseWeight: request.denseWeight ?? this.#options.denseWeight,
       scorer: this.#options.scorer,

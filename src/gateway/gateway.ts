@@ -23,6 +23,7 @@ import type { LogMessage } from '../core/channel.js';
 import { AgentRegistry } from './agents.js';
 import type { EraMemo } from '../core/era-memo.js';
 import { Federation, type CatalogChange } from '../catalog/federation.js';
+import { templateMatches } from '../catalog/uri-template.js';
 import type { CatalogSnapshot, CatalogTool } from '../catalog/snapshot.js';
 import { fanOut, type FanoutBranch, type FanoutStrategy } from '../resilience/fanout.js';
 import { retrySafe } from '../resilience/retry.js';
@@ -76,6 +77,15 @@ export interface CallOptions extends ForwardOptions {
   readonly agent?: string;
   /** Only these instances (an experiment arm's route). */
   readonly instances?: readonly string[];
+}
+
+/** What a caller may see, for resolving names (see gateway/access.ts CatalogView). */
+export interface ToolVisibility {
+  /** Tools the caller may list: the only ones it can name, and the only suggestions it gets. */
+  readonly tools: readonly CatalogTool[];
+  readonly has: (id: string) => boolean;
+  /** Whether the caller may learn that `server` exists (it is down, so it has no tools to see). */
+  readonly mayKnowServer: (server: string, id: string) => boolean;
 }
 
 /** The federating, routing gateway. */
@@ -214,13 +224,18 @@ export class Gateway {
   }
 
   /** Looks up a tool by its exposed id, or fails with suggestions. */
-  resolveTool(id: string, snapshot: CatalogSnapshot = this.catalog): CatalogTool {
+  resolveTool(id: string, snapshot: CatalogSnapshot = this.catalog, visible?: ToolVisibility): CatalogTool {
     const tool = snapshot.toolById.get(id);
-    if (tool) return tool;
+    // A tool the caller may not see reads exactly like one that does not exist.
+    if (tool && (!visible || visible.has(id))) return tool;
     // A tool of a server that is configured but down: say so instead of "unknown tool".
     const separator = this.config.gateway.separator;
-    for (const [server, { pool }] of this.#upstreams) {
-      if (id.startsWith(`${server}${separator}`) && pool.state !== 'ready') {
+    for (const [server, { pool }] of tool ? [] : this.#upstreams) {
+      if (
+        id.startsWith(`${server}${separator}`) &&
+        pool.state !== 'ready' &&
+        (!visible || visible.mayKnowServer(server, id))
+      ) {
         const status = pool.status();
         const lastError = status.lastError === undefined ? '' : `: ${redactText(status.lastError, this.#secrets)}`;
         throw new GatewayError(
@@ -232,7 +247,7 @@ export class Gateway {
     }
     const close = suggest(
       id,
-      snapshot.tools.map((t) => t.id),
+      (visible?.tools ?? snapshot.tools).map((t) => t.id),
     );
     throw new GatewayError(
       'UNKNOWN_TOOL',
@@ -296,12 +311,17 @@ export class Gateway {
     return this.#upstream(prompt.server).getPrompt(prompt.name, args, options);
   }
 
+  /** The server a resource URI belongs to: the one that lists it, else one whose template matches it. */
+  resourceOwner(uri: string, snapshot: CatalogSnapshot = this.catalog): string | undefined {
+    return (
+      snapshot.resourceOwner.get(uri) ??
+      snapshot.resourceTemplates.find((t) => templateMatches(t.uriTemplate, uri))?.server
+    );
+  }
+
   /** Routes resources/read to the server that lists the URI, else to one whose template matches it. */
   async readResource(uri: string, options: ForwardOptions): Promise<ReadResourceResult> {
-    const snapshot = this.catalog;
-    const owner =
-      snapshot.resourceOwner.get(uri) ??
-      snapshot.resourceTemplates.find((t) => templateMatches(t.uriTemplate, uri))?.server;
+    const owner = this.resourceOwner(uri);
     if (!owner) throw new GatewayError('UNKNOWN_RESOURCE', `no connected server offers resource "${uri}"`, { uri });
     return this.#upstream(owner).readResource(uri, options);
   }
@@ -326,15 +346,6 @@ export class Gateway {
     const pool = this.#upstream(owner);
     if (!pool.supports('completions')) return emptyCompletion();
     return pool.complete(params, options);
-  }
-
-  /** The server that owns a resource URI: the one that lists it, else one whose template matches it. */
-  resourceOwner(uri: string): string | undefined {
-    const snapshot = this.catalog;
-    return (
-      snapshot.resourceOwner.get(uri) ??
-      snapshot.resourceTemplates.find((t) => templateMatches(t.uriTemplate, uri))?.server
-    );
   }
 
   /** Subscribes an agent connection to a resource's updates (reference-counted upstream). */
@@ -482,7 +493,7 @@ export class Gateway {
       {
         onLog: (message, channel) => this.#upstreamLog(server, message, channel),
         onResourceUpdated: (uri) => this.agents.resourceUpdated(server, uri),
-        outside: () => this.agents.sole(),
+        outside: () => this.agents.sole(server),
       },
     );
     const level = this.agents.upstreamLevel;
@@ -669,15 +680,6 @@ export class Gateway {
 
 function round(ms: number): number {
   return Math.round(ms * 100) / 100;
-}
-
-/** RFC 6570 level-1 matching, enough to route a URI to the template that produced it. */
-function templateMatches(template: string, uri: string): boolean {
-  const pattern = template
-    .split(/(\{[^}]+\})/)
-    .map((part) => (part.startsWith('{') ? '[^/]+' : part.replace(/[.*+?^$()|[\]\\]/g, '\\$&')))
-    .join('');
-  return new RegExp(`^${pattern}$`).test(uri);
 }
 
 /** Pino's method for each MCP log level. */

@@ -5,7 +5,7 @@
  * Every error is a GatewayError rendered by the app's one error handler.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { GatewayError } from '../core/errors.js';
 import type { Capabilities } from '../gateway/capabilities.js';
 import type { ExperimentRunner } from '../gateway/experiments.js';
@@ -20,22 +20,16 @@ export function bearerMatches(header: string | undefined, token: string): boolea
   return timingSafeEqual(digest(header ?? ''), digest(`Bearer ${token}`));
 }
 
-/** Registers the /v1 routes. `adminToken`, when set, is required as a bearer token. */
+/** Registers the /v1 routes behind `guard` (the admin token or an admin-scoped credential: see auth-hook.ts). */
 export function registerAdminRoutes(
   app: FastifyInstance,
   deps: { gateway: Gateway; capabilities: Capabilities; experiments: ExperimentRunner },
-  adminToken: string | undefined,
+  guard: (request: FastifyRequest, reply: FastifyReply) => Promise<void>,
 ): void {
   const { gateway, capabilities, experiments } = deps;
   app.register(
     async (v1) => {
-      if (adminToken) {
-        v1.addHook('onRequest', async (request) => {
-          if (!bearerMatches(request.headers.authorization, adminToken)) {
-            throw new GatewayError('UNAUTHORIZED', 'the admin API needs "Authorization: Bearer <http.adminToken>"');
-          }
-        });
-      }
+      v1.addHook('onRequest', guard);
 
       v1.get('/servers', async () => ({ servers: [...gateway.listServers(), ...gateway.listDisabled()] }));
 

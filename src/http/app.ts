@@ -15,7 +15,12 @@ import type { Gateway } from '../gateway/gateway.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { McpEndpoint } from './mcp-route.js';
 import type { SseEdge } from './sse-edge.js';
+import type { ApiKeys } from '../auth/api-keys.js';
+import type { Authenticator } from '../auth/authenticator.js';
 import { registerAdminRoutes } from './admin.js';
+import { installAuth } from './auth-hook.js';
+import { registerKeyRoutes } from './keys-route.js';
+import { httpsServerOptions } from './client-cert.js';
 import { exceedsJsonDepth, isJsonDepthError, jsonDepthError, MAX_JSON_DEPTH } from './json-depth.js';
 
 const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1', '[::1]']);
@@ -26,14 +31,15 @@ export function isLoopback(host: string): boolean {
 }
 
 /**
- * Refuses to expose the admin API without a token. `host` is the address actually bound (a `--host`
- * flag, the file or the environment: whatever set it); it defaults to `http.host`.
+ * Refuses to serve other machines without authentication: beyond loopback, `auth.mode` must accept a
+ * credential (apiKey, jwt, mtls). `host` is the address actually bound (a `--host` flag, the file or
+ * the environment: whatever set it); it defaults to `http.host`.
  */
-export function assertSafeBind(config: Config['http'], host: string = config.host): void {
-  if (!isLoopback(host) && !config.adminToken) {
+export function assertSafeBind(config: Pick<Config, 'http' | 'auth'>, host: string = config.http.host): void {
+  if (!isLoopback(host) && config.auth.mode.includes('none')) {
     throw new GatewayError(
       'CONFIG_INVALID',
-      `refusing to bind ${host}: the admin API (/v1) would be reachable from other machines without a token; set http.adminToken (e.g. adminToken: \${SWITCHBOARD_ADMIN_TOKEN}) or bind 127.0.0.1`,
+      `refusing to bind ${host}: /mcp and the admin API (/v1) would be open to other machines without authentication; set auth.mode (apiKey, jwt or mtls; see the README's "Authentication") or bind 127.0.0.1`,
     );
   }
 }
@@ -49,6 +55,10 @@ export interface HttpAppDeps {
   readonly sse?: SseEdge;
   readonly log: Logger;
   readonly isShuttingDown: () => boolean;
+  /** Inbound authentication (auth.mode and its verifiers). */
+  readonly authenticator: Authenticator;
+  /** API keys (`/v1/keys`); absent when the store has none (a sidecar). */
+  readonly keys?: ApiKeys | undefined;
   /** The address the app will listen on, when not `config.http.host` (a `--host` flag): the bind rule and
    *  the Host/Origin guard follow it. */
   readonly host?: string;
@@ -58,15 +68,18 @@ export interface HttpAppDeps {
 export function buildHttpApp(deps: HttpAppDeps): FastifyInstance {
   const { config, gateway, endpoint } = deps;
   const host = deps.host ?? config.http.host;
-  assertSafeBind(config.http, host);
-  const app: FastifyInstance = Fastify({
+  assertSafeBind(config, host);
+  const tls = config.http.tls;
+  const app = Fastify({
     logger: false,
     bodyLimit: config.gateway.maxRequestBytes,
     forceCloseConnections: true,
     // A `__proto__` key is data, not invalid JSON: dropped from the parsed body (it could only ever set
     // an object's prototype), never answered with a parse error.
     onProtoPoisoning: 'remove',
-  });
+    // http.tls: HTTPS, and client certificates requested (verified by the app: see client-cert.ts).
+    ...(tls ? { https: httpsServerOptions(tls) } : {}),
+  }) as unknown as FastifyInstance; // an https.Server serves the same routes; only its type differs
 
   // JSON bodies: nesting bounded before parsing (see json-depth.ts), then fastify's own parser.
   const parseJson = app.getDefaultJsonParser(
@@ -163,7 +176,7 @@ export function buildHttpApp(deps: HttpAppDeps): FastifyInstance {
     });
     app.post('/messages', async (request, reply) => {
       reply.hijack();
-      sse.post((request.query as { sessionId?: string }).sessionId, request.body, reply.raw);
+      sse.post((request.query as { sessionId?: string }).sessionId, request.body, request.raw, reply.raw);
     });
   }
 
@@ -178,10 +191,14 @@ export function buildHttpApp(deps: HttpAppDeps): FastifyInstance {
     });
   });
 
-  registerAdminRoutes(
-    app,
-    { gateway, capabilities: deps.capabilities, experiments: deps.experiments },
-    config.http.adminToken,
-  );
+  const guard = installAuth(app, {
+    authenticator: deps.authenticator,
+    adminToken: config.http.adminToken,
+    resource: config.auth.resource,
+    authorizationServers: config.auth.jwt ? [config.auth.jwt.issuer] : [],
+    log: deps.log,
+  });
+  registerAdminRoutes(app, { gateway, capabilities: deps.capabilities, experiments: deps.experiments }, guard);
+  if (deps.keys) registerKeyRoutes(app, deps.keys, { guard });
   return app;
 }

@@ -20,9 +20,14 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { NodeStreamableHTTPServerTransport, toNodeHandler } from '@modelcontextprotocol/node';
 import { createMcpHandler, isInitializeRequest } from '@modelcontextprotocol/server';
 import type { Logger } from '../telemetry/logger.js';
-import { createAgentServer, type AgentServerDeps } from '../mcp/agent-server.js';
+import { createAgentServer, watchView, type AgentServerDeps } from '../mcp/agent-server.js';
 import type { AgentNotifier } from '../mcp/notifier.js';
+import { principalKey, samePrincipal, type Principal } from '../core/principal.js';
+import { principalOf } from './auth-hook.js';
 import { SessionTable, type SessionLimits } from './sessions.js';
+
+/** Principals with a 2026-07-28 handler of their own at once (see modernFor). */
+const MAX_HANDLERS = 1_000;
 
 /** Serves `/mcp`; `close()` ends every session and in-flight exchange. */
 export interface McpEndpoint {
@@ -47,22 +52,59 @@ export function createMcpEndpoint(
   options: McpEndpointOptions = {},
 ): McpEndpoint {
   const { startup } = options;
-  const modern = createMcpHandler(
-    async () => {
-      await startup;
-      return createAgentServer(deps);
-    },
-    {
-      maxRequestBodySize: deps.maxRequestBytes,
-      onerror: (error) => log.debug({ err: error.message }, 'mcp handler error'),
-    },
-  );
-  notifier.addPublisher(modern.notify);
-  const modernNode = toNodeHandler(modern);
+  /**
+   * 2026-07-28 handlers: one for unauthenticated callers, and one per principal with auth, so that a
+   * `subscriptions/listen` stream (the handler's event bus) hears only of changes its principal can
+   * see. Bounded: past MAX_HANDLERS the least recently used handler is closed (its streams end; the
+   * clients listen again).
+   */
+  const handlers = new Map<string, { node: ReturnType<typeof toNodeHandler>; close: () => Promise<void> }>();
+  const modernFor = (principal: Principal | undefined) => {
+    const key = principal ? principalKey(principal) : '';
+    let entry = handlers.get(key);
+    if (entry) {
+      handlers.delete(key);
+      handlers.set(key, entry);
+      return entry.node;
+    }
+    const handler = createMcpHandler(
+      async () => {
+        await startup;
+        return createAgentServer(deps, { principal });
+      },
+      {
+        maxRequestBodySize: deps.maxRequestBytes,
+        onerror: (error) => log.debug({ err: error.message }, 'mcp handler error'),
+      },
+    );
+    const watch = principal
+      ? () => {
+          const view = deps.access.view(principal, deps.gateway.catalog);
+          return view.full ? undefined : view.fingerprints();
+        }
+      : undefined;
+    const unpublish = notifier.addPublisher(handler.notify, watch);
+    entry = {
+      node: toNodeHandler(handler),
+      close: async () => {
+        unpublish();
+        await handler.close();
+      },
+    };
+    handlers.set(key, entry);
+    if (handlers.size > MAX_HANDLERS) {
+      const [oldest, evicted] = handlers.entries().next().value as [string, { close: () => Promise<void> }];
+      handlers.delete(oldest);
+      void evicted.close();
+    }
+    return entry.node;
+  };
   const sessions = new SessionTable<NodeStreamableHTTPServerTransport>(
     options.sessions ?? deps.gateway.config.http.sessions,
     log,
   );
+  /** Who opened each session: later requests must come from the same principal. */
+  const owners = new WeakMap<NodeStreamableHTTPServerTransport, Principal | undefined>();
 
   async function openSession(req: IncomingMessage, res: ServerResponse, body: unknown): Promise<void> {
     const address = req.socket.remoteAddress ?? 'unknown';
@@ -74,6 +116,8 @@ export function createMcpEndpoint(
       },
     });
     const entry = sessions.admit(address, transport);
+    const principal = principalOf(req);
+    owners.set(transport, principal);
     if ('limit' in entry) {
       log.warn({ address, limit: entry.limit, value: entry.value }, 'session refused: every session busy');
       const scope = entry.limit === 'max' ? 'open sessions' : 'open sessions from your address';
@@ -94,8 +138,8 @@ export function createMcpEndpoint(
     transport.onclose = () => sessions.remove(entry);
     try {
       await startup;
-      const server = createAgentServer(deps, { sessionful: true });
-      notifier.track(server);
+      const server = createAgentServer(deps, { sessionful: true, principal });
+      notifier.track(server, watchView(deps, server, principal));
       await server.connect(transport);
       await transport.handleRequest(req, res, body);
     } finally {
@@ -110,7 +154,8 @@ export function createMcpEndpoint(
       const sessionId = Array.isArray(header) ? header[0] : header;
       if (sessionId !== undefined) {
         const entry = sessions.get(sessionId);
-        if (!entry) {
+        // Another principal's session reads as unknown: a session id alone is worth nothing to someone else.
+        if (!entry || !samePrincipal(owners.get(entry.resource), principalOf(req))) {
           res.writeHead(404, { 'content-type': 'application/json' }).end(
             JSON.stringify({
               jsonrpc: '2.0',
@@ -128,14 +173,15 @@ export function createMcpEndpoint(
         await openSession(req, res, body);
         return;
       }
-      await modernNode(req, res, body);
+      await modernFor(principalOf(req))(req, res, body);
     },
     get sessions() {
       return sessions.size;
     },
     async close() {
       await sessions.close();
-      await modern.close();
+      await Promise.all([...handlers.values()].map((h) => h.close()));
+      handlers.clear();
     },
   };
 }

@@ -8,7 +8,9 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { JSONRPCMessage, Transport } from '@modelcontextprotocol/server';
-import { createAgentServer, type AgentServerDeps } from '../mcp/agent-server.js';
+import { samePrincipal, type Principal } from '../core/principal.js';
+import { createAgentServer, watchView, type AgentServerDeps } from '../mcp/agent-server.js';
+import { principalOf } from './auth-hook.js';
 import type { AgentNotifier } from '../mcp/notifier.js';
 import type { Logger } from '../telemetry/logger.js';
 
@@ -58,8 +60,11 @@ class SseServerTransport implements Transport {
 /** The `/sse` and `/messages` endpoints; `close()` ends every stream. */
 export interface SseEdge {
   open(req: IncomingMessage, res: ServerResponse): Promise<void>;
-  /** Delivers a POSTed body; answers 202, or 400/404 when the session is missing. */
-  post(sessionId: string | undefined, body: unknown, res: ServerResponse): void;
+  /**
+   * Delivers a POSTed body; answers 202, or 400/404 when the session is missing (or belongs to another
+   * principal: that reads as missing, so a session id alone is worth nothing to someone else).
+   */
+  post(sessionId: string | undefined, body: unknown, req: IncomingMessage, res: ServerResponse): void;
   readonly sessions: number;
   close(): Promise<void>;
 }
@@ -72,23 +77,30 @@ export function createSseEdge(
   options: { startup?: Promise<unknown> } = {},
 ): SseEdge {
   const sessions = new Map<string, SseServerTransport>();
+  const owners = new Map<string, Principal | undefined>();
   const reply = (res: ServerResponse, status: number, text: string) =>
     res.writeHead(status, { 'content-type': 'text/plain' }).end(text);
   return {
-    async open(_req, res) {
+    async open(req, res) {
       await options.startup; // like /mcp: the first answers wait for the initial servers (gateway.startupWaitMs)
       const transport = new SseServerTransport('/messages', res);
+      const principal = principalOf(req);
       sessions.set(transport.sessionId, transport);
-      transport.onclose = () => sessions.delete(transport.sessionId);
-      const server = createAgentServer(deps, { sessionful: true });
-      notifier.track(server);
+      owners.set(transport.sessionId, principal);
+      transport.onclose = () => {
+        sessions.delete(transport.sessionId);
+        owners.delete(transport.sessionId);
+      };
+      const server = createAgentServer(deps, { sessionful: true, principal });
+      notifier.track(server, watchView(deps, server, principal));
       await server.connect(transport);
       log.debug({ session: transport.sessionId }, 'legacy SSE session opened');
     },
-    post(sessionId, body, res) {
+    post(sessionId, body, req, res) {
       if (!sessionId) return reply(res, 400, 'Missing sessionId query parameter');
       const transport = sessions.get(sessionId);
-      if (!transport) return reply(res, 404, 'Session not found; open a new stream with GET /sse');
+      if (!transport || !samePrincipal(owners.get(sessionId), principalOf(req)))
+        return reply(res, 404, 'Session not found; open a new stream with GET /sse');
       const messages = (Array.isArray(body) ? body : [body]) as JSONRPCMessage[];
       if (messages.some((m) => typeof m !== 'object' || m === null || (m as { jsonrpc?: unknown }).jsonrpc !== '2.0')) {
         return reply(res, 400, 'Body must be a JSON-RPC 2.0 message');
@@ -102,6 +114,7 @@ export function createSseEdge(
     async close() {
       await Promise.all([...sessions.values()].map((t) => t.close()));
       sessions.clear();
+      owners.clear();
     },
   };
 }

@@ -143,22 +143,41 @@ export class CapabilityIndex {
     return { added: changed.length, removed, embedded, fromCache };
   }
 
-  /** Lexical and dense hits for a need (restricted to `servers` when given) and the candidates behind them. */
+  /**
+   * Lexical and dense hits for a need and the candidates behind them, restricted to `servers` and to
+   * `visible` tools when given. The restriction applies to each list before it is cut to the pool, so
+   * a caller's hits are what a catalog of only its tools would rank (a restrictive filter fetches
+   * deeper until the pool is full or the index is exhausted).
+   */
   async search(
     query: string,
-    options: { k: number; servers?: readonly string[]; mode?: SearchMode },
+    options: { k: number; servers?: readonly string[]; visible?: (id: string) => boolean; mode?: SearchMode },
   ): Promise<{ lexical: Hit[]; dense: Hit[]; candidates: Map<string, IndexCandidate> }> {
     const mode = options.mode ?? (this.#vectors ? 'hybrid' : 'lexical');
     const pool = Math.max(this.#deps.pool ?? 50, options.k * 4);
-    const allow = options.servers?.length ? new Set(options.servers) : undefined;
-    const keep = (hits: Hit[]) =>
-      (allow ? hits.filter((h) => allow.has(this.#docs.get(h.id)?.doc.server ?? '')) : hits).slice(0, pool);
-    const over = allow ? pool * 4 : pool;
-    const lexical = mode === 'dense' ? [] : keep(this.#deps.lexical.search(query, over));
+    const servers = options.servers?.length ? new Set(options.servers) : undefined;
+    const { visible } = options;
+    const keeps =
+      servers || visible
+        ? (id: string) => (!servers || servers.has(this.#docs.get(id)?.doc.server ?? '')) && (!visible || visible(id))
+        : undefined;
+    /** The first `pool` kept hits of `search`, fetching deeper while the filter leaves the pool short. */
+    const restricted = (search: (k: number) => Hit[]): Hit[] => {
+      if (!keeps) return search(pool);
+      let want = pool * 4;
+      for (;;) {
+        const hits = search(want);
+        const kept = hits.filter((h) => keeps(h.id));
+        if (kept.length >= pool || hits.length < want || want >= this.#docs.size) return kept.slice(0, pool);
+        want = Math.min(this.#docs.size, want * 4);
+      }
+    };
+    const lexical = mode === 'dense' ? [] : restricted((k) => this.#deps.lexical.search(query, k));
     let dense: Hit[] = [];
     if (mode !== 'lexical' && this.#vectors && this.#embedder) {
       const [vector] = await this.#embedder.embed([query]);
-      if (vector) dense = keep(this.#vectors.search(vector, over));
+      const vectors = this.#vectors;
+      if (vector) dense = restricted((k) => vectors.search(vector, k));
     }
     const queryTerms = [...new Set(this.#deps.tokenize(query))];
     const n = Math.max(1, this.#docs.size);

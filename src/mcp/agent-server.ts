@@ -16,7 +16,8 @@ import {
   type Tool,
 } from '@modelcontextprotocol/server';
 import { asGatewayError, GatewayError } from '../core/errors.js';
-import { anonymousPrincipal } from '../core/principal.js';
+import { anonymousPrincipal, type Principal } from '../core/principal.js';
+import type { AccessControl, CatalogView } from '../gateway/access.js';
 import type { Capabilities } from '../gateway/capabilities.js';
 import type { ExperimentRunner, UnitIds } from '../gateway/experiments.js';
 import { clip, MAX_NAME_LENGTH, MAX_NEED_LENGTH, MAX_URI_LENGTH, tooLong } from '../gateway/suggest.js';
@@ -33,6 +34,7 @@ import {
   withRouting,
   type RoutedCall,
 } from './meta-tools.js';
+import type { ViewWatch } from './notifier.js';
 import { paginate } from './paginate.js';
 import { asProtocolError, toProtocolError } from './protocol-errors.js';
 import { GatewayServer } from './gateway-server.js';
@@ -59,6 +61,8 @@ export interface AgentServerDeps {
   readonly experiments?: ExperimentRunner;
   /** Calls waiting for the agent's answers to an upstream's questions (input_required rounds). */
   readonly exchanges: InputExchanges;
+  /** Who may see and call what (views of the catalog per principal). */
+  readonly access: AccessControl;
   /** The tool chain every forwarded call runs through (built once by pipeline/tool-chain.ts). */
   readonly toolChain: Pipeline<ToolResult>;
 }
@@ -67,11 +71,17 @@ export interface AgentServerDeps {
 export interface AgentServerOptions {
   /** True for connections that outlive one request (stdio, 2025-era HTTP sessions, legacy SSE). */
   readonly sessionful?: boolean;
+  /**
+   * Who is connected, as the edge authenticated it (fixed for the connection). Absent: auth `none`,
+   * and each request is named after the agent's client info and the `_meta` user hint.
+   */
+  readonly principal?: Principal | undefined;
 }
 
 /** Builds one agent-facing server instance. */
 export function createAgentServer(deps: AgentServerDeps, options: AgentServerOptions = {}): Server {
   const { gateway } = deps;
+  const { principal } = options;
   const server = new GatewayServer(
     { name: 'switchboard', version: deps.version },
     {
@@ -95,21 +105,40 @@ export function createAgentServer(deps: AgentServerDeps, options: AgentServerOpt
     exchanges: deps.exchanges,
     connectionId,
     sessionful: options.sessionful === true,
+    view: () =>
+      deps.access.view(
+        principal ?? anonymousPrincipal(server.getClientVersion()?.name ?? 'anonymous'),
+        gateway.catalog,
+      ),
   });
 
   /** Who is calling: the agent (client name), the end user if the host says, and the session. */
   function unitsOf(ctx: ServerContext, callMeta: Record<string, unknown> | undefined): UnitIds {
+    const session = (ctx as { sessionId?: string }).sessionId ?? connectionId;
+    // With auth, identity comes from the credential alone: no hint in _meta can change it.
+    if (principal) return { agent: principal.agent, user: principal.user, session };
     const info = (callMeta?.[CLIENT_INFO_META_KEY] as { name?: unknown } | undefined)?.name;
     const agent = server.getClientVersion()?.name ?? (typeof info === 'string' ? info : 'anonymous');
     const user = typeof callMeta?.[USER_META_KEY] === 'string' ? callMeta[USER_META_KEY] : undefined;
-    const session = (ctx as { sessionId?: string }).sessionId ?? connectionId;
     return { agent, user, session };
   }
 
-  server.setRequestHandler('tools/list', async (request) => {
-    const snapshot = gateway.catalog;
-    const all = deps.exposure === 'discovery' ? meta : [...meta, ...snapshot.tools.map((t) => t.tool)];
-    const page = paginate(all, snapshot.version, request.params?.cursor);
+  /** The principal of one request: the connection's, or (auth `none`) one named after the agent. */
+  function callerOf(ctx: ServerContext, callMeta: Record<string, unknown> | undefined): Principal {
+    if (principal) return principal;
+    const units = unitsOf(ctx, callMeta);
+    return anonymousPrincipal(units.agent, units.user);
+  }
+
+  /** What the caller of a request may see of the current snapshot. */
+  function viewOf(ctx: ServerContext, callMeta: Record<string, unknown> | undefined): CatalogView {
+    return deps.access.view(callerOf(ctx, callMeta), gateway.catalog);
+  }
+
+  server.setRequestHandler('tools/list', async (request, ctx) => {
+    const view = viewOf(ctx, request.params?._meta);
+    const all = deps.exposure === 'discovery' ? meta : [...meta, ...view.tools.map((t) => t.tool)];
+    const page = paginate(all, view.snapshot.version, request.params?.cursor);
     return { tools: [...page.items], ...(page.nextCursor ? { nextCursor: page.nextCursor } : {}) };
   });
 
@@ -136,10 +165,12 @@ export function createAgentServer(deps: AgentServerDeps, options: AgentServerOpt
     version?: string,
   ): RequestContext {
     const units = unitsOf(ctx, callMeta);
+    const caller = principal ?? anonymousPrincipal(units.agent, units.user);
     return {
       method,
-      principal: anonymousPrincipal(units.agent, units.user),
+      principal: caller,
       units,
+      view: deps.access.view(caller, gateway.catalog),
       name,
       args,
       meta: callMeta,
@@ -196,6 +227,7 @@ export function createAgentServer(deps: AgentServerDeps, options: AgentServerOpt
       return errorResult(new GatewayError('INVALID_ARGUMENTS', `invalid arguments for find_capability: ${problems}`));
     try {
       const units = unitsOf(ctx, callMeta);
+      const view = viewOf(ctx, callMeta);
       const decisionId = randomUUID();
       const variant = experiments?.assignFind(units, decisionId);
       const k = typeof args.k === 'number' ? args.k : 5;
@@ -206,10 +238,11 @@ export function createAgentServer(deps: AgentServerDeps, options: AgentServerOpt
         k: version ? Math.min(50, k * 3) : k,
         ...(Array.isArray(args.servers) ? { servers: args.servers as string[] } : {}),
         ...(variant?.route.denseWeight !== undefined ? { denseWeight: variant.route.denseWeight } : {}),
+        ...(view.full ? {} : { visible: view.findable }),
       });
       if (version)
         result = { ...result, matches: result.matches.filter((m) => servesVersion(m.tool, version)).slice(0, k) };
-      result = { ...result, matches: result.matches.map((m) => armedMatch(m, units, decisionId)) };
+      result = { ...result, matches: result.matches.map((m) => armedMatch(m, units, decisionId, view)) };
       return findResultToToolResult(result, args.include_schema === true);
     } catch (error) {
       return errorResult(asGatewayError(error));
@@ -243,7 +276,12 @@ export function createAgentServer(deps: AgentServerDeps, options: AgentServerOpt
             'call_capability needs either "tool" (an id from find_capability) or "capability" (a need in words)',
           ),
         );
-      const found = await caps.find({ capability: args.capability, k: 3 });
+      const view = viewOf(ctx, undefined);
+      const found = await caps.find({
+        capability: args.capability,
+        k: 3,
+        ...(view.full ? {} : { visible: view.findable }),
+      });
       const best = found.matches[0];
       if (!found.confident || !best) {
         const closest = found.matches.map((m) => m.tool).join(', ');
@@ -258,7 +296,7 @@ export function createAgentServer(deps: AgentServerDeps, options: AgentServerOpt
       if (args.allowSideEffects !== true) {
         const riskOf = (id: string) => sideEffectRisk(gateway.catalog.toolById.get(id)?.tool);
         // With fanout every equivalent runs, so each of them must be safe too.
-        const chosen = [best.tool, ...(args.fanout === true ? caps.providers(best.tool) : [])]
+        const chosen = [best.tool, ...(args.fanout === true ? providersFor(caps, best.tool, ctx) : [])]
           .map((id) => ({ tool: id, risk: riskOf(id) }))
           .find((c): c is { tool: string; risk: string } => c.risk !== undefined);
         if (chosen) return errorResult(sideEffectRefusal(found, chosen, riskOf));
@@ -276,7 +314,7 @@ export function createAgentServer(deps: AgentServerDeps, options: AgentServerOpt
     const note = (result: CallToolResult) => (routed ? withRouting(result, routed) : result);
     const version = typeof args.version === 'string' ? args.version : undefined;
     if (args.fanout === true) {
-      const providers = caps.providers(tool);
+      const providers = providersFor(caps, tool, ctx, toolArgs);
       if (providers.length === 0) return forward(tool, toolArgs, undefined, decisionId, ctx); // unknown tool: forward explains
       const strategy = args.strategy === 'first' || args.strategy === 'quorum' ? args.strategy : 'merge';
       try {
@@ -296,6 +334,29 @@ export function createAgentServer(deps: AgentServerDeps, options: AgentServerOpt
       }
     }
     return note(await forward(tool, toolArgs, undefined, decisionId, ctx, version));
+  }
+
+  /**
+   * The equivalents of a tool that the caller may call (none when it may not see the tool itself);
+   * with `args`, each must also pass the call's authorization (fan-out does not run the tool chain).
+   */
+  function providersFor(
+    caps: Capabilities,
+    tool: string,
+    ctx: ServerContext,
+    args?: Record<string, unknown>,
+  ): string[] {
+    const view = viewOf(ctx, undefined);
+    if (view.full) return caps.providers(tool);
+    if (!view.findable(tool)) return [];
+    const caller = callerOf(ctx, undefined);
+    return caps.providers(tool).filter((id) => {
+      const t = view.snapshot.toolById.get(id);
+      if (!t || !view.findable(id)) return false;
+      if (!args) return true;
+      const resource = { kind: 'tool' as const, id, server: t.server, name: t.name, annotations: t.tool.annotations };
+      return deps.access.authorize(caller, 'call', resource, args) === undefined;
+    });
   }
 
   /** The error for a need or tool id over its length limit (checked before any search or suggestion). */
@@ -328,12 +389,14 @@ export function createAgentServer(deps: AgentServerDeps, options: AgentServerOpt
     match: M,
     units: UnitIds,
     decisionId: string,
+    view: CatalogView,
   ): M {
     const tool = gateway.catalog.toolById.get(match.tool);
     const assignment = tool ? experiments?.assignCall(tool.id, units, decisionId) : undefined;
     if (!tool || !assignment) return match;
     try {
       const { target } = routeArm(gateway, tool, assignment.route);
+      if (!view.findable(target.id)) return match; // an arm never names a tool the caller may not call
       return {
         ...match,
         tool: target.id,
@@ -345,9 +408,9 @@ export function createAgentServer(deps: AgentServerDeps, options: AgentServerOpt
     }
   }
 
-  server.setRequestHandler('prompts/list', async (request) => {
-    const snapshot = gateway.catalog;
-    const page = paginate(snapshot.prompts, snapshot.version, request.params?.cursor);
+  server.setRequestHandler('prompts/list', async (request, ctx) => {
+    const view = viewOf(ctx, request.params?._meta);
+    const page = paginate(view.prompts, view.snapshot.version, request.params?.cursor);
     return { prompts: page.items.map((p) => p.prompt), ...(page.nextCursor ? { nextCursor: page.nextCursor } : {}) };
   });
 
@@ -357,7 +420,21 @@ export function createAgentServer(deps: AgentServerDeps, options: AgentServerOpt
       if (name.length > MAX_NAME_LENGTH && !gateway.catalog.promptById.has(name))
         throw toProtocolError(new GatewayError('BAD_REQUEST', tooLong('prompt name', name, MAX_NAME_LENGTH)));
       try {
-        return await gateway.getPrompt(request.params.name, request.params.arguments, {
+        const view = viewOf(ctx, request.params._meta);
+        const prompt = view.snapshot.promptById.get(name);
+        // A prompt the caller may not see reads like one that does not exist.
+        if (!prompt || !view.hasPrompt(name))
+          throw new GatewayError('UNKNOWN_PROMPT', `unknown prompt "${clip(name)}"`, { prompt: clip(name) });
+        if (!view.full) {
+          const denial = deps.access.authorize(callerOf(ctx, request.params._meta), 'getPrompt', {
+            kind: 'prompt',
+            id: prompt.id,
+            server: prompt.server,
+            name: prompt.name,
+          });
+          if (denial) throw denial.error;
+        }
+        return await gateway.getPrompt(name, request.params.arguments, {
           signal: ctx.mcpReq.signal,
           ...(ctx.channel ? { channel: ctx.channel } : {}),
         });
@@ -367,18 +444,18 @@ export function createAgentServer(deps: AgentServerDeps, options: AgentServerOpt
     }),
   );
 
-  server.setRequestHandler('resources/list', async (request) => {
-    const snapshot = gateway.catalog;
-    const page = paginate(snapshot.resources, snapshot.version, request.params?.cursor);
+  server.setRequestHandler('resources/list', async (request, ctx) => {
+    const view = viewOf(ctx, request.params?._meta);
+    const page = paginate(view.resources, view.snapshot.version, request.params?.cursor);
     return {
       resources: page.items.map(({ server: _server, ...r }) => r),
       ...(page.nextCursor ? { nextCursor: page.nextCursor } : {}),
     };
   });
 
-  server.setRequestHandler('resources/templates/list', async (request) => {
-    const snapshot = gateway.catalog;
-    const page = paginate(snapshot.resourceTemplates, snapshot.version, request.params?.cursor);
+  server.setRequestHandler('resources/templates/list', async (request, ctx) => {
+    const view = viewOf(ctx, request.params?._meta);
+    const page = paginate(view.resourceTemplates, view.snapshot.version, request.params?.cursor);
     return {
       resourceTemplates: page.items.map(({ server: _server, ...t }) => t),
       ...(page.nextCursor ? { nextCursor: page.nextCursor } : {}),
@@ -387,12 +464,25 @@ export function createAgentServer(deps: AgentServerDeps, options: AgentServerOpt
 
   server.setRequestHandler('resources/read', (request, rawCtx) =>
     relayed(rawCtx, async (ctx: CallContext) => {
-      if (request.params.uri.length > MAX_URI_LENGTH)
-        throw toProtocolError(
-          new GatewayError('BAD_REQUEST', tooLong('resource URI', request.params.uri, MAX_URI_LENGTH)),
-        );
+      const { uri } = request.params;
+      if (uri.length > MAX_URI_LENGTH)
+        throw toProtocolError(new GatewayError('BAD_REQUEST', tooLong('resource URI', uri, MAX_URI_LENGTH)));
       try {
-        return await gateway.readResource(request.params.uri, {
+        const view = viewOf(ctx, request.params._meta);
+        if (!view.full) {
+          const owner = gateway.resourceOwner(uri);
+          if (!owner || !view.hasResource(uri))
+            throw new GatewayError('UNKNOWN_RESOURCE', `no connected server offers resource "${clip(uri)}"`, {
+              uri: clip(uri),
+            });
+          const denial = deps.access.authorize(callerOf(ctx, request.params._meta), 'readResource', {
+            kind: 'resource',
+            id: uri,
+            server: owner,
+          });
+          if (denial) throw denial.error;
+        }
+        return await gateway.readResource(uri, {
           signal: ctx.mcpReq.signal,
           ...(ctx.channel ? { channel: ctx.channel } : {}),
         });
@@ -407,3 +497,15 @@ export function createAgentServer(deps: AgentServerDeps, options: AgentServerOpt
 
 export { ERROR_META_KEY, errorResult } from './tool-errors.js';
 export { toProtocolError } from './protocol-errors.js';
+
+/**
+ * What an agent server's caller sees, for the notifier (see notifier.ts ViewWatch): undefined while
+ * it sees the whole catalog, else its view's fingerprints, so it hears only of changes it can see.
+ */
+export function watchView(deps: AgentServerDeps, server: Server, principal?: Principal): ViewWatch {
+  return () => {
+    const caller = principal ?? anonymousPrincipal(server.getClientVersion()?.name ?? 'anonymous');
+    const view = deps.access.view(caller, deps.gateway.catalog);
+    return view.full ? undefined : view.fingerprints();
+  };
+}

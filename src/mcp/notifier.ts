@@ -17,22 +17,33 @@ export interface ListChangePublisher {
   resourcesChanged(): void;
 }
 
+/**
+ * What a restricted agent sees, per list (gateway/access.ts ViewFingerprints); undefined when it sees
+ * the whole catalog. An agent is told a list changed only when its own view of that list moved, so a
+ * change to tools it may not see never reaches it, not even as a bare notification.
+ */
+export type ViewWatch = () =>
+  { readonly tools: string; readonly prompts: string; readonly resources: string } | undefined;
+
+type Seen = ReturnType<ViewWatch>;
+
 /** Sessions notified per turn of the event loop (each costs tens of microseconds). */
 const CHUNK = 100;
 
 /** Fans catalog changes out to every connected agent. */
 export class AgentNotifier {
-  readonly #sessions = new Set<Server>();
-  readonly #publishers = new Set<ListChangePublisher>();
+  /** Sessionful servers, with their view watch and what they saw when last told. */
+  readonly #sessions = new Map<Server, { watch?: ViewWatch | undefined; seen: Seen }>();
+  readonly #publishers = new Map<ListChangePublisher, { watch?: ViewWatch | undefined; seen: Seen }>();
   /** Kinds changed since the last fan-out began. */
   #pending = { tools: false, prompts: false, resources: false };
   /** A fan-out is scheduled or under way (changes meanwhile wait for the next one). */
   #busy = false;
   #idle: (() => void)[] = [];
 
-  /** Tracks a sessionful server instance until it closes. */
-  track(server: Server): void {
-    this.#sessions.add(server);
+  /** Tracks a sessionful server instance until it closes (`watch`: its view, when it may be restricted). */
+  track(server: Server, watch?: ViewWatch): void {
+    this.#sessions.set(server, { watch, seen: watch?.() });
     const previous = server.onclose;
     server.onclose = () => {
       this.#sessions.delete(server);
@@ -40,9 +51,10 @@ export class AgentNotifier {
     };
   }
 
-  /** Adds a publisher for stateless agents (a modern HTTP handler's `notify`). */
-  addPublisher(publisher: ListChangePublisher): void {
-    this.#publishers.add(publisher);
+  /** Adds a publisher for stateless agents (a modern HTTP handler's `notify`); returns its removal. */
+  addPublisher(publisher: ListChangePublisher, watch?: ViewWatch): () => void {
+    this.#publishers.set(publisher, { watch, seen: watch?.() });
+    return () => void this.#publishers.delete(publisher);
   }
 
   /** Number of sessionful agents connected. */
@@ -70,21 +82,24 @@ export class AgentNotifier {
   #fanOut(): void {
     const change = this.#pending;
     this.#pending = { tools: false, prompts: false, resources: false };
-    for (const publisher of this.#publishers) {
-      if (change.tools) publisher.toolsChanged();
-      if (change.prompts) publisher.promptsChanged();
-      if (change.resources) publisher.resourcesChanged();
+    for (const [publisher, entry] of this.#publishers) {
+      const moved = movedFor(entry, change);
+      if (moved.tools) publisher.toolsChanged();
+      if (moved.prompts) publisher.promptsChanged();
+      if (moved.resources) publisher.resourcesChanged();
     }
-    const targets = [...this.#sessions];
+    const targets = [...this.#sessions.keys()];
     let next = 0;
     const step = () => {
       const end = Math.min(next + CHUNK, targets.length);
       for (; next < end; next++) {
         const server = targets[next] as Server;
-        if (!this.#sessions.has(server)) continue; // closed since the change
-        if (change.tools) ignore(() => server.sendToolListChanged());
-        if (change.prompts) ignore(() => server.sendPromptListChanged());
-        if (change.resources) ignore(() => server.sendResourceListChanged());
+        const entry = this.#sessions.get(server);
+        if (!entry) continue; // closed since the change
+        const moved = movedFor(entry, change);
+        if (moved.tools) ignore(() => server.sendToolListChanged());
+        if (moved.prompts) ignore(() => server.sendPromptListChanged());
+        if (moved.resources) ignore(() => server.sendResourceListChanged());
       }
       if (next < targets.length) setImmediate(step);
       else this.#done();
@@ -103,6 +118,22 @@ export class AgentNotifier {
     this.#idle = [];
     for (const resolve of waiting) resolve();
   }
+}
+
+/** The lists of `change` that moved in this agent's view (all of them for an unrestricted agent). */
+function movedFor(
+  entry: { watch?: ViewWatch | undefined; seen: Seen },
+  change: { tools: boolean; prompts: boolean; resources: boolean },
+): { tools: boolean; prompts: boolean; resources: boolean } {
+  const now = entry.watch?.();
+  const before = entry.seen;
+  entry.seen = now;
+  if (!now || !before) return change;
+  return {
+    tools: change.tools && now.tools !== before.tools,
+    prompts: change.prompts && now.prompts !== before.prompts,
+    resources: change.resources && now.resources !== before.resources,
+  };
 }
 
 /** A notification to an agent that has not finished connecting, or has gone, is not an error. */

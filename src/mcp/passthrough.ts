@@ -28,7 +28,9 @@ import {
 } from '../core/channel.js';
 import { GatewayError } from '../core/errors.js';
 import { asProtocolError } from './protocol-errors.js';
+import type { CatalogView } from '../gateway/access.js';
 import type { Gateway } from '../gateway/gateway.js';
+import { clip } from '../gateway/suggest.js';
 import type { ExchangeScope, InputExchanges } from './input-exchange.js';
 
 /** A request context whose upstream calls relay the server's requests to this agent. */
@@ -44,6 +46,8 @@ export interface PassthroughDeps {
   readonly connectionId: string;
   /** True for connections that outlive one request (stdio, 2025-era sessions, legacy SSE). */
   readonly sessionful: boolean;
+  /** What this agent may see now (subscriptions, completions and messages from servers stay within it). */
+  readonly view: () => CatalogView;
 }
 
 /** Runs a request handler body as input_required rounds with a relaying channel. */
@@ -118,6 +122,7 @@ export function installPassthrough(server: Server, deps: PassthroughDeps): Relay
         connection: connectionId,
         channel: session,
         resourceUpdated: (uri) => void server.sendResourceUpdated({ uri }).catch(() => {}),
+        mayHear: (name) => deps.view().hasServer(name),
       });
     const previous = server.onclose;
     server.onclose = () => {
@@ -135,6 +140,15 @@ export function installPassthrough(server: Server, deps: PassthroughDeps): Relay
 
   server.setRequestHandler('completion/complete', async (request, ctx) => {
     try {
+      const view = deps.view();
+      const { ref } = request.params;
+      // Completions of a prompt or template the caller may not see read like unknown ones.
+      if (ref.type === 'ref/prompt' && !view.hasPrompt(ref.name))
+        throw new GatewayError('UNKNOWN_PROMPT', `unknown prompt "${clip(ref.name)}"`, { prompt: clip(ref.name) });
+      if (ref.type === 'ref/resource' && !view.full && !view.resourceTemplates.some((t) => t.uriTemplate === ref.uri))
+        throw new GatewayError('UNKNOWN_RESOURCE', `no connected server offers "${clip(ref.uri)}"`, {
+          uri: clip(ref.uri),
+        });
       return await gateway.complete(request.params, { signal: ctx.mcpReq.signal });
     } catch (error) {
       throw asProtocolError(error);
@@ -144,7 +158,12 @@ export function installPassthrough(server: Server, deps: PassthroughDeps): Relay
   server.setRequestHandler('resources/subscribe', async (request) => {
     if (!sessionful) throw statelessSubscription();
     try {
-      await gateway.subscribe(connectionId, request.params.uri);
+      const { uri } = request.params;
+      if (!deps.view().hasResource(uri))
+        throw new GatewayError('UNKNOWN_RESOURCE', `no connected server offers resource "${clip(uri)}"`, {
+          uri: clip(uri),
+        });
+      await gateway.subscribe(connectionId, uri);
       return {};
     } catch (error) {
       throw asProtocolError(error);

@@ -8,7 +8,8 @@
  * agent's first look (capabilities, instructions, catalog) is complete, whatever it asks first.
  */
 import { serveStdio } from '@modelcontextprotocol/server/stdio';
-import { createAgentServer, type AgentServerDeps } from './agent-server.js';
+import type { Principal } from '../core/principal.js';
+import { createAgentServer, watchView, type AgentServerDeps } from './agent-server.js';
 import type { AgentNotifier } from './notifier.js';
 
 /** A running stdio edge. */
@@ -20,6 +21,8 @@ export interface StdioEdge {
 export interface StdioEdgeOptions {
   /** The agent's opening exchange waits for this (the gateway's bounded start-up hold); absent: none. */
   readonly startup?: Promise<void>;
+  /** The agent's principal (`auth.stdio`); absent: unrestricted, named after its client info. */
+  readonly principal?: Principal | undefined;
 }
 
 /** Serves the gateway to the agent on this process's stdin/stdout. */
@@ -30,8 +33,8 @@ export function serveAgentStdio(
 ): StdioEdge {
   const handle = serveStdio(async () => {
     await options.startup;
-    const server = createAgentServer(deps, { sessionful: true });
-    notifier.track(server);
+    const server = createAgentServer(deps, { sessionful: true, principal: options.principal });
+    notifier.track(server, watchView(deps, server, options.principal));
     return server;
   });
   return {

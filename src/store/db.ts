@@ -99,6 +99,21 @@ const MIGRATIONS: readonly string[] = [
      verdict TEXT NOT NULL,
      stored_at INTEGER NOT NULL
    ) STRICT;`,
+  // API keys (auth/api-keys.ts): only the sha256 of the secret is kept; times are epoch milliseconds.
+  `CREATE TABLE api_keys (
+     id TEXT PRIMARY KEY,
+     hash TEXT NOT NULL,
+     tenant TEXT NOT NULL,
+     agent TEXT NOT NULL,
+     scopes TEXT NOT NULL,
+     groups TEXT NOT NULL DEFAULT '[]',
+     created_at INTEGER NOT NULL,
+     expires_at INTEGER,
+     revoked_at INTEGER,
+     last_used_at INTEGER,
+     note TEXT
+   ) STRICT;
+   CREATE INDEX api_keys_tenant ON api_keys (tenant);`,
 ];
 
 /** Opens (creating folders as needed) and migrates the database at `path` (":memory:" for tests). */

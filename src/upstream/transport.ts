@@ -4,7 +4,8 @@
  * by line, so a crashing server's last words reach the operator. The command is spawned as given
  * (the pid the admin API shows is the server's own); a ChildGuard only adds an environment tag.
  * Every transport reads through the message-size cap of result-limit.ts, so an oversize answer fails
- * its one request instead of closing the connection.
+ * its one request instead of closing the connection. An HTTPS server with `tls` settings is reached
+ * through its own undici Agent (tls.ts), closed with the transport; TLS failures are told in words.
  */
 import { createInterface } from 'node:readline';
 import { SSEClientTransport, StreamableHTTPClientTransport, type Transport } from '@modelcontextprotocol/client';
@@ -14,6 +15,7 @@ import type { Logger } from '../telemetry/logger.js';
 import type { ChildGuard } from './child-guard.js';
 import { cappedFetch, LimitedReadBuffer, type Oversize, type ReadBufferHooks } from './result-limit.js';
 import { DEFAULT_NOTIFICATIONS_PER_SECOND, FloodBrake, type Pausable } from './notify-limits.js';
+import { explainTlsFailures, tlsFetch } from './tls.js';
 
 /** The cap on one message from the server, and who hears about what it discarded. */
 export interface TransportLimits extends ReadBufferHooks {
@@ -95,10 +97,22 @@ export function buildTransport(
   }
   const url = new URL(spec.url);
   const requestInit = { headers: { ...spec.headers } };
-  const fetch = limits ? cappedFetch(limits.maxMessageBytes, (o) => limits.onOversize(o)) : undefined;
-  const options = { requestInit, ...(fetch ? { fetch } : {}) };
+  const secured = spec.tls ? tlsFetch(spec.tls) : undefined;
+  const base = explainTlsFailures(secured?.fetch ?? globalThis.fetch);
+  const fetch = limits ? cappedFetch(limits.maxMessageBytes, (o) => limits.onOversize(o), base) : base;
+  const options = { requestInit, fetch };
   const transport =
     spec.kind === 'sse' ? new SSEClientTransport(url, options) : new StreamableHTTPClientTransport(url, options);
+  if (secured) {
+    const close = transport.close.bind(transport);
+    transport.close = async () => {
+      try {
+        await close();
+      } finally {
+        await secured.close();
+      }
+    };
+  }
   return { transport, pid: () => null };
 }
 

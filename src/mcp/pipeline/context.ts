@@ -9,6 +9,7 @@
 import type { CallToolResult, Tool } from '@modelcontextprotocol/server';
 import type { CatalogTool } from '../../catalog/snapshot.js';
 import type { Principal } from '../../core/principal.js';
+import type { CatalogView } from '../../gateway/access.js';
 import type { UnitIds } from '../../gateway/experiments.js';
 import type { CallContext } from '../passthrough.js';
 
@@ -22,6 +23,8 @@ export interface RequestContext {
   readonly principal: Principal;
   /** Experiment units and the agent's name for pins: agent, end user, session. */
   readonly units: UnitIds;
+  /** What the principal may see of the catalog snapshot this request reads (one snapshot per request). */
+  readonly view: CatalogView;
   /** The exposed tool name as the agent sent it (for meta-tools: the meta-tool's name). */
   readonly name: string;
   /** The tool's arguments. */

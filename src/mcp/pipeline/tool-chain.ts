@@ -2,12 +2,14 @@
  * The order of the tool chain, declared once. Every forwarded tool call (tools/call of a catalog
  * tool, call_capability by id or by need) runs through it:
  *
- *   errors -> resolve -> size -> pin -> validate -> learn -> experiment -> invoke
+ *   errors -> resolve -> authorize -> size -> pin -> validate -> learn -> experiment -> invoke
  *
- * Cheap refusals come first (unknown name, oversize arguments) so hostile input costs little;
+ * Resolve reads the principal's view, so a hidden tool is unknown; authorize (scopes, policy) comes
+ * before any other work. Cheap refusals come first (oversize arguments) so hostile input costs little;
  * validation needs the pin; learning and experiments look at the outcome, so they wrap the call.
  * Stages of later concerns (identity, policy, limits, audit, metering) are inserted here.
  */
+import type { AccessControl } from '../../gateway/access.js';
 import type { Capabilities } from '../../gateway/capabilities.js';
 import type { ExperimentRunner } from '../../gateway/experiments.js';
 import type { Gateway } from '../../gateway/gateway.js';
@@ -15,6 +17,7 @@ import type { ArgumentValidator } from '../validate.js';
 import { compose, type Pipeline, type Stage } from './chain.js';
 import type { ToolResult } from './context.js';
 import { invokeTerminal } from './invoke.js';
+import { authorizeStage } from './stages/authorize.js';
 import { errorsStage } from './stages/errors.js';
 import { experimentStage } from './stages/experiment.js';
 import { learnStage } from './stages/learn.js';
@@ -26,6 +29,9 @@ import { validateStage } from './stages/validate.js';
 /** What the tool chain's stages need. */
 export interface ToolChainDeps {
   readonly gateway: Gateway;
+  readonly access: AccessControl;
+  /** True when anything can restrict a caller (auth beyond `none`, scoped sidecar, a policy): adds authorize. */
+  readonly authorize?: boolean;
   readonly validator: ArgumentValidator;
   readonly maxRequestBytes: number;
   /** Absent: no learning stage. */
@@ -38,7 +44,8 @@ export interface ToolChainDeps {
 export function toolChain(deps: ToolChainDeps): Pipeline<ToolResult> {
   const stages: Stage<ToolResult>[] = [
     errorsStage(),
-    resolveStage(deps.gateway),
+    resolveStage(deps.gateway, deps.access),
+    ...(deps.authorize ? [authorizeStage(deps.access)] : []),
     sizeStage(deps.maxRequestBytes),
     pinStage(deps.gateway),
     validateStage(deps.validator),
