@@ -21,6 +21,7 @@ import {
 import { GatewayError } from '../core/errors.js';
 import { DEFAULT_TENANT, type Principal } from '../core/principal.js';
 import type { Logger } from '../telemetry/logger.js';
+import { VerifiedTokens } from './token-cache.js';
 
 /** Which claims carry the principal's parts (names, or dotted paths such as `realm_access.roles`). */
 export interface JwtClaimNames {
@@ -99,6 +100,8 @@ export class JwtVerifier {
   readonly #audience: string[];
   #keys: Promise<JWTVerifyGetKey> | undefined;
   #lastWarnAt = -Infinity;
+  /** Tokens verified recently (token-cache.ts): a session's requests repeat one token. */
+  readonly #verified = new VerifiedTokens();
 
   constructor(options: JwtOptions, deps: { log?: Logger } = {}) {
     if (!options.issuer || !URL.canParse(options.issuer))
@@ -126,6 +129,9 @@ export class JwtVerifier {
   async verify(token: string): Promise<Principal> {
     if (typeof token !== 'string' || token.length === 0 || token.length > MAX_TOKEN_CHARS)
       throw invalidToken('malformed token');
+    const now = Date.now();
+    const known = this.#verified.get(token, now);
+    if (known) return known;
     if (token.split('.').length !== 3) throw invalidToken('malformed token');
     let alg: unknown;
     try {
@@ -159,6 +165,9 @@ export class JwtVerifier {
         missingScopes: missing,
       });
     }
+    // exp is required, so it is a number here; the skew allowed on it counts too.
+    const tolerance = (this.#options.clockToleranceSec ?? 30) * 1000;
+    this.#verified.set(token, principal, (payload.exp ?? 0) * 1000 + tolerance, now);
     return principal;
   }
 
