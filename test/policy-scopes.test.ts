@@ -141,3 +141,15 @@ describe('ScopeSet', () => {
     expect(allowed).toBeLessThan(targets.length);
   });
 });
+
+describe('everything', () => {
+  it('is true without a claim and with `*`, false for any narrower set', () => {
+    expect(ScopeSet.parse(undefined).everything).toBe(true);
+    expect(ScopeSet.parse(['*']).everything).toBe(true);
+    expect(ScopeSet.parse(['openid', '*']).everything).toBe(true);
+    expect(ScopeSet.parse(['tools:*']).everything).toBe(false); // prompts and resources are not covered
+    expect(ScopeSet.parse(['servers:pub']).everything).toBe(false);
+    expect(ScopeSet.parse([]).everything).toBe(false);
+    expect(ScopeSet.parse(['*']).admin).toBe(false); // admin is always explicit
+  });
+});

@@ -92,7 +92,7 @@ export class AccessControl {
   view(principal: Principal, snapshot: CatalogSnapshot): CatalogView {
     const engine = this.#policy?.current();
     const scopes = this.scopesOf(principal);
-    if (!engine && scopes.unrestricted) return this.#fullView(snapshot);
+    if (!engine && scopes.everything) return this.#fullView(snapshot);
     const key = `${principalKey(principal)}\u0000${snapshot.version}\u0000${this.#policy?.generation ?? 0}`;
     let view = this.#views.get(key);
     if (!view) {

@@ -68,6 +68,8 @@ export class ScopeSet {
   readonly unrestricted: boolean;
   /** True when the `admin` scope (or no restriction) grants the /v1 admin API. */
   readonly admin: boolean;
+  /** True when every tool, prompt and resource is allowed (unrestricted, or a `*` scope). */
+  #everything = false;
   readonly #matchers: Record<Kind, Record<ScopeAction, Matcher>>;
   readonly #servers = new Matcher();
 
@@ -87,8 +89,10 @@ export class ScopeSet {
     );
     for (const raw of scopes) {
       const scope = raw.trim();
-      if (scope === '*') for (const kind of ['tool', 'prompt', 'resource'] as const) set.#grant(kind, '*');
-      else set.#add(scope);
+      if (scope === '*') {
+        set.#everything = true;
+        for (const kind of ['tool', 'prompt', 'resource'] as const) set.#grant(kind, '*');
+      } else set.#add(scope);
     }
     for (const kind of ['tool', 'prompt', 'resource'] as const) {
       set.#matchers[kind].list.seal();
@@ -123,6 +127,11 @@ export class ScopeSet {
   #grant(kind: Kind, pattern: string, only?: ScopeAction): void {
     if (only !== 'call') this.#matchers[kind].list.add(pattern);
     if (only !== 'list') this.#matchers[kind].call.add(pattern);
+  }
+
+  /** True when the scopes narrow nothing (no claim at all, or `*`): every item is listed and callable. */
+  get everything(): boolean {
+    return this.unrestricted || this.#everything;
   }
 
   /** Whether the scopes let the principal list (`list`) or use (`call`: call, get, read) the target. */
