@@ -170,8 +170,9 @@ describe('authentication on /mcp', () => {
     const res = await post(`Bearer ${await make()}`);
     expect(res.status).toBe(401);
     expect(res.headers.get('www-authenticate')).toMatch(/error="invalid_token"/);
-    const body = (await res.json()) as { error: { message: string } };
+    const body = (await res.json()) as { error: { code: number; message: string } };
     expect(body.error.message).toMatch(message);
+    expect(body.error.code).toBe(-32000); // a server error, not a JSON parse error
   });
 
   it('the admin API needs the admin token or an admin-scoped credential', async () => {

@@ -140,9 +140,11 @@ export function buildHttpApp(deps: HttpAppDeps): FastifyInstance {
       return reply.code(gatewayError.httpStatus).send({
         jsonrpc: '2.0',
         error: {
-          // -32000 for 415, as the SDK's own transport answers it.
+          // -32000 for 415 and auth refusals, as the SDK's own transport answers such HTTP-level errors.
           code:
-            gatewayError.code === 'UNSUPPORTED_MEDIA_TYPE'
+            gatewayError.code === 'UNSUPPORTED_MEDIA_TYPE' ||
+            gatewayError.code === 'UNAUTHORIZED' ||
+            gatewayError.code === 'FORBIDDEN'
               ? -32000
               : gatewayError.code === 'PAYLOAD_TOO_LARGE' || isJsonDepthError(gatewayError)
                 ? -32600
