@@ -12,7 +12,11 @@
  *
  * Each (server, tool) also has one `current` row, the schema it served when last observed, so a
  * change (including a rollback to an older version) is noticed on the observation that makes it.
+ *
+ * A store is bound to one tenant: versions are numbered, marked current and logged per tenant, and
+ * no read sees another tenant's rows (two tenants' servers of one name are different servers).
  */
+import { DEFAULT_TENANT } from '../core/principal.js';
 import type { Db } from './db.js';
 
 /** The schemas of a tool as listed by the server. */
@@ -96,8 +100,10 @@ function toVersion(row: VersionRow): SchemaVersion {
   };
 }
 
-/** SQLite store of schema versions and schema changes. */
+/** SQLite store of schema versions and schema changes, for one tenant. */
 export class SqliteCompatStore {
+  /** The tenant whose versions and changes this instance reads and writes. */
+  readonly tenant: string;
   readonly #db: Db;
   readonly #now: () => Date;
   readonly #find;
@@ -113,44 +119,52 @@ export class SqliteCompatStore {
   readonly #insertChange;
   readonly #changes;
 
-  /** `now` is the clock for first/last-seen and change times (injectable for tests). */
-  constructor(db: Db, now: () => Date = () => new Date()) {
+  /**
+   * `now` is the clock for first/last-seen and change times (injectable for tests); `tenant` (default
+   * `default`) is the tenant this instance is bound to.
+   */
+  constructor(db: Db, now: () => Date = () => new Date(), tenant: string = DEFAULT_TENANT) {
     this.#db = db;
     this.#now = now;
-    this.#find = db.prepare<[string, string, string], VersionRow>(
-      `SELECT ${COLUMNS} FROM schema_versions WHERE server = ? AND tool = ? AND fingerprint = ?`,
+    this.tenant = tenant;
+    this.#find = db.prepare<[string, string, string, string], VersionRow>(
+      `SELECT ${COLUMNS} FROM schema_versions WHERE tenant = ? AND server = ? AND tool = ? AND fingerprint = ?`,
     );
-    this.#current = db.prepare<[string, string], VersionRow>(
-      `SELECT ${COLUMNS} FROM schema_versions WHERE server = ? AND tool = ? AND current = 1`,
+    this.#current = db.prepare<[string, string, string], VersionRow>(
+      `SELECT ${COLUMNS} FROM schema_versions WHERE tenant = ? AND server = ? AND tool = ? AND current = 1`,
     );
-    this.#numberOf = db.prepare<[string, string], { version: number }>(
-      'SELECT version FROM schema_versions WHERE tool = ? AND fingerprint = ? LIMIT 1',
+    this.#numberOf = db.prepare<[string, string, string], { version: number }>(
+      'SELECT version FROM schema_versions WHERE tenant = ? AND tool = ? AND fingerprint = ? LIMIT 1',
     );
-    this.#nextNumber = db.prepare<[string], { next: number }>(
-      'SELECT COALESCE(MAX(version), 0) + 1 AS next FROM schema_versions WHERE tool = ?',
+    this.#nextNumber = db.prepare<[string, string], { next: number }>(
+      'SELECT COALESCE(MAX(version), 0) + 1 AS next FROM schema_versions WHERE tenant = ? AND tool = ?',
     );
-    this.#insert = db.prepare<[string, string, string, number, string | null, string, string | null, string, string]>(
-      `INSERT INTO schema_versions (server, tool, fingerprint, version, declared_version, input_schema, output_schema, first_seen, last_seen, current)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1)`,
+    this.#insert = db.prepare<
+      [string, string, string, string, number, string | null, string, string | null, string, string]
+    >(
+      `INSERT INTO schema_versions (tenant, server, tool, fingerprint, version, declared_version, input_schema, output_schema, first_seen, last_seen, current)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)`,
     );
-    this.#touch = db.prepare<[string, string | null, string, string, string]>(
-      'UPDATE schema_versions SET last_seen = ?, declared_version = COALESCE(?, declared_version), current = 1 WHERE server = ? AND tool = ? AND fingerprint = ?',
+    this.#touch = db.prepare<[string, string | null, string, string, string, string]>(
+      'UPDATE schema_versions SET last_seen = ?, declared_version = COALESCE(?, declared_version), current = 1 WHERE tenant = ? AND server = ? AND tool = ? AND fingerprint = ?',
     );
-    this.#clearCurrent = db.prepare<[string, string]>(
-      'UPDATE schema_versions SET current = 0 WHERE server = ? AND tool = ? AND current = 1',
+    this.#clearCurrent = db.prepare<[string, string, string]>(
+      'UPDATE schema_versions SET current = 0 WHERE tenant = ? AND server = ? AND tool = ? AND current = 1',
     );
-    this.#versions = db.prepare<[string, string], VersionRow>(
-      `SELECT ${COLUMNS} FROM schema_versions WHERE server = ? AND tool = ? ORDER BY version`,
+    this.#versions = db.prepare<[string, string, string], VersionRow>(
+      `SELECT ${COLUMNS} FROM schema_versions WHERE tenant = ? AND server = ? AND tool = ? ORDER BY version`,
     );
-    this.#ofTool = db.prepare<[string], VersionRow>(
-      `SELECT ${COLUMNS} FROM schema_versions WHERE tool = ? ORDER BY version, server`,
+    this.#ofTool = db.prepare<[string, string], VersionRow>(
+      `SELECT ${COLUMNS} FROM schema_versions WHERE tenant = ? AND tool = ? ORDER BY version, server`,
     );
-    this.#all = db.prepare<[], VersionRow>(`SELECT ${COLUMNS} FROM schema_versions ORDER BY tool, version, server`);
-    this.#insertChange = db.prepare<[string, string, number | null, number, string, string, string]>(
-      'INSERT INTO schema_changes (server, tool, from_version, to_version, kind, changes, at) VALUES (?, ?, ?, ?, ?, ?, ?)',
+    this.#all = db.prepare<[string], VersionRow>(
+      `SELECT ${COLUMNS} FROM schema_versions WHERE tenant = ? ORDER BY tool, version, server`,
+    );
+    this.#insertChange = db.prepare<[string, string, string, number | null, number, string, string, string]>(
+      'INSERT INTO schema_changes (tenant, server, tool, from_version, to_version, kind, changes, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
     );
     this.#changes = db.prepare<
-      [number],
+      [string, number],
       {
         server: string;
         tool: string;
@@ -160,7 +174,9 @@ export class SqliteCompatStore {
         changes: string;
         at: string;
       }
-    >('SELECT server, tool, from_version, to_version, kind, changes, at FROM schema_changes ORDER BY id DESC LIMIT ?');
+    >(
+      'SELECT server, tool, from_version, to_version, kind, changes, at FROM schema_changes WHERE tenant = ? ORDER BY id DESC LIMIT ?',
+    );
   }
 
   /**
@@ -178,17 +194,20 @@ export class SqliteCompatStore {
     return this.#db
       .transaction(() => {
         const now = this.#now().toISOString();
-        const current = this.#current.get(server, tool);
+        const tenant = this.tenant;
+        const current = this.#current.get(tenant, server, tool);
         const previous = current && current.fingerprint !== fingerprint ? toVersion(current) : undefined;
-        if (previous) this.#clearCurrent.run(server, tool);
-        const known = this.#find.get(server, tool, fingerprint);
+        if (previous) this.#clearCurrent.run(tenant, server, tool);
+        const known = this.#find.get(tenant, server, tool, fingerprint);
         if (known) {
-          this.#touch.run(now, declaredVersion ?? null, server, tool, fingerprint);
+          this.#touch.run(now, declaredVersion ?? null, tenant, server, tool, fingerprint);
           return { version: known.version, isNew: false, previous };
         }
-        const version = this.#numberOf.get(tool, fingerprint)?.version ?? this.#nextNumber.get(tool)!.next;
+        const version =
+          this.#numberOf.get(tenant, tool, fingerprint)?.version ?? this.#nextNumber.get(tenant, tool)!.next;
         const output = schemas.outputSchema === undefined ? null : JSON.stringify(schemas.outputSchema);
         this.#insert.run(
+          tenant,
           server,
           tool,
           fingerprint,
@@ -206,22 +225,23 @@ export class SqliteCompatStore {
 
   /** The schemas `server` has served for `tool`, by version. */
   versions(server: string, tool: string): SchemaVersion[] {
-    return this.#versions.all(server, tool).map(toVersion);
+    return this.#versions.all(this.tenant, server, tool).map(toVersion);
   }
 
   /** Every server's schemas for `tool`, by version then server: one column of the compatibility matrix. */
   versionsOfTool(tool: string): SchemaVersion[] {
-    return this.#ofTool.all(tool).map(toVersion);
+    return this.#ofTool.all(this.tenant, tool).map(toVersion);
   }
 
   /** Every stored schema version, by tool, version and server. */
   all(): SchemaVersion[] {
-    return this.#all.all().map(toVersion);
+    return this.#all.all(this.tenant).map(toVersion);
   }
 
   /** Logs a change between two versions of a server's tool. */
   recordChange(change: Omit<SchemaChangeRecord, 'at'>): void {
     this.#insertChange.run(
+      this.tenant,
       change.server,
       change.tool,
       change.fromVersion,
@@ -234,7 +254,7 @@ export class SqliteCompatStore {
 
   /** The latest `limit` changes, newest first. */
   listChanges(limit = 100): SchemaChangeRecord[] {
-    return this.#changes.all(limit).map((r) => ({
+    return this.#changes.all(this.tenant, limit).map((r) => ({
       server: r.server,
       tool: r.tool,
       fromVersion: r.from_version,

@@ -3,6 +3,10 @@
  *
  * Only this folder imports better-sqlite3. Migrations are numbered and append-only; the database's
  * `user_version` records how far a file has been migrated, so an old file upgrades in place.
+ *
+ * Every table has a `tenant` column and every key includes it: a repository is bound to one tenant
+ * at construction and reads and writes only that tenant's rows (api_keys excepted: a key is looked
+ * up by id and names its tenant).
  */
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
@@ -114,22 +118,136 @@ const MIGRATIONS: readonly string[] = [
      note TEXT
    ) STRICT;
    CREATE INDEX api_keys_tenant ON api_keys (tenant);`,
+  // Tenants (issue 11): every table gets a tenant column and keys widen to include it; existing rows
+  // become tenant 'default'. SQLite cannot change a primary key or a table constraint in place, so
+  // those tables are rebuilt (new table, copy, drop, rename; ids kept); the others gain a column and
+  // re-made indexes that lead with the tenant, since every query filters by it.
+  `CREATE TABLE registered_servers_next (
+     tenant TEXT NOT NULL DEFAULT 'default',
+     name TEXT NOT NULL,
+     entry TEXT NOT NULL,
+     created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')),
+     PRIMARY KEY (tenant, name)
+   ) STRICT;
+   INSERT INTO registered_servers_next (tenant, name, entry, created_at)
+     SELECT 'default', name, entry, created_at FROM registered_servers;
+   DROP TABLE registered_servers;
+   ALTER TABLE registered_servers_next RENAME TO registered_servers;
+
+   CREATE TABLE embeddings_next (
+     tenant TEXT NOT NULL DEFAULT 'default',
+     model TEXT NOT NULL,
+     text_hash TEXT NOT NULL,
+     dim INTEGER NOT NULL,
+     vector BLOB NOT NULL,
+     PRIMARY KEY (tenant, model, text_hash)
+   ) STRICT, WITHOUT ROWID;
+   INSERT INTO embeddings_next (tenant, model, text_hash, dim, vector)
+     SELECT 'default', model, text_hash, dim, vector FROM embeddings;
+   DROP TABLE embeddings;
+   ALTER TABLE embeddings_next RENAME TO embeddings;
+
+   CREATE TABLE learned_examples_next (
+     id INTEGER PRIMARY KEY,
+     tenant TEXT NOT NULL DEFAULT 'default',
+     tool TEXT NOT NULL,
+     need TEXT NOT NULL,
+     decision_id TEXT,
+     created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')),
+     UNIQUE (tenant, tool, need)
+   ) STRICT;
+   INSERT INTO learned_examples_next (id, tenant, tool, need, decision_id, created_at)
+     SELECT id, 'default', tool, need, decision_id, created_at FROM learned_examples;
+   DROP TABLE learned_examples;
+   ALTER TABLE learned_examples_next RENAME TO learned_examples;
+   CREATE INDEX learned_examples_tool ON learned_examples (tenant, tool, created_at);
+
+   ALTER TABLE experiment_exposures ADD COLUMN tenant TEXT NOT NULL DEFAULT 'default';
+   DROP INDEX experiment_exposures_arm;
+   DROP INDEX experiment_exposures_decision;
+   CREATE INDEX experiment_exposures_arm ON experiment_exposures (tenant, experiment, arm, unit);
+   -- experiment is in the key so feedback's lookup (by decision, grouped by experiment) searches this index
+   -- instead of scanning the tenant's rows in experiment_exposures_arm.
+   CREATE INDEX experiment_exposures_decision ON experiment_exposures (tenant, decision_id, experiment) WHERE decision_id IS NOT NULL;
+   ALTER TABLE experiment_outcomes ADD COLUMN tenant TEXT NOT NULL DEFAULT 'default';
+   DROP INDEX experiment_outcomes_arm;
+   DROP INDEX experiment_outcomes_decision;
+   CREATE INDEX experiment_outcomes_arm ON experiment_outcomes (tenant, experiment, arm, outcome);
+   CREATE INDEX experiment_outcomes_decision ON experiment_outcomes (tenant, decision_id) WHERE decision_id IS NOT NULL;
+
+   CREATE TABLE schema_versions_next (
+     id INTEGER PRIMARY KEY,
+     tenant TEXT NOT NULL DEFAULT 'default',
+     server TEXT NOT NULL,
+     tool TEXT NOT NULL,
+     fingerprint TEXT NOT NULL,
+     version INTEGER NOT NULL,
+     declared_version TEXT,
+     input_schema TEXT NOT NULL,
+     output_schema TEXT,
+     first_seen TEXT NOT NULL,
+     last_seen TEXT NOT NULL,
+     current INTEGER NOT NULL DEFAULT 0 CHECK (current IN (0, 1)),
+     UNIQUE (tenant, server, tool, fingerprint)
+   ) STRICT;
+   INSERT INTO schema_versions_next (id, tenant, server, tool, fingerprint, version, declared_version, input_schema, output_schema, first_seen, last_seen, current)
+     SELECT id, 'default', server, tool, fingerprint, version, declared_version, input_schema, output_schema, first_seen, last_seen, current FROM schema_versions;
+   DROP TABLE schema_versions;
+   ALTER TABLE schema_versions_next RENAME TO schema_versions;
+   CREATE INDEX schema_versions_tool ON schema_versions (tenant, tool, fingerprint);
+   CREATE UNIQUE INDEX schema_versions_current ON schema_versions (tenant, server, tool) WHERE current = 1;
+   ALTER TABLE schema_changes ADD COLUMN tenant TEXT NOT NULL DEFAULT 'default';
+   DROP INDEX schema_changes_at;
+   CREATE INDEX schema_changes_at ON schema_changes (tenant, at);
+
+   CREATE TABLE experiment_state_next (
+     tenant TEXT NOT NULL DEFAULT 'default',
+     experiment TEXT NOT NULL,
+     arm TEXT NOT NULL DEFAULT '',
+     state TEXT NOT NULL CHECK (state IN ('running', 'stopped', 'arm_stopped')),
+     reason TEXT,
+     at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')),
+     PRIMARY KEY (tenant, experiment, arm)
+   ) STRICT;
+   INSERT INTO experiment_state_next (tenant, experiment, arm, state, reason, at)
+     SELECT 'default', experiment, arm, state, reason, at FROM experiment_state;
+   DROP TABLE experiment_state;
+   ALTER TABLE experiment_state_next RENAME TO experiment_state;
+
+   CREATE TABLE upstream_eras_next (
+     tenant TEXT NOT NULL DEFAULT 'default',
+     key TEXT NOT NULL,
+     verdict TEXT NOT NULL,
+     stored_at INTEGER NOT NULL,
+     PRIMARY KEY (tenant, key)
+   ) STRICT;
+   INSERT INTO upstream_eras_next (tenant, key, verdict, stored_at)
+     SELECT 'default', key, verdict, stored_at FROM upstream_eras;
+   DROP TABLE upstream_eras;
+   ALTER TABLE upstream_eras_next RENAME TO upstream_eras;`,
 ];
 
-/** Opens (creating folders as needed) and migrates the database at `path` (":memory:" for tests). */
-export function openDb(path: string): Db {
+/** The user_version of a fully migrated file. */
+export const SCHEMA_VERSION = MIGRATIONS.length;
+
+/**
+ * Opens (creating folders as needed) and migrates the database at `path` (":memory:" for tests).
+ * `version` stops the migration at that user_version instead of the latest: upgrade tests use it to
+ * make a file as an earlier release left it.
+ */
+export function openDb(path: string, options: { version?: number } = {}): Db {
   if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
   const db = new Database(path);
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = NORMAL');
   db.pragma('busy_timeout = 5000');
-  migrate(db);
+  migrate(db, Math.min(options.version ?? SCHEMA_VERSION, SCHEMA_VERSION));
   return db;
 }
 
-function migrate(db: Db): void {
+function migrate(db: Db, target: number): void {
   const current = db.pragma('user_version', { simple: true }) as number;
-  for (let version = current; version < MIGRATIONS.length; version++) {
+  for (let version = current; version < target; version++) {
     db.transaction(() => {
       db.exec(MIGRATIONS[version] ?? '');
       db.pragma(`user_version = ${version + 1}`);

@@ -10,7 +10,11 @@
  *
  * Run-time state (experiments stopped or started through the admin API, arms stopped by a
  * guardrail) is kept in `experiment_state`, so it survives restarts and the offline CLI sees it.
+ *
+ * A store is bound to one tenant: it writes that tenant on every row and every read, report and
+ * state change sees only that tenant's rows, so two tenants may run experiments of one name.
  */
+import { DEFAULT_TENANT } from '../core/principal.js';
 import type { Db } from './db.js';
 
 /** How one upstream call ended. */
@@ -96,8 +100,10 @@ interface ExposureOfDecision {
   server: string | null;
 }
 
-/** SQLite implementation of {@link ExperimentStore}. */
+/** SQLite implementation of {@link ExperimentStore}, for one tenant. */
 export class SqliteExperimentStore implements ExperimentStore {
+  /** The tenant whose events and state this instance reads and writes. */
+  readonly tenant: string;
   readonly #db: Db;
   readonly #insertExposure;
   readonly #insertOutcome;
@@ -116,16 +122,21 @@ export class SqliteExperimentStore implements ExperimentStore {
   readonly #flushMs: number;
   readonly #onError: (error: Error) => void;
 
-  /** `onError` hears about writes a background flush could not make (e.g. a constraint failed). */
-  constructor(db: Db, options: { flushMs?: number; onError?: (error: Error) => void } = {}) {
+  /**
+   * `onError` hears about writes a background flush could not make (e.g. a constraint failed);
+   * `tenant` (default `default`) is the tenant this instance is bound to.
+   */
+  constructor(db: Db, options: { flushMs?: number; onError?: (error: Error) => void; tenant?: string } = {}) {
     this.#db = db;
+    this.tenant = options.tenant ?? DEFAULT_TENANT;
     this.#flushMs = options.flushMs ?? 20;
     this.#onError = options.onError ?? ((error) => process.emitWarning(`experiment store: ${error.message}`));
-    this.#insertExposure = db.prepare<[string, string, string, string | null]>(
-      'INSERT INTO experiment_exposures (experiment, arm, unit, decision_id) VALUES (?, ?, ?, ?)',
+    this.#insertExposure = db.prepare<[string, string, string, string, string | null]>(
+      'INSERT INTO experiment_exposures (tenant, experiment, arm, unit, decision_id) VALUES (?, ?, ?, ?, ?)',
     );
     this.#insertOutcome = db.prepare<
       [
+        string,
         string,
         string,
         string,
@@ -137,41 +148,44 @@ export class SqliteExperimentStore implements ExperimentStore {
         string | null,
       ]
     >(
-      'INSERT INTO experiment_outcomes (experiment, arm, unit, tool, server, outcome, latency_ms, decision_id, note) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
+      'INSERT INTO experiment_outcomes (tenant, experiment, arm, unit, tool, server, outcome, latency_ms, decision_id, note) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
     );
     // The latest exposure per experiment for a decision (SQLite takes the bare columns from the MAX(id) row),
     // with the tool and server of that decision's latest call in the same experiment, if any.
-    this.#exposuresOfDecision = db.prepare<[string], ExposureOfDecision>(
+    this.#exposuresOfDecision = db.prepare<[string, string], ExposureOfDecision>(
       `SELECT e.experiment, e.arm, e.unit,
-              (SELECT o.tool FROM experiment_outcomes o WHERE o.decision_id = e.decision_id AND o.experiment = e.experiment AND o.tool IS NOT NULL ORDER BY o.id DESC LIMIT 1) AS tool,
-              (SELECT o.server FROM experiment_outcomes o WHERE o.decision_id = e.decision_id AND o.experiment = e.experiment AND o.server IS NOT NULL ORDER BY o.id DESC LIMIT 1) AS server
-         FROM (SELECT experiment, arm, unit, decision_id, MAX(id) FROM experiment_exposures WHERE decision_id = ? GROUP BY experiment) e
+              (SELECT o.tool FROM experiment_outcomes o WHERE o.tenant = e.tenant AND o.decision_id = e.decision_id AND o.experiment = e.experiment AND o.tool IS NOT NULL ORDER BY o.id DESC LIMIT 1) AS tool,
+              (SELECT o.server FROM experiment_outcomes o WHERE o.tenant = e.tenant AND o.decision_id = e.decision_id AND o.experiment = e.experiment AND o.server IS NOT NULL ORDER BY o.id DESC LIMIT 1) AS server
+         FROM (SELECT tenant, experiment, arm, unit, decision_id, MAX(id) FROM experiment_exposures WHERE tenant = ? AND decision_id = ? GROUP BY experiment) e
         ORDER BY e.experiment`,
     );
-    this.#exposureCounts = db.prepare<[string], { arm: string; exposures: number; units: number }>(
-      'SELECT arm, COUNT(*) AS exposures, COUNT(DISTINCT unit) AS units FROM experiment_exposures WHERE experiment = ? GROUP BY arm',
+    this.#exposureCounts = db.prepare<[string, string], { arm: string; exposures: number; units: number }>(
+      'SELECT arm, COUNT(*) AS exposures, COUNT(DISTINCT unit) AS units FROM experiment_exposures WHERE tenant = ? AND experiment = ? GROUP BY arm',
     );
-    this.#outcomeCounts = db.prepare<[string], { arm: string; outcome: ExperimentOutcome; n: number }>(
-      'SELECT arm, outcome, COUNT(*) AS n FROM experiment_outcomes WHERE experiment = ? GROUP BY arm, outcome',
+    this.#outcomeCounts = db.prepare<[string, string], { arm: string; outcome: ExperimentOutcome; n: number }>(
+      'SELECT arm, outcome, COUNT(*) AS n FROM experiment_outcomes WHERE tenant = ? AND experiment = ? GROUP BY arm, outcome',
     );
-    this.#latencies = db.prepare<[string], { arm: string; latency_ms: number }>(
+    this.#latencies = db.prepare<[string, string], { arm: string; latency_ms: number }>(
       `SELECT arm, latency_ms FROM experiment_outcomes
-        WHERE experiment = ? AND outcome IN ('success', 'is_error', 'transport_error', 'timeout') AND latency_ms IS NOT NULL ORDER BY id`,
+        WHERE tenant = ? AND experiment = ? AND outcome IN ('success', 'is_error', 'transport_error', 'timeout') AND latency_ms IS NOT NULL ORDER BY id`,
     );
-    this.#experiments = db.prepare<[], { experiment: string }>(
-      'SELECT experiment FROM experiment_exposures UNION SELECT experiment FROM experiment_outcomes ORDER BY experiment',
+    this.#experiments = db.prepare<[string, string], { experiment: string }>(
+      'SELECT experiment FROM experiment_exposures WHERE tenant = ? UNION SELECT experiment FROM experiment_outcomes WHERE tenant = ? ORDER BY experiment',
     );
   }
 
   /** Records that `unit` was exposed to `arm`. */
   recordExposure(event: ExposureEvent): void {
-    this.#defer(() => this.#insertExposure.run(event.experiment, event.arm, event.unit, event.decisionId ?? null));
+    this.#defer(() =>
+      this.#insertExposure.run(this.tenant, event.experiment, event.arm, event.unit, event.decisionId ?? null),
+    );
   }
 
   /** Records how a call under an arm ended. */
   recordOutcome(event: OutcomeEvent): void {
     this.#defer(() =>
       this.#insertOutcome.run(
+        this.tenant,
         event.experiment,
         event.arm,
         event.unit,
@@ -236,9 +250,10 @@ export class SqliteExperimentStore implements ExperimentStore {
   recordFeedback(decisionId: string, success: boolean, note?: string): boolean {
     this.flush();
     return this.#db.transaction(() => {
-      const exposures = this.#exposuresOfDecision.all(decisionId);
+      const exposures = this.#exposuresOfDecision.all(this.tenant, decisionId);
       for (const e of exposures) {
         this.#insertOutcome.run(
+          this.tenant,
           e.experiment,
           e.arm,
           e.unit,
@@ -275,10 +290,10 @@ export class SqliteExperimentStore implements ExperimentStore {
         }
         return entry;
       };
-      for (const row of this.#exposureCounts.all(experiment))
+      for (const row of this.#exposureCounts.all(this.tenant, experiment))
         Object.assign(arm(row.arm), { exposures: row.exposures, units: row.units });
-      for (const row of this.#outcomeCounts.all(experiment)) arm(row.arm).outcomes[row.outcome] = row.n;
-      for (const row of this.#latencies.all(experiment)) arm(row.arm).latencies.push(row.latency_ms);
+      for (const row of this.#outcomeCounts.all(this.tenant, experiment)) arm(row.arm).outcomes[row.outcome] = row.n;
+      for (const row of this.#latencies.all(this.tenant, experiment)) arm(row.arm).latencies.push(row.latency_ms);
       return [...arms.keys()].sort().map((name) => {
         const a = arms.get(name)!;
         const o = a.outcomes;
@@ -300,8 +315,8 @@ export class SqliteExperimentStore implements ExperimentStore {
 
   states(): Map<string, ExperimentState> {
     const rows = this.#db
-      .prepare('SELECT experiment, arm, state, reason FROM experiment_state ORDER BY experiment, arm')
-      .all() as { experiment: string; arm: string; state: string; reason: string | null }[];
+      .prepare('SELECT experiment, arm, state, reason FROM experiment_state WHERE tenant = ? ORDER BY experiment, arm')
+      .all(this.tenant) as { experiment: string; arm: string; state: string; reason: string | null }[];
     const out = new Map<string, { running: boolean | undefined; stoppedArms: Map<string, string> }>();
     for (const r of rows) {
       const entry = out.get(r.experiment) ?? { running: undefined, stoppedArms: new Map<string, string>() };
@@ -315,29 +330,34 @@ export class SqliteExperimentStore implements ExperimentStore {
   setRunning(experiment: string, running: boolean | undefined): void {
     this.#db.transaction(() => {
       if (running === undefined) {
-        this.#db.prepare('DELETE FROM experiment_state WHERE experiment = ?').run(experiment);
+        this.#db
+          .prepare('DELETE FROM experiment_state WHERE tenant = ? AND experiment = ?')
+          .run(this.tenant, experiment);
         return;
       }
       this.#db
         .prepare(
-          "INSERT INTO experiment_state (experiment, arm, state) VALUES (?, '', ?) ON CONFLICT (experiment, arm) DO UPDATE SET state = excluded.state, at = excluded.at",
+          "INSERT INTO experiment_state (tenant, experiment, arm, state) VALUES (?, ?, '', ?) ON CONFLICT (tenant, experiment, arm) DO UPDATE SET state = excluded.state, at = excluded.at",
         )
-        .run(experiment, running ? 'running' : 'stopped');
-      if (running) this.#db.prepare("DELETE FROM experiment_state WHERE experiment = ? AND arm <> ''").run(experiment);
+        .run(this.tenant, experiment, running ? 'running' : 'stopped');
+      if (running)
+        this.#db
+          .prepare("DELETE FROM experiment_state WHERE tenant = ? AND experiment = ? AND arm <> ''")
+          .run(this.tenant, experiment);
     })();
   }
 
   stopArm(experiment: string, arm: string, reason: string): void {
     this.#db
       .prepare(
-        "INSERT INTO experiment_state (experiment, arm, state, reason) VALUES (?, ?, 'arm_stopped', ?) ON CONFLICT (experiment, arm) DO UPDATE SET state = excluded.state, reason = excluded.reason, at = excluded.at",
+        "INSERT INTO experiment_state (tenant, experiment, arm, state, reason) VALUES (?, ?, ?, 'arm_stopped', ?) ON CONFLICT (tenant, experiment, arm) DO UPDATE SET state = excluded.state, reason = excluded.reason, at = excluded.at",
       )
-      .run(experiment, arm, reason);
+      .run(this.tenant, experiment, arm, reason);
   }
 
   /** Names of every experiment with stored events. */
   experiments(): string[] {
     this.flush();
-    return this.#experiments.all().map((r) => r.experiment);
+    return this.#experiments.all(this.tenant, this.tenant).map((r) => r.experiment);
   }
 }

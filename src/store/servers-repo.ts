@@ -1,8 +1,10 @@
 /**
  * Persistence of servers registered at run time through the admin API, so they come back after a
  * restart. Entries are stored as the JSON the operator posted (before `${VAR}` expansion is not
- * kept: what is stored is what was validated).
+ * kept: what is stored is what was validated). A registry is bound to one tenant: it lists, saves and
+ * removes only that tenant's registrations, so two tenants may each register a server of one name.
  */
+import { DEFAULT_TENANT } from '../core/principal.js';
 import type { Db } from './db.js';
 
 /** A stored registration. */
@@ -19,33 +21,36 @@ export interface ServerRegistry {
   remove(name: string): boolean;
 }
 
-/** SQLite implementation of {@link ServerRegistry}. */
+/** SQLite implementation of {@link ServerRegistry}, for one tenant. */
 export class SqliteServerRegistry implements ServerRegistry {
+  /** The tenant whose registrations this instance reads and writes. */
+  readonly tenant: string;
   readonly #list;
   readonly #save;
   readonly #remove;
 
-  constructor(db: Db) {
-    this.#list = db.prepare<[], { name: string; entry: string; created_at: string }>(
-      'SELECT name, entry, created_at FROM registered_servers ORDER BY created_at, name',
+  constructor(db: Db, tenant: string = DEFAULT_TENANT) {
+    this.tenant = tenant;
+    this.#list = db.prepare<[string], { name: string; entry: string; created_at: string }>(
+      'SELECT name, entry, created_at FROM registered_servers WHERE tenant = ? ORDER BY created_at, name',
     );
-    this.#save = db.prepare<[string, string]>(
-      'INSERT INTO registered_servers (name, entry) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET entry = excluded.entry',
+    this.#save = db.prepare<[string, string, string]>(
+      'INSERT INTO registered_servers (tenant, name, entry) VALUES (?, ?, ?) ON CONFLICT(tenant, name) DO UPDATE SET entry = excluded.entry',
     );
-    this.#remove = db.prepare<[string]>('DELETE FROM registered_servers WHERE name = ?');
+    this.#remove = db.prepare<[string, string]>('DELETE FROM registered_servers WHERE tenant = ? AND name = ?');
   }
 
   list(): StoredServer[] {
     return this.#list
-      .all()
+      .all(this.tenant)
       .map((row) => ({ name: row.name, entry: JSON.parse(row.entry) as unknown, createdAt: row.created_at }));
   }
 
   save(name: string, entry: unknown): void {
-    this.#save.run(name, JSON.stringify(entry));
+    this.#save.run(this.tenant, name, JSON.stringify(entry));
   }
 
   remove(name: string): boolean {
-    return this.#remove.run(name).changes > 0;
+    return this.#remove.run(this.tenant, name).changes > 0;
   }
 }
