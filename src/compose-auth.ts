@@ -1,14 +1,17 @@
 /**
  * Composition of inbound identity: the API-key store, the JWT verifier and the certificate mappings
- * that `auth.mode` asks for, assembled into one Authenticator for the HTTP edge, and the principal of
- * a sidecar's agent. Kept apart from compose.ts so the composition root stays readable.
+ * that `auth.mode` asks for, assembled into one Authenticator for the HTTP edge, the mesh keys of
+ * servers that call through the hub, and the principal of a sidecar's agent. Kept apart from
+ * compose.ts so the composition root stays readable.
  */
 import { ApiKeys } from './auth/api-keys.js';
 import { Authenticator } from './auth/authenticator.js';
 import { JwtVerifier } from './auth/jwt.js';
+import { MeshKeys } from './auth/mesh-keys.js';
 import type { Config } from './config/load.js';
 import { GatewayError } from './core/errors.js';
-import type { Principal } from './core/principal.js';
+import { DEFAULT_TENANT, type Principal } from './core/principal.js';
+import type { MeshProvider } from './gateway/gateway.js';
 import type { Db } from './store/db.js';
 import { SqliteKeysRepo } from './store/keys-repo.js';
 import type { Logger } from './telemetry/logger.js';
@@ -18,6 +21,8 @@ export interface Identity {
   readonly authenticator: Authenticator;
   /** The key store (always present: `/v1/keys` manages keys even while apiKey mode is off). */
   readonly keys: ApiKeys;
+  /** Servers' mesh keys (in memory; always present: a runtime registration may ask for mesh). */
+  readonly mesh: MeshKeys;
 }
 
 /** Builds the authenticator for `config.auth`. */
@@ -45,9 +50,35 @@ export function buildIdentity(config: Config, db: Db, log: Logger): Identity {
       { log: log.child({ component: 'auth' }) },
     );
   }
+  const mesh = new MeshKeys();
   return {
     keys,
-    authenticator: new Authenticator({ modes: auth.mode, keys, jwt, mtls: auth.mtls }),
+    mesh,
+    authenticator: new Authenticator({ modes: auth.mode, keys, jwt, mtls: auth.mtls, mesh }),
+  };
+}
+
+/**
+ * The mesh credentials of a hub listening at `listenUrl`: each server with `mesh` gets a key bound to
+ * itself (tenant `default`, agent = the server's name, the entry's scopes and groups) and the URL of
+ * `/mcp`: `auth.resource` when set (the URL clients reach, so an HTTP upstream on another machine can
+ * use it), else the bound address (a wildcard bind reached over loopback).
+ */
+export function meshCredentials(config: Config, keys: MeshKeys, listenUrl: string): MeshProvider {
+  const url = new URL(listenUrl);
+  if (url.hostname === '0.0.0.0') url.hostname = '127.0.0.1';
+  if (url.hostname === '[::]') url.hostname = '[::1]';
+  const mcpUrl = config.auth.resource ?? `${url.origin}/mcp`;
+  return {
+    issue: (spec) => {
+      const mesh = spec.mesh ?? { scopes: [], groups: [] };
+      return {
+        url: mcpUrl,
+        token: keys.issue({ server: spec.name, tenant: DEFAULT_TENANT, scopes: mesh.scopes, groups: mesh.groups })
+          .token,
+      };
+    },
+    revoke: (server) => void keys.revokeServer(server),
   };
 }
 
@@ -63,14 +94,4 @@ export function sidecarPrincipal(config: Config): Principal | undefined {
     scopes: owner.scopes,
     source: 'config',
   };
-}
-
-/**
- * True when some caller can be restricted: a credential is needed (its scopes narrow), the sidecar's
- * owner has scopes, or a policy is configured. Otherwise the authorize stage is left out of the chain.
- */
-export function restrictable(config: Config): boolean {
-  return (
-    !config.auth.mode.includes('none') || config.auth.stdio?.scopes !== undefined || config.policy.files.length > 0
-  );
 }

@@ -6,7 +6,7 @@
 import type { AddressInfo } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import type { Config } from './config/load.js';
-import { buildIdentity, restrictable, sidecarPrincipal } from './compose-auth.js';
+import { buildIdentity, meshCredentials, sidecarPrincipal } from './compose-auth.js';
 import { AccessControl } from './gateway/access.js';
 import { PolicyFiles } from './policy/loader.js';
 import { Gateway } from './gateway/gateway.js';
@@ -188,9 +188,9 @@ async function core(config: Config, options: ComposeOptions) {
     toolChain: toolChain({
       gateway,
       access,
-      authorize: restrictable(config),
       validator,
       maxRequestBytes: config.gateway.maxRequestBytes,
+      maxHops: config.gateway.maxHops,
       capabilities,
       experiments,
     }),
@@ -243,7 +243,7 @@ export async function startHub(
     config,
     options,
   );
-  const { authenticator, keys } = buildIdentity(config, db, log);
+  const { authenticator, keys, mesh } = buildIdentity(config, db, log);
   const endpoint = createMcpEndpoint(agentDeps, notifier, log, { startup });
   const sse = createSseEdge(agentDeps, notifier, log, { startup });
   let shuttingDown = false;
@@ -264,6 +264,8 @@ export async function startHub(
   const port = (app.server.address() as AddressInfo).port;
   const url = `${config.http.tls ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${port}`;
   log.info({ url: `${url}/mcp` }, 'hub listening');
+  // Servers with `mesh` get the hub's URL and a key; the URL exists only now, and upstreams start just below.
+  gateway.setMeshCredentials(meshCredentials(config, mesh, url));
   const ready = start();
   let closing: Promise<void> | undefined;
   return {
@@ -285,6 +287,7 @@ export async function startHub(
         await endpoint.close();
         await sse.close();
         await app.close();
+        mesh.clear();
         closeDb();
         log.info('hub stopped');
       })()),

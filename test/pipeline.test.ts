@@ -92,11 +92,10 @@ describe('the tool chain', () => {
       validator: new ArgumentValidator(),
       maxRequestBytes: 1_000,
     });
-    expect(chain.stages).toEqual(['errors', 'resolve', 'size', 'pin', 'validate']);
+    expect(chain.stages).toEqual(['errors', 'resolve', 'authorize', 'size', 'pin', 'validate']);
     const full = toolChain({
       gateway: hub.gateway,
       access,
-      authorize: true,
       validator: new ArgumentValidator(),
       maxRequestBytes: 1_000,
       capabilities: hub.capabilities,

@@ -5,6 +5,8 @@
  * - `none` (loopback only, and alone): no credential; callers are anonymous (`undefined` here, so the
  *   agent edge can name them after their client info, and honour the `_meta` user hint).
  * - A bearer token beginning `sbk_` is an API key (`apiKey`); any other bearer token is a JWT (`jwt`).
+ * - A bearer token beginning `sbm_` is a server's mesh key (mesh-keys.ts), accepted whatever the modes,
+ *   `none` included: a server calling through the gateway is always its own, scoped principal.
  * - `mtls`: a verified client certificate that a mapping in `auth.mtls` matches.
  * A bearer token, when present, decides: a bad one is refused even if a good certificate came with it.
  * Failures are UNAUTHORIZED (401) or FORBIDDEN (403) with `details.wwwAuthenticate` for the challenge;
@@ -14,6 +16,7 @@ import type { AuthMode } from '../config/auth-schema.js';
 import { GatewayError } from '../core/errors.js';
 import type { Principal } from '../core/principal.js';
 import { API_KEY_PREFIX, type ApiKeys } from './api-keys.js';
+import { MESH_KEY_PREFIX, type MeshKeys } from './mesh-keys.js';
 import type { JwtVerifier } from './jwt.js';
 import { principalFromCertificate, type CertificateFacts, type CertificateMapping } from './mtls.js';
 import { bearerToken, MAX_AUTHORIZATION_BYTES } from './oauth-metadata.js';
@@ -32,6 +35,8 @@ export interface AuthenticatorDeps {
   readonly keys?: ApiKeys | undefined;
   readonly jwt?: JwtVerifier | undefined;
   readonly mtls?: readonly CertificateMapping[] | undefined;
+  /** Keys of servers that call through the gateway (absent: `sbm_` tokens are refused like any unknown one). */
+  readonly mesh?: MeshKeys | undefined;
 }
 
 /** Authenticates requests by the configured modes. */
@@ -46,6 +51,11 @@ export class Authenticator {
     if (this.#modes.has('jwt') && !deps.jwt) throw new Error('auth mode jwt needs a verifier');
   }
 
+  /** True when mesh keys are verified (even under auth `none`, so the edge must authenticate every request). */
+  get meshEnabled(): boolean {
+    return this.#deps.mesh !== undefined;
+  }
+
   /** True when no credential is needed (auth `none`). */
   get open(): boolean {
     return this.#modes.has('none');
@@ -57,12 +67,17 @@ export class Authenticator {
   }
 
   /**
-   * The principal of a request: undefined for auth `none`; otherwise a verified identity, or a
-   * thrown UNAUTHORIZED / FORBIDDEN.
+   * The principal of a request: undefined for auth `none` (unless a mesh key is presented); otherwise
+   * a verified identity, or a thrown UNAUTHORIZED / FORBIDDEN.
    */
   async authenticate(presented: Presented): Promise<Principal | undefined> {
-    if (this.open) return undefined;
     const header = presented.authorization;
+    const mesh = this.#deps.mesh;
+    if (mesh) {
+      const token = bearerToken(header);
+      if (token?.startsWith(MESH_KEY_PREFIX)) return mesh.verify(token);
+    }
+    if (this.open) return undefined;
     if (header !== undefined && header.length > 0) {
       if (header.length > MAX_AUTHORIZATION_BYTES) throw unauthorized('the Authorization header is too long');
       const token = bearerToken(header);

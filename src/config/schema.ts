@@ -35,6 +35,18 @@ const commonFields = {
   dev: z.unknown().optional(),
   gallery: z.unknown().optional(),
   version: z.unknown().optional(),
+  /**
+   * Servers as callers: the gateway hands this server its own URL and a short-lived key for these
+   * scopes (env SWITCHBOARD_URL / SWITCHBOARD_TOKEN for stdio, headers for HTTP; see auth/mesh-keys.ts),
+   * so its tools can call other servers' tools through the gateway under the same rules as any agent.
+   */
+  mesh: strictEntry({
+    scopes: z
+      .array(z.string().min(1).max(200))
+      .min(1, 'give at least one scope (for example "servers:search")')
+      .max(100, 'at most 100 scopes'),
+    groups: z.array(z.string().min(1).max(200)).max(100, 'at most 100 groups').optional(),
+  }).optional(),
 };
 
 /** A strict object whose unknown keys are reported with a "did you mean" (see keys.ts). */
@@ -334,6 +346,8 @@ export const configSchema = z
         balance: z.enum(['p2c', 'round-robin']).default('p2c'),
         circuit: circuitSchema.prefault({}),
         retry: retrySchema.prefault({}),
+        /** Longest chain of server-to-server calls through the gateway (mesh); the call past it fails. */
+        maxHops: z.number().int().min(1).max(32).default(8),
       })
       .strict()
       .prefault({}),

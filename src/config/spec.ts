@@ -73,6 +73,14 @@ export interface ServerSpec {
   readonly retry: Partial<RetrySettings>;
   /** Tools safe to repeat after a failure mid-call, besides read-only and idempotent ones (true: all). */
   readonly retrySafe: boolean | readonly string[];
+  /** The gateway credential this server asked for (`mesh`), to call other tools through the gateway. */
+  readonly mesh?: MeshRequest | undefined;
+}
+
+/** What a server's gateway credential grants (see auth/mesh-keys.ts). */
+export interface MeshRequest {
+  readonly scopes: readonly string[];
+  readonly groups: readonly string[];
 }
 
 type Transport = Pick<
@@ -150,6 +158,9 @@ export function toServerSpec(name: string, entry: ServerEntry): ServerSpec {
     circuit: entry.circuit ?? {},
     retry: entry.retry ?? {},
     retrySafe: entry.retrySafe ?? false,
+    ...(entry.mesh
+      ? { mesh: { scopes: [...new Set(entry.mesh.scopes)], groups: [...new Set(entry.mesh.groups ?? [])] } }
+      : {}),
   };
 }
 

@@ -36,6 +36,21 @@ import { CompatTracker, type CompatStore } from './compat.js';
 import { ServerPool, type InstanceSelector, type PoolDefaults, type PoolStatus } from './pool.js';
 import { suggest } from './suggest.js';
 
+/**
+ * Hands a server that asked for `mesh` its gateway credential (compose.ts builds it from auth/mesh-keys.ts
+ * once the hub listens): the URL to call and a key scoped as the entry says.
+ */
+export interface MeshProvider {
+  /** The credential for `spec`'s server. */
+  issue(spec: ServerSpec): { readonly url: string; readonly token: string };
+  /** The server is gone (removed): its credential stops working. */
+  revoke(server: string): void;
+}
+
+/** Where a mesh server finds its credential: environment variables (stdio) or request headers (HTTP). */
+export const MESH_ENV = { url: 'SWITCHBOARD_URL', token: 'SWITCHBOARD_TOKEN' } as const;
+export const MESH_HEADERS = { url: 'X-Switchboard-Url', token: 'X-Switchboard-Token' } as const;
+
 /** The gateway's own pseudo-server: virtual (fan-out) tools are listed under it. */
 export const GATEWAY_SERVER = 'switchboard';
 
@@ -107,6 +122,8 @@ export class Gateway {
   #ready = false;
   #reportedConflicts = new Set<string>();
   #closing: Promise<void> | undefined;
+  /** Credentials for servers with `mesh` (absent: a sidecar, which has no URL to hand them). */
+  #mesh: MeshProvider | undefined;
   /** Sessionful agents: log levels, resource subscriptions, requests outside a call. */
   readonly agents: AgentRegistry;
 
@@ -188,6 +205,14 @@ export class Gateway {
     return this.#federation.onChange(listener);
   }
 
+  /**
+   * Sets where servers with `mesh` get their credential; call before start() (later: only servers added
+   * afterwards get one). Without it such servers run without a credential, with a warning.
+   */
+  setMeshCredentials(provider: MeshProvider | undefined): void {
+    this.#mesh = provider;
+  }
+
   /** Connects every configured and persisted server in parallel; one failing server never blocks the rest. */
   async start(): Promise<void> {
     const stored = this.#registry.list();
@@ -215,6 +240,12 @@ export class Gateway {
       this.#federation.reserve(GATEWAY_SERVER);
       this.#publishVirtual();
     }
+    const meshless = this.#mesh ? [] : specs.filter(({ spec }) => spec.mesh).map(({ spec }) => spec.name);
+    if (meshless.length > 0)
+      this.#log.warn(
+        { servers: meshless },
+        `mesh is unavailable here (a sidecar has no URL to give servers): ${meshless.map((n) => `"${n}"`).join(', ')} asked for a gateway credential and run without one`,
+      );
     await Promise.all(specs.map(({ spec, source }) => this.#add(spec, source)));
     this.#ready = true;
     this.#log.info(
@@ -443,6 +474,7 @@ export class Gateway {
     const entry = this.#upstreams.get(name);
     if (!entry) throw new GatewayError('SERVER_NOT_FOUND', `no server named "${name}"`, { server: name });
     this.#upstreams.delete(name);
+    this.#mesh?.revoke(name);
     this.#registry.remove(name);
     this.#federation.update(name, undefined);
     for (const instance of entry.pool.instanceIds) this.#compat?.forget(instance);
@@ -473,7 +505,7 @@ export class Gateway {
     const log = this.#log.child({ server: spec.name });
     const server = spec.name;
     const pool: ServerPool = new ServerPool(
-      spec,
+      spec.mesh && this.#mesh ? withMeshCredentials(spec, this.#mesh.issue(spec)) : spec,
       log,
       this.#poolDefaults,
       (part) => {
@@ -698,3 +730,31 @@ const LOG_TO_PINO: Record<string, 'debug' | 'info' | 'warn' | 'error'> = {
 function emptyCompletion(): CompleteResult {
   return { completion: { values: [], hasMore: false } };
 }
+
+/**
+ * `spec` with its mesh credential: in each stdio instance's environment, on each HTTP instance's requests
+ * (HTTP servers cannot be given an environment). Ours win over the entry's own values of those names.
+ * The key shows nowhere: views and logs hide env values and headers named like secrets (redactServer).
+ */
+function withMeshCredentials(spec: ServerSpec, grant: { url: string; token: string }): ServerSpec {
+  return {
+    ...spec,
+    instances: spec.instances.map((instance) =>
+      instance.kind === 'stdio'
+        ? { ...instance, env: { ...instance.env, [MESH_ENV.url]: grant.url, [MESH_ENV.token]: grant.token } }
+        : {
+            ...instance,
+            headers: {
+              // Header names are case-insensitive: a differently spelt copy of ours would be sent as well.
+              ...Object.fromEntries(
+                Object.entries(instance.headers).filter(([name]) => !MESH_HEADER_NAMES.has(name.toLowerCase())),
+              ),
+              [MESH_HEADERS.url]: grant.url,
+              [MESH_HEADERS.token]: grant.token,
+            },
+          },
+    ),
+  };
+}
+
+const MESH_HEADER_NAMES = new Set(Object.values(MESH_HEADERS).map((name) => name.toLowerCase()));

@@ -109,7 +109,8 @@ export function installAuth(app: FastifyInstance, options: AuthHookOptions): Adm
       certificate: peerCertificateIdentity(request),
     });
 
-  if (!authenticator.open) {
+  // Under auth `none` too when mesh keys exist: a server calling through the gateway is its own principal.
+  if (!authenticator.open || authenticator.meshEnabled) {
     app.addHook('onRequest', async (request, reply) => {
       if (!isAgentRoute(request.url)) return;
       let principal: Principal | undefined;

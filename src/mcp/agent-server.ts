@@ -43,6 +43,7 @@ import { installPassthrough, PASSTHROUGH_CAPABILITIES, type CallContext } from '
 import type { Pipeline } from './pipeline/chain.js';
 import type { AgentMethod, RequestContext, ToolResult } from './pipeline/context.js';
 import { routeArm } from './pipeline/stages/experiment.js';
+import { HOPS_META_KEY, nextHops } from './pipeline/stages/hops.js';
 import { errorResult } from './tool-errors.js';
 import type { ArgumentValidator } from './validate.js';
 
@@ -191,7 +192,7 @@ export function createAgentServer(deps: AgentServerDeps, options: AgentServerOpt
       if (capabilities && meta.length > 0 && name === META_TOOLS.find)
         return findCapability(capabilities, args ?? {}, ctx, callMeta);
       if (capabilities && meta.length > 0 && name === META_TOOLS.call)
-        return callCapability(capabilities, args ?? {}, ctx);
+        return callCapability(capabilities, args ?? {}, ctx, callMeta);
       if (capabilities && meta.length > 0 && name === META_TOOLS.report) return reportOutcome(args ?? {});
       const decisionId = typeof callMeta?.[DECISION_META_KEY] === 'string' ? callMeta[DECISION_META_KEY] : undefined;
       return forward(name, args, callMeta, decisionId, ctx);
@@ -257,6 +258,7 @@ export function createAgentServer(deps: AgentServerDeps, options: AgentServerOpt
     caps: Capabilities,
     args: Record<string, unknown>,
     ctx: CallContext,
+    callMeta: Record<string, unknown> | undefined,
   ): Promise<CallToolResult> {
     const tooLongNeed = needTooLong(args);
     if (tooLongNeed) return errorResult(tooLongNeed);
@@ -315,15 +317,18 @@ export function createAgentServer(deps: AgentServerDeps, options: AgentServerOpt
     const version = typeof args.version === 'string' ? args.version : undefined;
     if (args.fanout === true) {
       const providers = providersFor(caps, tool, ctx, toolArgs);
-      if (providers.length === 0) return forward(tool, toolArgs, undefined, decisionId, ctx); // unknown tool: forward explains
+      if (providers.length === 0) return forward(tool, toolArgs, callMeta, decisionId, ctx); // unknown tool: forward explains
       const strategy = args.strategy === 'first' || args.strategy === 'quorum' ? args.strategy : 'merge';
+      // Fan-out does not run the tool chain: the hop count is checked and passed on here.
+      const hops = nextHops(callMeta, gateway.config.gateway.maxHops, tool);
+      if (hops instanceof GatewayError) return errorResult(hops);
       try {
         return note(
           await gateway.fanOut(
             `call_capability(${tool})`,
             providers,
             toolArgs,
-            undefined,
+            { [HOPS_META_KEY]: hops },
             { strategy, ...(typeof args.quorum === 'number' ? { quorum: args.quorum } : {}) },
             { signal: ctx.mcpReq.signal },
           ),
@@ -333,7 +338,8 @@ export function createAgentServer(deps: AgentServerDeps, options: AgentServerOpt
         return errorResult(asGatewayError(error));
       }
     }
-    return note(await forward(tool, toolArgs, undefined, decisionId, ctx, version));
+    // The meta-tool call's _meta (hop count, traceparent) is the chosen tool's: a loop through it is counted.
+    return note(await forward(tool, toolArgs, callMeta, decisionId, ctx, version));
   }
 
   /**

@@ -51,6 +51,8 @@ export interface RequestContext {
   /** Set by the experiment stage: where the call goes (another tool or server) and on which instances. */
   target?: CatalogTool;
   instances?: readonly string[] | undefined;
+  /** Set by stages (hops): `_meta` entries forwarded upstream on top of the agent's own. */
+  metaOut?: Record<string, unknown>;
 }
 
 /** The result a tool pipeline produces. */

@@ -14,7 +14,8 @@ export function invokeTerminal(gateway: Gateway): Terminal<ToolResult> {
   return (ctx) => {
     const progressToken = ctx.sdk.mcpReq._meta?.progressToken;
     const { channel } = ctx.sdk;
-    return gateway.callTool(ctx.target ?? resolvedTool(ctx), ctx.args, forwardMeta(ctx.meta), {
+    const meta = ctx.metaOut ? { ...ctx.meta, ...ctx.metaOut } : ctx.meta;
+    return gateway.callTool(ctx.target ?? resolvedTool(ctx), ctx.args, forwardMeta(meta), {
       signal: ctx.signal,
       agent: ctx.units.agent,
       ...(channel ? { channel } : {}),
@@ -38,7 +39,10 @@ async function notifyProgress(
   }
 }
 
-/** Passes `_meta` on (e.g. traceparent) minus the agent's progress token, which the SDK replaces upstream. */
+/**
+ * Passes `_meta` on (e.g. traceparent, and the hop count the hops stage set) minus the agent's progress
+ * token, which the SDK replaces upstream.
+ */
 function forwardMeta(meta: Record<string, unknown> | undefined): Record<string, unknown> | undefined {
   if (!meta) return undefined;
   const { progressToken: _token, ...rest } = meta;

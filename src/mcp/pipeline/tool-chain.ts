@@ -2,7 +2,7 @@
  * The order of the tool chain, declared once. Every forwarded tool call (tools/call of a catalog
  * tool, call_capability by id or by need) runs through it:
  *
- *   errors -> resolve -> authorize -> size -> pin -> validate -> learn -> experiment -> invoke
+ *   errors -> hops -> resolve -> authorize -> size -> pin -> validate -> learn -> experiment -> invoke
  *
  * Resolve reads the principal's view, so a hidden tool is unknown; authorize (scopes, policy) comes
  * before any other work. Cheap refusals come first (oversize arguments) so hostile input costs little;
@@ -20,6 +20,7 @@ import { invokeTerminal } from './invoke.js';
 import { authorizeStage } from './stages/authorize.js';
 import { errorsStage } from './stages/errors.js';
 import { experimentStage } from './stages/experiment.js';
+import { hopsStage } from './stages/hops.js';
 import { learnStage } from './stages/learn.js';
 import { pinStage } from './stages/pin.js';
 import { resolveStage } from './stages/resolve.js';
@@ -30,10 +31,10 @@ import { validateStage } from './stages/validate.js';
 export interface ToolChainDeps {
   readonly gateway: Gateway;
   readonly access: AccessControl;
-  /** True when anything can restrict a caller (auth beyond `none`, scoped sidecar, a policy): adds authorize. */
-  readonly authorize?: boolean;
   readonly validator: ArgumentValidator;
   readonly maxRequestBytes: number;
+  /** gateway.maxHops: the hop count of server-to-server calls (absent: no hops stage). */
+  readonly maxHops?: number | undefined;
   /** Absent: no learning stage. */
   readonly capabilities?: Capabilities | undefined;
   /** Absent: no experiment stage. (Present even with no experiment configured: a reload can add one.) */
@@ -44,8 +45,11 @@ export interface ToolChainDeps {
 export function toolChain(deps: ToolChainDeps): Pipeline<ToolResult> {
   const stages: Stage<ToolResult>[] = [
     errorsStage(),
+    ...(deps.maxHops !== undefined ? [hopsStage(deps.maxHops)] : []),
     resolveStage(deps.gateway, deps.access),
-    ...(deps.authorize ? [authorizeStage(deps.access)] : []),
+    // Always present: servers registered at run time, policy reloads and mesh keys can restrict any
+    // hub; for a caller with the full view it is one check.
+    authorizeStage(deps.access),
     sizeStage(deps.maxRequestBytes),
     pinStage(deps.gateway),
     validateStage(deps.validator),
