@@ -10,7 +10,7 @@ import { JwtVerifier } from './auth/jwt.js';
 import { MeshKeys } from './auth/mesh-keys.js';
 import type { Config } from './config/load.js';
 import { GatewayError } from './core/errors.js';
-import { DEFAULT_TENANT, type Principal } from './core/principal.js';
+import type { Principal } from './core/principal.js';
 import type { MeshProvider } from './gateway/gateway.js';
 import type { Db } from './store/db.js';
 import { SqliteKeysRepo } from './store/keys-repo.js';
@@ -74,8 +74,7 @@ export function meshCredentials(config: Config, keys: MeshKeys, listenUrl: strin
       const mesh = spec.mesh ?? { scopes: [], groups: [] };
       return {
         url: mcpUrl,
-        token: keys.issue({ server: spec.name, tenant: DEFAULT_TENANT, scopes: mesh.scopes, groups: mesh.groups })
-          .token,
+        token: keys.issue({ server: spec.name, tenant: config.tenant, scopes: mesh.scopes, groups: mesh.groups }).token,
       };
     },
     revoke: (server) => void keys.revokeServer(server),

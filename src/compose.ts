@@ -5,7 +5,8 @@
  */
 import type { AddressInfo } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
-import type { Config } from './config/load.js';
+import { tenantConfig, type Config } from './config/load.js';
+import { DEFAULT_TENANT } from './core/principal.js';
 import { buildIdentity, meshCredentials, sidecarPrincipal } from './compose-auth.js';
 import { AccessControl } from './gateway/access.js';
 import { PolicyFiles } from './policy/loader.js';
@@ -43,7 +44,10 @@ export interface ComposeOptions {
 
 /** A running hub (Streamable HTTP). */
 export interface Hub {
+  /** The default tenant's gateway (the file's top-level servers). */
   readonly gateway: Gateway;
+  /** A configured tenant's gateway, router and experiments (undefined: no such tenant). */
+  tenant(name: string): { gateway: Gateway; capabilities: Capabilities; experiments: ExperimentRunner } | undefined;
   /** Capability routing (find_capability and its index). */
   readonly capabilities: Capabilities;
   /** A/B experiments. */
@@ -114,18 +118,18 @@ function buildCapabilities(
     ...(config.store.path === ':memory:'
       ? {}
       : {
-          persist: new FileVectorStore(join(dirname(resolve(config.store.path)), 'vectors'), (err, what) =>
+          persist: new FileVectorStore(vectorDir(config), (err, what) =>
             log.warn({ err: err.message }, `vector index: ${what} failed; it will be rebuilt`),
           ),
         }),
-    cache: new SqliteEmbeddingCache(db),
+    cache: new SqliteEmbeddingCache(db, config.tenant),
     tokenize: (text) => tokenize(text, { stem: true, stopwords: 'conversational' }),
     embedder: model,
   });
   return new Capabilities({
     gateway,
     index,
-    examples: new SqliteExampleStore(db, routing.maxLearnedPerTool),
+    examples: new SqliteExampleStore(db, routing.maxLearnedPerTool, config.tenant),
     options: {
       scorer: DEFAULT_SCORER,
       denseWeight: routing.denseWeight ?? DEFAULT_DENSE_WEIGHT,
@@ -135,36 +139,43 @@ function buildCapabilities(
   });
 }
 
-async function core(config: Config, options: ComposeOptions) {
-  const log = options.log ?? createLogger({ level: config.log.level });
-  // Policy first: a policy file that does not load stops the start before anything opens.
-  const policy =
-    config.policy.files.length > 0
-      ? await PolicyFiles.open({ paths: config.policy.files, log: log.child({ component: 'policy' }) })
-      : undefined;
+/** Where a tenant's vector index is saved (next to the store; tenants in their own folders). */
+function vectorDir(config: Config): string {
+  const base = dirname(resolve(config.store.path));
+  return config.tenant === DEFAULT_TENANT ? join(base, 'vectors') : join(base, 'tenants', config.tenant, 'vectors');
+}
+
+/** What every tenant's core shares: the log, the store file, the embedding model. */
+interface Shared {
+  readonly log: Logger;
+  readonly db: Db;
+  readonly model: Promise<Embedder | undefined>;
+}
+
+/**
+ * One tenant's gateway: its upstream connections and catalog, capability router, experiments, pins,
+ * policy and agent-server deps, on repositories bound to the tenant. Tenants share nothing else: a
+ * server two tenants use runs once per tenant (its own connection or process, its own credentials).
+ */
+function tenantCore(config: Config, shared: Shared, policy: PolicyFiles | undefined) {
+  const { db, model } = shared;
+  const tenant = config.tenant;
+  const log = tenant === DEFAULT_TENANT ? shared.log : shared.log.child({ tenant });
   const access = new AccessControl(policy);
-  const db = openDb(config.store.path);
   const gateway = new Gateway({
     config,
     log,
-    registry: new SqliteServerRegistry(db),
-    compat: new SqliteCompatStore(db),
-    eraMemo: new SqliteEraMemo(db),
+    registry: new SqliteServerRegistry(db, tenant),
+    compat: new SqliteCompatStore(db, undefined, tenant),
+    eraMemo: new SqliteEraMemo(db, tenant),
   });
   const notifier = new AgentNotifier();
   gateway.onCatalogChange((change) => notifier.publish(change));
   // A policy change can move what anyone sees: every agent whose view moved hears of it (notifier.ts).
   policy?.onChange(() => notifier.publish({ snapshot: gateway.catalog, tools: true, prompts: true, resources: true }));
-  // The model loads once agents' first answers are out (see start()), no longer before anything
-  // else: only find_capability needs it, and that waits for it (see CapabilityIndexDeps.embedder). Loading it while
-  // the upstreams start made them compete for the CPU: on two cores the first full tools/list came
-  // about half a second later that way (bench/sections/startup.ts measures start-up).
-  let loadModel: () => void = () => {};
-  const model = new Promise<Embedder | undefined>((resolveModel) => {
-    loadModel = () => resolveModel(loadEmbedder(config, log));
-  });
   const capabilities = buildCapabilities(config, gateway, db, model, log);
   const experimentStore = new SqliteExperimentStore(db, {
+    tenant,
     onError: (error) => log.error({ err: error.message }, 'recording experiment events failed'),
   });
   const experiments = new ExperimentRunner({
@@ -195,30 +206,86 @@ async function core(config: Config, options: ComposeOptions) {
       experiments,
     }),
   };
-  /** Closes the store after the buffered experiment events are written. */
-  const closeDb = () => {
-    policy?.close();
-    agentDeps.exchanges.close();
-    capabilities.flush();
-    experimentStore.flush();
-    db.close();
-  };
   // Agents' first answers wait for start-up (see holdFirstAnswers); the edges get the gate before
   // `start()` opens it, because they exist first.
   let openGate: (gate: Promise<void>) => void = () => {};
   const startup = new Promise<void>((resolveStartup) => {
     openGate = (gate) => void gate.then(resolveStartup);
   });
-  /** Connects the upstreams, then loads the model; resolves when both are done (see Hub.ready). */
+  return {
+    tenant,
+    config,
+    gateway,
+    notifier,
+    agentDeps,
+    capabilities,
+    experiments,
+    startup,
+    /** Connects the upstreams; resolves with the start-up gate (first attempts made, or the hold's deadline). */
+    start: async (): Promise<{ ready: Promise<void>; gate: Promise<void> }> => {
+      const ready = gateway.start();
+      const gate = holdFirstAnswers(ready, gateway, config.gateway.startupWaitMs, log);
+      openGate(gate);
+      return { ready, gate };
+    },
+    /** Writes what is buffered (experiment events, learned examples); the store closes after every tenant. */
+    flush: () => {
+      policy?.close();
+      agentDeps.exchanges.close();
+      capabilities.flush();
+      experimentStore.flush();
+    },
+    /** Applies a re-read config: experiments and pins change at once. */
+    reload: (next: Config) => {
+      experiments.replace(next.experiments);
+      gateway.setPins(next.pins);
+    },
+  };
+}
+
+type TenantCore = ReturnType<typeof tenantCore>;
+
+/**
+ * The shared store and model, and one core per tenant (`only`: just that tenant's, for a sidecar).
+ * Policy files load first: one that does not load stops the start before anything opens.
+ */
+async function core(config: Config, options: ComposeOptions, only?: string) {
+  const log = options.log ?? createLogger({ level: config.log.level });
+  const names = only ? [only] : [DEFAULT_TENANT, ...config.tenants.map((t) => t.name)];
+  const configs = names.map((name) => tenantConfig(config, name));
+  const policies = await Promise.all(
+    configs.map(async (c) =>
+      c.policy.files.length > 0
+        ? PolicyFiles.open({ paths: c.policy.files, log: log.child({ component: 'policy', tenant: c.tenant }) })
+        : undefined,
+    ),
+  );
+  const db = openDb(config.store.path);
+  // The model loads once agents' first answers are out (see start()), no longer before anything
+  // else: only find_capability needs it, and that waits for it (see CapabilityIndexDeps.embedder). Loading it while
+  // the upstreams start made them compete for the CPU: on two cores the first full tools/list came
+  // about half a second later that way (bench/sections/startup.ts measures start-up). Every tenant
+  // shares the one model.
+  let loadModel: () => void = () => {};
+  const model = new Promise<Embedder | undefined>((resolveModel) => {
+    loadModel = () => resolveModel(loadEmbedder(config, log));
+  });
+  const cores = configs.map((c, i) => tenantCore(c, { log, db, model }, policies[i]));
+  const byTenant = new Map(cores.map((c) => [c.tenant, c]));
+  /** Closes the store after every tenant's buffered events are written. */
+  const closeDb = () => {
+    for (const c of cores) c.flush();
+    db.close();
+  };
+  /** Connects every tenant's upstreams, then loads the model; resolves when both are done (see Hub.ready). */
   const start = async (): Promise<void> => {
-    const ready = gateway.start();
-    const gate = holdFirstAnswers(ready, gateway, config.gateway.startupWaitMs, log);
-    openGate(gate);
-    void gate.then(() => setImmediate(loadModel));
-    await ready;
+    const started = await Promise.all(cores.map((c) => c.start()));
+    void Promise.all(started.map((s) => s.gate)).then(() => setImmediate(loadModel));
+    await Promise.all(started.map((s) => s.ready));
     await model;
   };
-  return { log, db, closeDb, gateway, notifier, agentDeps, capabilities, experiments, startup, start };
+  const home = cores[0] as TenantCore;
+  return { log, db, closeDb, cores, byTenant, home, start };
 }
 
 /**
@@ -239,19 +306,32 @@ export async function startHub(
   // The bind rule applies to the address actually bound (flag or file), checked before anything opens.
   const host = options.host ?? config.http.host;
   assertSafeBind(config, host);
-  const { log, db, closeDb, gateway, notifier, agentDeps, capabilities, experiments, startup, start } = await core(
-    config,
-    options,
-  );
+  const { log, db, closeDb, cores, byTenant, home, start } = await core(config, options);
+  const { gateway, capabilities, experiments } = home;
   const { authenticator, keys, mesh } = buildIdentity(config, db, log);
-  const endpoint = createMcpEndpoint(agentDeps, notifier, log, { startup });
-  const sse = createSseEdge(agentDeps, notifier, log, { startup });
+  const route = (tenant: string) => {
+    const c = byTenant.get(tenant);
+    return c && { deps: c.agentDeps, notifier: c.notifier, startup: c.startup };
+  };
+  const endpoint = createMcpEndpoint(route, log);
+  const sse = createSseEdge(route, log);
   let shuttingDown = false;
   const app = buildHttpApp({
     config,
     gateway,
     capabilities,
     experiments,
+    tenants: {
+      scope: (tenant) => byTenant.get(tenant),
+      list: () =>
+        cores.map((c) => ({
+          name: c.tenant,
+          servers: c.gateway.listServers().length,
+          tools: c.gateway.catalog.tools.length,
+          ready: c.gateway.ready,
+        })),
+      ready: () => cores.every((c) => c.gateway.ready),
+    },
     endpoint,
     sse,
     log,
@@ -263,19 +343,20 @@ export async function startHub(
   await app.listen({ host, port: options.port ?? config.http.port });
   const port = (app.server.address() as AddressInfo).port;
   const url = `${config.http.tls ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${port}`;
-  log.info({ url: `${url}/mcp` }, 'hub listening');
+  log.info({ url: `${url}/mcp`, tenants: cores.length }, 'hub listening');
   // Servers with `mesh` get the hub's URL and a key; the URL exists only now, and upstreams start just below.
-  gateway.setMeshCredentials(meshCredentials(config, mesh, url));
+  for (const c of cores) c.gateway.setMeshCredentials(meshCredentials(c.config, mesh, url));
   const ready = start();
   let closing: Promise<void> | undefined;
   return {
     gateway,
     capabilities,
     experiments,
-    reload: (next) => {
-      experiments.replace(next.experiments);
-      gateway.setPins(next.pins);
+    tenant: (name) => {
+      const c = byTenant.get(name);
+      return c && { gateway: c.gateway, capabilities: c.capabilities, experiments: c.experiments };
     },
+    reload: (next) => reloadCores(cores, next, log),
     url,
     port,
     ready,
@@ -283,7 +364,7 @@ export async function startHub(
       (closing ??= (async () => {
         shuttingDown = true;
         await ready.catch(() => {});
-        await gateway.close();
+        await Promise.all(cores.map((c) => c.gateway.close()));
         await endpoint.close();
         await sse.close();
         await app.close();
@@ -294,23 +375,35 @@ export async function startHub(
   };
 }
 
-/** Starts the sidecar: one agent on this process's stdin/stdout, its opening exchange held (see holdFirstAnswers). */
+/** Applies a re-read config to every tenant that is still in it (experiments and pins). */
+function reloadCores(cores: readonly TenantCore[], next: Config, log: Logger): void {
+  for (const c of cores) {
+    try {
+      c.reload(tenantConfig(next, c.tenant));
+    } catch {
+      log.warn({ tenant: c.tenant }, 'tenant removed from the config: it keeps running until a restart');
+    }
+  }
+}
+
+/**
+ * Starts the sidecar: one agent on this process's stdin/stdout, its opening exchange held (see
+ * holdFirstAnswers). Only the owner's tenant (`auth.stdio.tenant`, else `default`) is started.
+ */
 export async function startSidecar(config: Config, options: ComposeOptions = {}): Promise<Sidecar> {
-  const { log, closeDb, gateway, notifier, agentDeps, experiments, startup, start } = await core(config, options);
-  const edge = serveAgentStdio(agentDeps, notifier, { startup, principal: sidecarPrincipal(config) });
+  const owner = sidecarPrincipal(config);
+  const { log, closeDb, cores, home, start } = await core(config, options, owner?.tenant ?? DEFAULT_TENANT);
+  const edge = serveAgentStdio(home.agentDeps, home.notifier, { startup: home.startup, principal: owner });
   const ready = start();
   let closing: Promise<void> | undefined;
   return {
-    gateway,
-    reload: (next) => {
-      experiments.replace(next.experiments);
-      gateway.setPins(next.pins);
-    },
+    gateway: home.gateway,
+    reload: (next) => reloadCores(cores, next, log),
     ready,
     close: () =>
       (closing ??= (async () => {
         await ready.catch(() => {});
-        await gateway.close();
+        await home.gateway.close();
         await edge.close();
         closeDb();
         log.info('sidecar stopped');

@@ -98,9 +98,11 @@ export function makeConfig(
     pins?: Record<string, unknown>;
     auth?: Record<string, unknown>;
     policy?: Record<string, unknown>;
+    tenants?: Record<string, unknown>;
   } = {},
 ): Config {
   return buildConfig({
+    ...(overrides.tenants ? { tenants: overrides.tenants } : {}),
     ...(overrides.auth ? { auth: overrides.auth } : {}),
     ...(overrides.policy ? { policy: overrides.policy } : {}),
     ...(overrides.virtualTools ? { virtualTools: overrides.virtualTools } : {}),

@@ -89,6 +89,7 @@ beforeAll(async () => {
     clients: [
       { clientId: 'staff-agent', clientSecret: 'staff-secret', claims: { groups: ['staff'] } },
       { clientId: 'contractor-agent', clientSecret: 'contractor-secret', claims: { groups: ['contractors'] } },
+      { clientId: 'stranger-agent', clientSecret: 'stranger-secret', claims: { tenant: 'initech' } },
     ],
   });
   onCleanup(() => oidc.close());
@@ -173,6 +174,13 @@ describe('authentication on /mcp', () => {
     const body = (await res.json()) as { error: { code: number; message: string } };
     expect(body.error.message).toMatch(message);
     expect(body.error.code).toBe(-32000); // a server error, not a JSON parse error
+  });
+
+  it('a valid token naming a tenant this gateway does not have is refused with 403', async () => {
+    const res = await post(`Bearer ${await oidc.token('stranger-agent', { scope: 'tools:*' })}`);
+    expect(res.status).toBe(403);
+    const body = (await res.json()) as { error: { message: string } };
+    expect(body.error.message).toMatch(/tenant "initech" is not configured/);
   });
 
   it('the admin API needs the admin token or an admin-scoped credential', async () => {

@@ -36,6 +36,10 @@ export interface Config {
   readonly experiments: ParsedConfig['experiments'];
   /** Tool version pins (global and per agent). */
   readonly pins: ParsedConfig['pins'];
+  /** Whose config this is: `default` for the file's top level, else a tenant's (see tenantConfig). */
+  readonly tenant: string;
+  /** The tenants of the file (empty in a tenant's own config). */
+  readonly tenants: readonly TenantSpec[];
   /** Where the file was read from (undefined for configs built in code). */
   readonly source: string | undefined;
   /**
@@ -43,6 +47,20 @@ export interface Config {
    * them with "***" wherever they appear (args, url, headers, env, cwd, error messages). Absent: none.
    */
   readonly secrets?: readonly string[];
+}
+
+/** One tenant as configured: its own servers, the global ones it shares, pins, experiments, policy. */
+export interface TenantSpec {
+  readonly name: string;
+  readonly description?: string | undefined;
+  /** The tenant's own servers (enabled ones, in file order). */
+  readonly servers: readonly ServerSpec[];
+  /** Top-level servers it uses too (by name), or "*" for all. */
+  readonly shared: '*' | readonly string[];
+  readonly pins?: ParsedConfig['pins'] | undefined;
+  readonly experiments: ParsedConfig['experiments'];
+  /** Absolute policy files; absent: the top-level policy. */
+  readonly policy?: { readonly files: string[] } | undefined;
 }
 
 /** One problem found in a config, with the path of the offending value. */
@@ -273,18 +291,41 @@ export function buildConfig(
       if (data.servers?.[name])
         issues.push({ path: `mcpServers.${name}`, message: `server "${name}" is also defined under servers` });
     }
+    const globals = new Set(Object.keys({ ...(data.servers ?? {}), ...(data.mcpServers ?? {}) }));
+    for (const [tenant, spec] of Object.entries(data.tenants)) {
+      if (tenant === 'default')
+        issues.push({
+          path: 'tenants.default',
+          message: '"default" is the tenant of the top-level servers; choose another name',
+        });
+      if (spec.shared === '*') continue;
+      spec.shared.forEach((name, i) => {
+        if (!globals.has(name))
+          issues.push({ path: `tenants.${tenant}.shared.${i}`, message: `no top-level server named "${name}"` });
+      });
+    }
     // TLS files are read once here, so a missing or malformed one is reported with the rest (see tls.ts).
     issues.push(...configTlsIssues(data, base));
   }
   if (issues.length > 0 || !data) {
     throw new GatewayError('CONFIG_INVALID', describeIssues(source, issues), { issues });
   }
-  const entries = { ...(data.servers ?? {}), ...(data.mcpServers ?? {}) };
-  const servers = Object.entries(entries)
-    .filter(([, entry]) => entry.disabled !== true)
-    .map(([name, entry]) => toServerSpec(name, entry))
-    .map((spec) => (options.baseDir ? withConfigDir(spec, options.baseDir) : spec))
-    .map((spec) => withTlsPaths(spec, base));
+  const specsOf = (entries: NonNullable<ParsedConfig['servers']>): ServerSpec[] =>
+    Object.entries(entries)
+      .filter(([, entry]) => entry.disabled !== true)
+      .map(([name, entry]) => toServerSpec(name, entry))
+      .map((spec) => (options.baseDir ? withConfigDir(spec, options.baseDir) : spec))
+      .map((spec) => withTlsPaths(spec, base));
+  const servers = specsOf({ ...(data.servers ?? {}), ...(data.mcpServers ?? {}) });
+  const tenants: TenantSpec[] = Object.entries(data.tenants).map(([name, t]) => ({
+    name,
+    description: t.description,
+    servers: specsOf({ ...(t.servers ?? {}), ...(t.mcpServers ?? {}) }),
+    shared: t.shared,
+    pins: t.pins,
+    experiments: t.experiments,
+    policy: t.policy ? { files: t.policy.files.map((file) => resolveFrom(base, file)) } : undefined,
+  }));
   return deepFreeze({
     gateway: data.gateway,
     http: data.http.tls ? { ...data.http, tls: resolveTlsPaths(data.http.tls, base) } : data.http,
@@ -299,9 +340,35 @@ export function buildConfig(
     virtualTools: data.virtualTools,
     experiments: data.experiments,
     pins: data.pins,
+    tenant: 'default',
+    tenants,
     servers,
     source: options.source,
     secrets: [...secrets].sort((a, b) => b.length - a.length),
+  });
+}
+
+/**
+ * The config a tenant runs on: its own servers, then the shared top-level ones it does not replace,
+ * its pins (else the top-level ones), its experiments, its policy (else the top-level one); the rest
+ * (gateway, http, auth, store, routing) is the file's. Throws NOT_FOUND for an unknown tenant.
+ */
+export function tenantConfig(config: Config, name: string): Config {
+  if (name === config.tenant) return config;
+  const tenant = config.tenants.find((t) => t.name === name);
+  if (!tenant) throw new GatewayError('NOT_FOUND', `no tenant "${name}" is configured`, { tenant: name });
+  const own = new Set(tenant.servers.map((s) => s.name));
+  const shared = config.servers.filter(
+    (s) => !own.has(s.name) && (tenant.shared === '*' || tenant.shared.includes(s.name)),
+  );
+  return deepFreeze({
+    ...config,
+    tenant: tenant.name,
+    tenants: [],
+    servers: [...tenant.servers, ...shared],
+    pins: tenant.pins ?? config.pins,
+    experiments: tenant.experiments,
+    policy: tenant.policy ?? config.policy,
   });
 }
 

@@ -310,6 +310,45 @@ export const experimentSchema = z
       ctx.addIssue({ code: 'custom', path: ['end'], message: 'end must be after start' });
   });
 
+const experimentsMap = z
+  .record(
+    z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'experiment names use letters, digits, "_", "-" and "."'),
+    experimentSchema,
+  )
+  .default({});
+
+const pinsSchema = z
+  .object({
+    global: z.record(z.string(), versionPin).default({}),
+    agents: z.record(z.string(), z.record(z.string(), versionPin)).default({}),
+  })
+  .strict()
+  .prefault({});
+
+/** Tenant names: what principals (key bindings, JWT claims, certificate mappings) name ("default" is checked in load.ts). */
+const tenantName = z
+  .string()
+  .regex(/^[A-Za-z0-9._-]{1,64}$/, 'tenant names use 1 to 64 letters, digits, ".", "_" or "-"');
+
+/**
+ * One tenant: servers of its own (a name it shares with a global server replaces that server for the
+ * tenant, so its own credentials go in its own entry), the global servers it uses too, and its own
+ * pins, experiments and policy. Every tenant's servers run as its own connections and processes.
+ */
+const tenantSchema = strictEntry({
+  description: z.string().optional(),
+  servers: serversMap.optional(),
+  mcpServers: serversMap.optional(),
+  /** Global (top-level) servers this tenant uses too: "*" (every one, the default), or their names. */
+  shared: z.union([z.literal('*'), z.array(z.string().min(1))]).default('*'),
+  /** Absent: the top-level pins. */
+  pins: pinsSchema.optional(),
+  /** The tenant's own experiments (the top-level ones are the default tenant's). */
+  experiments: experimentsMap,
+  /** Absent: the top-level policy. */
+  policy: strictEntry({ files: z.array(z.string().min(1)) }).optional(),
+});
+
 /** An experiment as configured. */
 export type ExperimentEntry = z.infer<typeof experimentSchema>;
 
@@ -452,20 +491,11 @@ export const configSchema = z
       )
       .default({}),
     /** A/B experiments by name (reloaded without a restart on SIGHUP or when the file changes). */
-    experiments: z
-      .record(
-        z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'experiment names use letters, digits, "_", "-" and "."'),
-        experimentSchema,
-      )
-      .default({}),
+    experiments: experimentsMap,
     /** Tool version pins: for everyone, and per agent (by its client name). */
-    pins: z
-      .object({
-        global: z.record(z.string(), versionPin).default({}),
-        agents: z.record(z.string(), z.record(z.string(), versionPin)).default({}),
-      })
-      .strict()
-      .prefault({}),
+    pins: pinsSchema,
+    /** Tenants: each with servers of its own, the global ones it shares, pins, experiments, policy. */
+    tenants: z.record(tenantName, tenantSchema).default({}),
     servers: serversMap.optional(),
     /** The Claude Desktop / Cursor key; merged with `servers`. */
     mcpServers: serversMap.optional(),

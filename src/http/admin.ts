@@ -20,18 +20,36 @@ export function bearerMatches(header: string | undefined, token: string): boolea
   return timingSafeEqual(digest(header ?? ''), digest(`Bearer ${token}`));
 }
 
-/** Registers the /v1 routes behind `guard` (the admin token or an admin-scoped credential: see auth-hook.ts). */
+/** What the admin API works on: one tenant's gateway, router and experiments. */
+export interface AdminScope {
+  readonly gateway: Gateway;
+  readonly capabilities: Capabilities;
+  readonly experiments: ExperimentRunner;
+}
+
+/**
+ * Registers the /v1 routes behind `guard` (the admin token or an admin-scoped credential: see
+ * auth-hook.ts). `scopeOf` names the tenant a request manages (an admin-scoped credential: its own;
+ * the admin token: the one it names), so runtime registrations belong to that tenant.
+ */
 export function registerAdminRoutes(
   app: FastifyInstance,
-  deps: { gateway: Gateway; capabilities: Capabilities; experiments: ExperimentRunner },
+  scopeOf: (request: FastifyRequest) => AdminScope,
   guard: (request: FastifyRequest, reply: FastifyReply) => Promise<void>,
+  extra: { tenants?: (request: FastifyRequest) => unknown } = {},
 ): void {
-  const { gateway, capabilities, experiments } = deps;
   app.register(
     async (v1) => {
       v1.addHook('onRequest', guard);
+      if (extra.tenants) {
+        const list = extra.tenants;
+        v1.get('/tenants', async (request) => ({ tenants: list(request) }));
+      }
 
-      v1.get('/servers', async () => ({ servers: [...gateway.listServers(), ...gateway.listDisabled()] }));
+      v1.get('/servers', async (request) => {
+        const { gateway } = scopeOf(request);
+        return { servers: [...gateway.listServers(), ...gateway.listDisabled()] };
+      });
 
       v1.post('/servers', async (request, reply) => {
         const body = request.body;
@@ -46,11 +64,13 @@ export function registerAdminRoutes(
           throw new GatewayError('CONFIG_INVALID', 'server "?": name: a non-empty string is required', {
             issues: [{ path: 'name', message: 'required' }],
           });
-        const server = await gateway.register(name, entry);
+        const server = await scopeOf(request).gateway.register(name, entry);
         return reply.code(201).send({ server });
       });
 
-      v1.delete<{ Params: { name: string } }>('/servers/:name', async (request) => gateway.remove(request.params.name));
+      v1.delete<{ Params: { name: string } }>('/servers/:name', async (request) =>
+        scopeOf(request).gateway.remove(request.params.name),
+      );
 
       v1.get<{ Querystring: { q?: string; k?: string; servers?: string } }>('/capabilities/search', async (request) => {
         const { q, k, servers } = request.query;
@@ -62,7 +82,7 @@ export function registerAdminRoutes(
         const count = k === undefined ? undefined : Number(k);
         if (count !== undefined && (!Number.isInteger(count) || count < 1 || count > 50))
           throw new GatewayError('BAD_REQUEST', 'k must be an integer from 1 to 50');
-        return capabilities.find({
+        return scopeOf(request).capabilities.find({
           capability: q,
           ...(count ? { k: count } : {}),
           ...(servers ? { servers: servers.split(',').filter(Boolean) } : {}),
@@ -70,25 +90,25 @@ export function registerAdminRoutes(
       });
 
       v1.get<{ Querystring: { tool?: string } }>('/examples', async (request) => ({
-        examples: capabilities.listExamples(request.query.tool),
+        examples: scopeOf(request).capabilities.listExamples(request.query.tool),
       }));
 
       v1.delete<{ Params: { id: string } }>('/examples/:id', async (request) => {
         const id = Number(request.params.id);
-        if (!Number.isInteger(id) || !capabilities.removeExample(id))
+        if (!Number.isInteger(id) || !scopeOf(request).capabilities.removeExample(id))
           throw new GatewayError('NOT_FOUND', `no learned example with id "${request.params.id}"`);
         return { removed: id };
       });
 
-      v1.get('/experiments', async () => ({ experiments: experiments.list() }));
+      v1.get('/experiments', async (request) => ({ experiments: scopeOf(request).experiments.list() }));
       v1.get<{ Params: { name: string } }>('/experiments/:name', async (request) =>
-        experiments.report(request.params.name),
+        scopeOf(request).experiments.report(request.params.name),
       );
       v1.post<{ Params: { name: string } }>('/experiments/:name/start', async (request) =>
-        experiments.setRunning(request.params.name, true),
+        scopeOf(request).experiments.setRunning(request.params.name, true),
       );
       v1.post<{ Params: { name: string } }>('/experiments/:name/stop', async (request) =>
-        experiments.setRunning(request.params.name, false),
+        scopeOf(request).experiments.setRunning(request.params.name, false),
       );
       /** The REST twin of report_outcome: {"decisionId": "...", "success": true, "note": "..."}. */
       v1.post('/outcomes', async (request) => {
@@ -99,7 +119,7 @@ export function registerAdminRoutes(
             'expected {"decisionId": "<from find_capability>", "success": true|false, "note"?: "..."}',
           );
         return {
-          recorded: experiments.feedback(
+          recorded: scopeOf(request).experiments.feedback(
             body.decisionId,
             body.success,
             typeof body.note === 'string' ? body.note : undefined,
@@ -107,13 +127,16 @@ export function registerAdminRoutes(
         };
       });
 
-      v1.get('/compat/matrix', async () => ({ matrix: gateway.compat?.matrix() ?? [] }));
+      v1.get('/compat/matrix', async (request) => ({ matrix: scopeOf(request).gateway.compat?.matrix() ?? [] }));
       v1.get<{ Querystring: { limit?: string } }>('/compat/changes', async (request) => ({
-        changes: gateway.compat?.changes(Math.min(1000, Math.max(1, Number(request.query.limit ?? 100) || 100))) ?? [],
+        changes:
+          scopeOf(request).gateway.compat?.changes(
+            Math.min(1000, Math.max(1, Number(request.query.limit ?? 100) || 100)),
+          ) ?? [],
       }));
 
-      v1.get('/catalog', async () => {
-        const snapshot = gateway.catalog;
+      v1.get('/catalog', async (request) => {
+        const snapshot = scopeOf(request).gateway.catalog;
         return {
           version: snapshot.version,
           tools: snapshot.tools.map((t) => ({

@@ -5,10 +5,11 @@
  * protection); beyond loopback only `http.allowedHosts` pass, and the process refuses to start
  * without an admin token. Oversize bodies are refused with 413 before anything is parsed.
  */
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import { hostHeaderValidation, localhostHostValidation, localhostOriginValidation } from '@modelcontextprotocol/node';
 import type { Config } from '../config/load.js';
 import { asGatewayError, GatewayError } from '../core/errors.js';
+import { DEFAULT_TENANT } from '../core/principal.js';
 import type { Capabilities } from '../gateway/capabilities.js';
 import type { ExperimentRunner } from '../gateway/experiments.js';
 import type { Gateway } from '../gateway/gateway.js';
@@ -17,8 +18,8 @@ import type { McpEndpoint } from './mcp-route.js';
 import type { SseEdge } from './sse-edge.js';
 import type { ApiKeys } from '../auth/api-keys.js';
 import type { Authenticator } from '../auth/authenticator.js';
-import { registerAdminRoutes } from './admin.js';
-import { installAuth } from './auth-hook.js';
+import { registerAdminRoutes, type AdminScope } from './admin.js';
+import { adminTenantOf, installAuth } from './auth-hook.js';
 import { registerKeyRoutes } from './keys-route.js';
 import { httpsServerOptions } from './client-cert.js';
 import { exceedsJsonDepth, isJsonDepthError, jsonDepthError, MAX_JSON_DEPTH } from './json-depth.js';
@@ -44,12 +45,24 @@ export function assertSafeBind(config: Pick<Config, 'http' | 'auth'>, host: stri
   }
 }
 
+/** The tenants of a hub, for the admin API and readiness. */
+export interface TenantDirectory {
+  /** A tenant's gateway, router and experiments; undefined for a tenant that is not configured. */
+  scope(tenant: string): AdminScope | undefined;
+  /** Configured tenants (`default` first), with their server counts. */
+  list(): { name: string; servers: number; tools: number; ready: boolean }[];
+  /** True when every tenant's initial servers have had their first connection attempt. */
+  ready(): boolean;
+}
+
 /** Dependencies of the HTTP edge. */
 export interface HttpAppDeps {
   readonly config: Config;
   readonly gateway: Gateway;
   readonly capabilities: Capabilities;
   readonly experiments: ExperimentRunner;
+  /** Every tenant's scope (the default tenant's is `gateway`, `capabilities`, `experiments`). */
+  readonly tenants: TenantDirectory;
   readonly endpoint: McpEndpoint;
   /** Legacy HTTP+SSE for older agents (`GET /sse`, `POST /messages`). */
   readonly sse?: SseEdge;
@@ -184,7 +197,7 @@ export function buildHttpApp(deps: HttpAppDeps): FastifyInstance {
 
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/readyz', async (_request, reply) => {
-    const ready = gateway.ready && !deps.isShuttingDown();
+    const ready = deps.tenants.ready() && !deps.isShuttingDown();
     return reply.code(ready ? 200 : 503).send({
       ready,
       catalogVersion: gateway.catalog.version,
@@ -198,9 +211,31 @@ export function buildHttpApp(deps: HttpAppDeps): FastifyInstance {
     adminToken: config.http.adminToken,
     resource: config.auth.resource,
     authorizationServers: config.auth.jwt ? [config.auth.jwt.issuer] : [],
+    knownTenant: (tenant) => deps.tenants.scope(tenant) !== undefined,
     log: deps.log,
   });
-  registerAdminRoutes(app, { gateway, capabilities: deps.capabilities, experiments: deps.experiments }, guard);
-  if (deps.keys) registerKeyRoutes(app, deps.keys, { guard });
+  const scopeOf = (request: FastifyRequest): AdminScope => {
+    const tenant = adminTenantOf(request);
+    const scope = deps.tenants.scope(tenant);
+    if (!scope) throw new GatewayError('NOT_FOUND', `no tenant "${tenant}" is configured`, { tenant });
+    return scope;
+  };
+  registerAdminRoutes(app, scopeOf, guard, {
+    // The default tenant's admins run the gateway: they see every tenant; a tenant's admin sees its own.
+    tenants: (request) => {
+      const tenant = adminTenantOf(request);
+      const all = deps.tenants.list();
+      return tenant === DEFAULT_TENANT ? all : all.filter((t) => t.name === tenant);
+    },
+  });
+  if (deps.keys)
+    registerKeyRoutes(app, deps.keys, {
+      guard,
+      tenantOf: (request) => {
+        const tenant = adminTenantOf(request);
+        return tenant === DEFAULT_TENANT ? undefined : tenant;
+      },
+      knownTenant: (tenant) => deps.tenants.scope(tenant) !== undefined,
+    });
   return app;
 }

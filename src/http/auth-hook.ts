@@ -16,7 +16,7 @@ import {
   type BearerError,
 } from '../auth/oauth-metadata.js';
 import { asGatewayError, GatewayError } from '../core/errors.js';
-import type { Principal } from '../core/principal.js';
+import { DEFAULT_TENANT, type Principal } from '../core/principal.js';
 import type { Logger } from '../telemetry/logger.js';
 import { bearerMatches } from './admin.js';
 import { peerCertificateIdentity } from './client-cert.js';
@@ -43,7 +43,20 @@ export interface AuthHookOptions {
   readonly resource?: string | undefined;
   /** Issuers whose tokens are accepted (for the metadata document). */
   readonly authorizationServers: readonly string[];
+  /** Whether a tenant is configured (a credential naming another one is refused). */
+  readonly knownTenant?: (tenant: string) => boolean;
   readonly log: Logger;
+}
+
+/** The tenant each admin request manages (set by the guard). */
+const adminTenants = new WeakMap<IncomingMessage, string>();
+
+/**
+ * The tenant an admin request manages: an admin-scoped credential's own tenant; with the admin token
+ * (or on an open loopback hub), the `X-Switchboard-Tenant` header's, else `default`.
+ */
+export function adminTenantOf(request: FastifyRequest): string {
+  return adminTenants.get(request.raw) ?? DEFAULT_TENANT;
 }
 
 /** Runs first on every /v1 route: throws UNAUTHORIZED or FORBIDDEN to refuse. */
@@ -124,6 +137,13 @@ export function installAuth(app: FastifyInstance, options: AuthHookOptions): Adm
         return refuse(reply, error);
       }
       if (!principal) return;
+      if (options.knownTenant && !options.knownTenant(principal.tenant)) {
+        options.log.info({ url: request.url.split('?')[0], tenant: principal.tenant }, 'agent refused: unknown tenant');
+        return refuse(
+          reply,
+          new GatewayError('FORBIDDEN', `tenant "${principal.tenant.slice(0, 64)}" is not configured on this gateway`),
+        );
+      }
       const auth: GatewayAuthInfo = {
         token: '',
         clientId: principal.agent,
@@ -134,13 +154,19 @@ export function installAuth(app: FastifyInstance, options: AuthHookOptions): Adm
     });
   }
 
+  /** The tenant the admin token (or an open hub's caller) names. */
+  const namedTenant = (request: FastifyRequest): void => {
+    const header = request.headers['x-switchboard-tenant'];
+    const tenant = (Array.isArray(header) ? header[0] : header)?.slice(0, 64);
+    if (tenant) adminTenants.set(request.raw, tenant);
+  };
   return async (request, reply) => {
     const { adminToken } = options;
-    if (adminToken && bearerMatches(request.headers.authorization, adminToken)) return;
+    if (adminToken && bearerMatches(request.headers.authorization, adminToken)) return namedTenant(request);
     if (authenticator.open) {
       if (adminToken)
         throw new GatewayError('UNAUTHORIZED', 'the admin API needs "Authorization: Bearer <http.adminToken>"');
-      return;
+      return namedTenant(request);
     }
     let principal: Principal | undefined;
     try {
@@ -150,5 +176,6 @@ export function installAuth(app: FastifyInstance, options: AuthHookOptions): Adm
     }
     if (!principal?.scopes?.includes('admin'))
       throw new GatewayError('FORBIDDEN', 'the admin API needs the admin token or a credential with the "admin" scope');
+    adminTenants.set(request.raw, principal.tenant); // a tenant's admin manages that tenant only
   };
 }

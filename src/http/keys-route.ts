@@ -20,6 +20,8 @@ export interface KeyRoutesOptions {
    * reads as not found.
    */
   readonly tenantOf?: (request: FastifyRequest) => string | undefined;
+  /** Whether a tenant is configured (keys are only made for configured tenants). */
+  readonly knownTenant?: (tenant: string) => boolean;
   /** Route prefix (default `/v1`). */
   readonly prefix?: string;
 }
@@ -35,6 +37,8 @@ export function registerKeyRoutes(app: FastifyInstance, keys: ApiKeys, options: 
 
       scope.post('/keys', async (request, reply) => {
         const input = parseCreateKeyInput(request.body ?? {});
+        if (options.knownTenant && !options.knownTenant(input.tenant))
+          throw new GatewayError('BAD_REQUEST', `tenant: no tenant "${input.tenant}" is configured`);
         const own = tenantOf(request);
         if (own !== undefined && input.tenant !== own)
           throw new GatewayError('FORBIDDEN', `tenant: you may create keys for tenant "${own}" only`);

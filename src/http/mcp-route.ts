@@ -22,7 +22,7 @@ import { createMcpHandler, isInitializeRequest } from '@modelcontextprotocol/ser
 import type { Logger } from '../telemetry/logger.js';
 import { createAgentServer, watchView, type AgentServerDeps } from '../mcp/agent-server.js';
 import type { AgentNotifier } from '../mcp/notifier.js';
-import { principalKey, samePrincipal, type Principal } from '../core/principal.js';
+import { DEFAULT_TENANT, principalKey, samePrincipal, type Principal } from '../core/principal.js';
 import { principalOf } from './auth-hook.js';
 import { SessionTable, type SessionLimits } from './sessions.js';
 
@@ -36,22 +36,33 @@ export interface McpEndpoint {
   close(): Promise<void>;
 }
 
+/** One tenant's side of the agent edges: its agent-server deps, its notifier, its start-up hold. */
+export interface TenantEdge {
+  readonly deps: AgentServerDeps;
+  readonly notifier: AgentNotifier;
+  /** Agent servers are built only once this settles (the gateway's bounded start-up hold); absent: no hold. */
+  readonly startup?: Promise<void> | undefined;
+}
+
+/** The edge of a principal's tenant (`default` for unauthenticated callers); undefined: not configured. */
+export type EdgeRouter = (tenant: string) => TenantEdge | undefined;
+
 /** Options of the endpoint. */
 export interface McpEndpointOptions {
-  /** Agent servers are built only once this settles (the gateway's bounded start-up hold); absent: no hold. */
-  readonly startup?: Promise<void>;
-  /** Session expiry and caps; default: the gateway config's `http.sessions`. */
+  /** Session expiry and caps; default: the default tenant's config `http.sessions`. */
   readonly sessions?: SessionLimits;
 }
 
-/** Builds the endpoint over shared agent-server dependencies. */
-export function createMcpEndpoint(
-  deps: AgentServerDeps,
-  notifier: AgentNotifier,
-  log: Logger,
-  options: McpEndpointOptions = {},
-): McpEndpoint {
-  const { startup } = options;
+/** Builds the endpoint over each tenant's agent-server dependencies. */
+export function createMcpEndpoint(route: EdgeRouter, log: Logger, options: McpEndpointOptions = {}): McpEndpoint {
+  const home = route(DEFAULT_TENANT);
+  if (!home) throw new Error('the default tenant has no edge');
+  /** The edge of a principal's tenant (the auth hook refused principals of other tenants already). */
+  const edgeOf = (principal: Principal | undefined): TenantEdge => {
+    const edge = route(principal?.tenant ?? DEFAULT_TENANT);
+    if (!edge) throw new Error(`no edge for tenant "${principal?.tenant ?? DEFAULT_TENANT}"`);
+    return edge;
+  };
   /**
    * 2026-07-28 handlers: one for unauthenticated callers, and one per principal with auth, so that a
    * `subscriptions/listen` stream (the handler's event bus) hears only of changes its principal can
@@ -60,6 +71,7 @@ export function createMcpEndpoint(
    */
   const handlers = new Map<string, { node: ReturnType<typeof toNodeHandler>; close: () => Promise<void> }>();
   const modernFor = (principal: Principal | undefined) => {
+    const { deps, notifier, startup } = edgeOf(principal);
     const key = principal ? principalKey(principal) : '';
     let entry = handlers.get(key);
     if (entry) {
@@ -100,7 +112,7 @@ export function createMcpEndpoint(
     return entry.node;
   };
   const sessions = new SessionTable<NodeStreamableHTTPServerTransport>(
-    options.sessions ?? deps.gateway.config.http.sessions,
+    options.sessions ?? home.deps.gateway.config.http.sessions,
     log,
   );
   /** Who opened each session: later requests must come from the same principal. */
@@ -117,6 +129,7 @@ export function createMcpEndpoint(
     });
     const entry = sessions.admit(address, transport);
     const principal = principalOf(req);
+    const { deps, notifier, startup } = edgeOf(principal);
     owners.set(transport, principal);
     if ('limit' in entry) {
       log.warn({ address, limit: entry.limit, value: entry.value }, 'session refused: every session busy');

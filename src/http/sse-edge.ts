@@ -8,10 +8,10 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { JSONRPCMessage, Transport } from '@modelcontextprotocol/server';
-import { samePrincipal, type Principal } from '../core/principal.js';
-import { createAgentServer, watchView, type AgentServerDeps } from '../mcp/agent-server.js';
+import { DEFAULT_TENANT, samePrincipal, type Principal } from '../core/principal.js';
+import { createAgentServer, watchView } from '../mcp/agent-server.js';
 import { principalOf } from './auth-hook.js';
-import type { AgentNotifier } from '../mcp/notifier.js';
+import type { EdgeRouter } from './mcp-route.js';
 import type { Logger } from '../telemetry/logger.js';
 
 /** One SSE stream and the messages posted for it. */
@@ -70,21 +70,19 @@ export interface SseEdge {
 }
 
 /** Builds the legacy SSE edge over the shared agent-server dependencies. */
-export function createSseEdge(
-  deps: AgentServerDeps,
-  notifier: AgentNotifier,
-  log: Logger,
-  options: { startup?: Promise<unknown> } = {},
-): SseEdge {
+export function createSseEdge(route: EdgeRouter, log: Logger): SseEdge {
   const sessions = new Map<string, SseServerTransport>();
   const owners = new Map<string, Principal | undefined>();
   const reply = (res: ServerResponse, status: number, text: string) =>
     res.writeHead(status, { 'content-type': 'text/plain' }).end(text);
   return {
     async open(req, res) {
-      await options.startup; // like /mcp: the first answers wait for the initial servers (gateway.startupWaitMs)
-      const transport = new SseServerTransport('/messages', res);
       const principal = principalOf(req);
+      const edge = route(principal?.tenant ?? DEFAULT_TENANT);
+      if (!edge) return void reply(res, 403, 'tenant not configured');
+      const { deps, notifier } = edge;
+      await edge.startup; // like /mcp: the first answers wait for the initial servers (gateway.startupWaitMs)
+      const transport = new SseServerTransport('/messages', res);
       sessions.set(transport.sessionId, transport);
       owners.set(transport.sessionId, principal);
       transport.onclose = () => {
