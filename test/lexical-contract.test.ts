@@ -41,6 +41,15 @@ describe.each([
     expect(hits.map((h) => h.id)).toEqual(expect.arrayContaining(['github/list_issues', 'fs/list_directory']));
   });
 
+  it('with a filter, ranks only the accepted documents', () => {
+    const index = build(make);
+    const notK8s = (id: string) => !id.startsWith('k8s/');
+    const hits = index.search('list kubernetes pods', 10, notK8s);
+    expect(hits.map((h) => h.id)).not.toContain('k8s/list_pods');
+    expect(hits.map((h) => h.id)).toEqual(expect.arrayContaining(['github/list_issues', 'fs/list_directory']));
+    expect(index.search('list', 1, (id) => id === 'fs/list_directory').map((h) => h.id)).toEqual(['fs/list_directory']);
+  });
+
   it('remove makes a document unfindable and updates size', () => {
     const index = build(make);
     expect(index.remove('k8s/list_pods')).toBe(true);

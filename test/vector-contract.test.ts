@@ -75,6 +75,25 @@ describe.each(factories)('VectorIndex contract: %s', (kind, make) => {
     expect(index.search(vectors[3] as Float32Array, 0)).toEqual([]);
   });
 
+  it('with a filter, returns the k best of the accepted ids (not the k best, filtered)', () => {
+    const { index, vectors } = filled(400);
+    const accepted = (id: string) => Number(id.slice(1)) % 10 === 3; // 40 of 400
+    const query = vectors[7] as Float32Array;
+    const hits = index.search(query, 10, accepted);
+    expect(hits).toHaveLength(10);
+    expect(hits.every((h) => accepted(h.id))).toBe(true);
+    // The same ids an exact scan of only the accepted vectors ranks first.
+    const exact = vectors
+      .map((v, i) => ({ id: `t${i}`, score: v.reduce((a, x, d) => a + x * (query[d] as number), 0) }))
+      .filter((h) => accepted(h.id))
+      .sort((a, b) => b.score - a.score)
+      .slice(0, 10)
+      .map((h) => h.id);
+    expect(hits.map((h) => h.id)).toEqual(exact);
+    expect(index.search(query, 100, accepted)).toHaveLength(40);
+    expect(index.search(query, 5, () => false)).toEqual([]);
+  });
+
   it('upsert replaces the vector of an existing id', () => {
     const { index, vectors } = filled(50);
     const other = unitVectors(1, 99)[0] as Float32Array;

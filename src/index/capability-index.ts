@@ -145,9 +145,8 @@ export class CapabilityIndex {
 
   /**
    * Lexical and dense hits for a need and the candidates behind them, restricted to `servers` and to
-   * `visible` tools when given. The restriction applies to each list before it is cut to the pool, so
-   * a caller's hits are what a catalog of only its tools would rank (a restrictive filter fetches
-   * deeper until the pool is full or the index is exhausted).
+   * `visible` tools when given. Each index applies the restriction inside its search, so a caller's
+   * hits are the best of its tools, not the best of all cut down (and a narrow view searches less).
    */
   async search(
     query: string,
@@ -161,23 +160,12 @@ export class CapabilityIndex {
       servers || visible
         ? (id: string) => (!servers || servers.has(this.#docs.get(id)?.doc.server ?? '')) && (!visible || visible(id))
         : undefined;
-    /** The first `pool` kept hits of `search`, fetching deeper while the filter leaves the pool short. */
-    const restricted = (search: (k: number) => Hit[]): Hit[] => {
-      if (!keeps) return search(pool);
-      let want = pool * 4;
-      for (;;) {
-        const hits = search(want);
-        const kept = hits.filter((h) => keeps(h.id));
-        if (kept.length >= pool || hits.length < want || want >= this.#docs.size) return kept.slice(0, pool);
-        want = Math.min(this.#docs.size, want * 4);
-      }
-    };
-    const lexical = mode === 'dense' ? [] : restricted((k) => this.#deps.lexical.search(query, k));
+    // Each index applies the restriction inside its own search (see LexicalIndex / VectorIndex).
+    const lexical = mode === 'dense' ? [] : this.#deps.lexical.search(query, pool, keeps);
     let dense: Hit[] = [];
     if (mode !== 'lexical' && this.#vectors && this.#embedder) {
       const [vector] = await this.#embedder.embed([query]);
-      const vectors = this.#vectors;
-      if (vector) dense = restricted((k) => vectors.search(vector, k));
+      if (vector) dense = this.#vectors.search(vector, pool, keeps);
     }
     const queryTerms = [...new Set(this.#deps.tokenize(query))];
     const n = Math.max(1, this.#docs.size);

@@ -29,8 +29,11 @@ export interface VectorIndex {
   /** Removes `id`; false when it was not there. */
   remove(id: string): boolean;
   has(id: string): boolean;
-  /** Up to `k` nearest ids, best first; score = cosine similarity in [-1, 1]. */
-  search(query: Float32Array, k: number): Hit[];
+  /**
+   * Up to `k` nearest ids, best first; score = cosine similarity in [-1, 1]. With `filter`, only ids it
+   * accepts: the k best of those (a caller's view), not the k best filtered afterwards.
+   */
+  search(query: Float32Array, k: number, filter?: (id: string) => boolean): Hit[];
   /** Writes the index to a file (an implementation-specific format) so `load` can restore it. */
   save(path: string): void;
 }
@@ -49,6 +52,9 @@ export interface LexicalIndex {
   readonly size: number;
   upsert(doc: LexicalDocument): void;
   remove(id: string): boolean;
-  /** Up to `k` best documents for a free-text query, best first; no hits for a query of only stopwords. */
-  search(query: string, k: number): Hit[];
+  /**
+   * Up to `k` best documents for a free-text query, best first; no hits for a query of only stopwords.
+   * With `filter`, only documents it accepts (the k best of those).
+   */
+  search(query: string, k: number, filter?: (id: string) => boolean): Hit[];
 }

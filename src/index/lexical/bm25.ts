@@ -41,7 +41,7 @@ export class Bm25Index implements LexicalIndex {
     return this.#engine.remove(id);
   }
 
-  search(query: string, k: number): Hit[] {
-    return this.#engine.search(query, k);
+  search(query: string, k: number, filter?: (id: string) => boolean): Hit[] {
+    return this.#engine.search(query, k, filter);
   }
 }

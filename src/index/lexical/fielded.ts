@@ -114,7 +114,7 @@ export class FieldedIndex {
   }
 
   /** The k best documents for `query` (its distinct terms), best first; [] without indexable terms. */
-  search(query: string, k: number): Hit[] {
+  search(query: string, k: number, filter?: (id: string) => boolean): Hit[] {
     const n = this.size;
     if (k < 1 || n === 0) return [];
     const { weights, b, k1 } = this.#params;
@@ -143,7 +143,8 @@ export class FieldedIndex {
     }
     const top = new TopK(k);
     for (const slot of touched) {
-      top.offer(this.#ids[slot]!, acc[slot]!);
+      const id = this.#ids[slot]!;
+      if (!filter || filter(id)) top.offer(id, acc[slot]!);
       acc[slot] = 0; // leave the scratch clean for the next query
     }
     return top.sorted();

@@ -74,14 +74,17 @@ export class ExactIndex implements VectorIndex {
     return true;
   }
 
-  search(query: Float32Array, k: number): Hit[] {
+  search(query: Float32Array, k: number, filter?: (id: string) => boolean): Hit[] {
     checkDim(this.dim, query);
     const n = this.#ids.length;
     if (n === 0 || k <= 0) return [];
     const top = new TopK(Math.min(k, n));
     const { dim } = this;
     const data = this.#data;
+    const ids = this.#ids;
     for (let slot = 0, base = 0; slot < n; slot++, base += dim) {
+      // A filtered-out vector costs one call, not a dot product: a narrow view searches faster.
+      if (filter && !filter(ids[slot] as string)) continue;
       let dot = 0;
       for (let i = 0; i < dim; i++) dot += (data[base + i] as number) * (query[i] as number);
       // Skipping clear losers avoids allocating a Hit per vector; ties still go to the heap for the id rule.
