@@ -94,6 +94,16 @@ describe.each(factories)('VectorIndex contract: %s', (kind, make) => {
     expect(index.search(query, 5, () => false)).toEqual([]);
   });
 
+  it('vectorOf returns a copy of the stored vector, undefined for an unknown id', () => {
+    const { index, vectors } = filled(20);
+    const stored = index.vectorOf('t5');
+    expect(stored).toBeDefined();
+    for (let i = 0; i < DIM; i++) expect(stored![i]).toBeCloseTo((vectors[5] as Float32Array)[i] as number, 5);
+    stored![0] = 42; // a copy: the index is not changed through it
+    expect(index.vectorOf('t5')![0]).not.toBe(42);
+    expect(index.vectorOf('nope')).toBeUndefined();
+  });
+
   it('upsert replaces the vector of an existing id', () => {
     const { index, vectors } = filled(50);
     const other = unitVectors(1, 99)[0] as Float32Array;

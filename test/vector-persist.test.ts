@@ -129,3 +129,26 @@ describe('saving', () => {
     expect(late.embedded).toBe(0);
   });
 });
+
+describe('a narrow view over an HNSW index', () => {
+  it('ranks exactly what an exact index filtered the same way ranks, and follows the next sync', async () => {
+    const hnsw = open(tempDir(), model, 'hnsw');
+    const exact = open(tempDir(), model, 'exact');
+    await hnsw.sync(docs);
+    await exact.sync(docs);
+    const servers = [...new Set(docs.map((d) => d.server))];
+    const allowed = new Set(servers.slice(0, Math.max(1, Math.floor(servers.length / 5))));
+    const visible = (id: string) => allowed.has(id.split('__')[0] ?? '');
+    for (const need of ['open a bug report', 'read a file', 'send a message to the team']) {
+      const a = (await hnsw.search(need, { k: 5, mode: 'dense', visible })).dense;
+      const b = (await exact.search(need, { k: 5, mode: 'dense', visible })).dense;
+      expect(a.map((h) => h.id)).toEqual(b.map((h) => h.id));
+      expect(a.every((h) => visible(h.id))).toBe(true);
+    }
+    // A tool of the view leaves the catalog: the sub-index built for the view is rebuilt, not reused.
+    const first = (await hnsw.search('open a bug report', { k: 1, mode: 'dense', visible })).dense[0]!.id;
+    await hnsw.sync(docs.filter((d) => d.id !== first));
+    const after = (await hnsw.search('open a bug report', { k: 5, mode: 'dense', visible })).dense.map((h) => h.id);
+    expect(after).not.toContain(first);
+  });
+});

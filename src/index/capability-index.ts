@@ -9,6 +9,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { Embedder, Hit, LexicalDocument, LexicalIndex, VectorIndex } from './types.js';
+import { ExactIndex } from './vector/exact.js';
 import type { VectorSnapshotStore } from './vector/persist.js';
 
 /** One tool as the index sees it. */
@@ -76,6 +77,14 @@ export interface SyncReport {
 export class CapabilityIndex {
   readonly #deps: CapabilityIndexDeps;
   readonly #docs = new Map<string, { doc: CapabilityDoc; key: string; terms: Set<string> }>();
+  /** Bumped by every sync that changed something: narrow sub-indexes of older generations are stale. */
+  #generation = 0;
+  /**
+   * Exact sub-indexes of narrow views (a caller's `visible` filter, one per view object), when the
+   * main index is HNSW: filtering HNSW means searching it wider, while a narrow view's own vectors are
+   * few enough to scan exactly, faster than the unrestricted search. null: the view is not narrow.
+   */
+  readonly #narrow = new WeakMap<(id: string) => boolean, { generation: number; index: ExactIndex | null }>();
   readonly #df = new Map<string, number>();
   #vectors: VectorIndex | undefined;
   /** Hash of the text behind each vector (to skip re-adding an unchanged tool to a loaded index). */
@@ -140,6 +149,7 @@ export class CapabilityIndex {
       }
       if (touched || removed > 0) this.#schedulePersist();
     }
+    if (changed.length > 0 || removed > 0) this.#generation++;
     return { added: changed.length, removed, embedded, fromCache };
   }
 
@@ -165,7 +175,9 @@ export class CapabilityIndex {
     let dense: Hit[] = [];
     if (mode !== 'lexical' && this.#vectors && this.#embedder) {
       const [vector] = await this.#embedder.embed([query]);
-      if (vector) dense = this.#vectors.search(vector, pool, keeps);
+      const narrow = visible && this.#vectors.kind === 'hnsw' ? this.#narrowIndex(visible) : undefined;
+      const inServers = servers ? (id: string) => servers.has(this.#docs.get(id)?.doc.server ?? '') : undefined;
+      if (vector) dense = narrow ? narrow.search(vector, pool, inServers) : this.#vectors.search(vector, pool, keeps);
     }
     const queryTerms = [...new Set(this.#deps.tokenize(query))];
     const n = Math.max(1, this.#docs.size);
@@ -183,6 +195,30 @@ export class CapabilityIndex {
       });
     }
     return { lexical, dense, candidates };
+  }
+
+  /** The exact sub-index of a narrow view (at most a quarter of the tools, or 2,000), built once per sync. */
+  #narrowIndex(visible: (id: string) => boolean): ExactIndex | undefined {
+    const vectors = this.#vectors;
+    if (!vectors) return undefined;
+    const known = this.#narrow.get(visible);
+    if (known?.generation === this.#generation) return known.index ?? undefined;
+    const ids: string[] = [];
+    const limit = Math.max(2_000, Math.floor(this.#docs.size / 4));
+    for (const id of this.#docs.keys()) {
+      if (visible(id)) ids.push(id);
+      if (ids.length > limit) break;
+    }
+    let index: ExactIndex | null = null;
+    if (ids.length <= limit) {
+      index = new ExactIndex(vectors.dim, Math.max(16, ids.length));
+      for (const id of ids) {
+        const vector = vectors.vectorOf(id);
+        if (vector) index.upsert(id, vector);
+      }
+    }
+    this.#narrow.set(visible, { generation: this.#generation, index });
+    return index ?? undefined;
   }
 
   #drop(id: string): void {

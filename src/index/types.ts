@@ -29,6 +29,8 @@ export interface VectorIndex {
   /** Removes `id`; false when it was not there. */
   remove(id: string): boolean;
   has(id: string): boolean;
+  /** The stored vector of `id` (a copy), or undefined. */
+  vectorOf(id: string): Float32Array | undefined;
   /**
    * Up to `k` nearest ids, best first; score = cosine similarity in [-1, 1]. With `filter`, only ids it
    * accepts: the k best of those (a caller's view), not the k best filtered afterwards.

@@ -41,6 +41,11 @@ export class ExactIndex implements VectorIndex {
     return this.#slots.has(id);
   }
 
+  vectorOf(id: string): Float32Array | undefined {
+    const slot = this.#slots.get(id);
+    return slot === undefined ? undefined : this.#data.slice(slot * this.dim, (slot + 1) * this.dim);
+  }
+
   upsert(id: string, vector: Float32Array): void {
     checkDim(this.dim, vector);
     let slot = this.#slots.get(id);

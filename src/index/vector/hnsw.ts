@@ -96,6 +96,11 @@ export class HnswIndex implements VectorIndex {
     return this.#labels.has(id);
   }
 
+  vectorOf(id: string): Float32Array | undefined {
+    const label = this.#labels.get(id);
+    return label === undefined ? undefined : Float32Array.from(this.#index.getPoint(label));
+  }
+
   upsert(id: string, vector: Float32Array): void {
     checkDim(this.dim, vector);
     const point = Array.from(vector);
