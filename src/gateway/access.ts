@@ -38,6 +38,8 @@ export interface CatalogView {
   readonly hasTool: (id: string) => boolean;
   /** True when find_capability may offer the tool (the principal may call it). */
   readonly findable: (id: string) => boolean;
+  /** True when every tool of the snapshot is findable (a search needs no filter). */
+  readonly findsAll: boolean;
   readonly hasPrompt: (id: string) => boolean;
   /** True when the resource (by URI) or a template it matches is visible. */
   readonly hasResource: (uri: string) => boolean;
@@ -199,6 +201,7 @@ export class AccessControl {
       resourceTemplates: snapshot.resourceTemplates,
       hasTool: (id) => snapshot.toolById.has(id),
       findable: (id) => snapshot.toolById.has(id),
+      findsAll: true,
       hasPrompt: (id) => snapshot.promptById.has(id),
       hasResource: () => true,
       hasServer: () => true,
@@ -253,6 +256,7 @@ export class AccessControl {
       resourceTemplates,
       hasTool: (id) => toolIds.has(id),
       findable: (id) => findable.has(id),
+      findsAll: findable.size === snapshot.tools.length,
       hasPrompt: (id) => promptIds.has(id),
       // A URI outside the list may be an expansion of a visible template.
       hasResource: (uri) => uris.has(uri) || resourceTemplates.some((t) => templateMatches(t.uriTemplate, uri)),

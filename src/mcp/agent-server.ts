@@ -239,7 +239,7 @@ export function createAgentServer(deps: AgentServerDeps, options: AgentServerOpt
         k: version ? Math.min(50, k * 3) : k,
         ...(Array.isArray(args.servers) ? { servers: args.servers as string[] } : {}),
         ...(variant?.route.denseWeight !== undefined ? { denseWeight: variant.route.denseWeight } : {}),
-        ...(view.full ? {} : { visible: view.findable }),
+        ...(view.findsAll ? {} : { visible: view.findable }),
       });
       if (version)
         result = { ...result, matches: result.matches.filter((m) => servesVersion(m.tool, version)).slice(0, k) };
@@ -282,7 +282,7 @@ export function createAgentServer(deps: AgentServerDeps, options: AgentServerOpt
       const found = await caps.find({
         capability: args.capability,
         k: 3,
-        ...(view.full ? {} : { visible: view.findable }),
+        ...(view.findsAll ? {} : { visible: view.findable }),
       });
       const best = found.matches[0];
       if (!found.confident || !best) {
