@@ -54,6 +54,7 @@ const SECTIONS: Record<string, () => Promise<Section>> = {
   experiments: async () => (await import('./sections/experiments.js')).experimentsOverhead,
   startup: async () => (await import('./sections/startup.js')).startup,
   flood: async () => (await import('./sections/flood.js')).flood,
+  identity: async () => (await import('./sections/identity.js')).identity,
 };
 
 const cell = (s: Summary) => `${s.p50} / ${s.p90} / ${s.p99} / ${s.mean}`;
