@@ -568,3 +568,24 @@ describe('PolicyFiles', () => {
     expect((await changed).engine.ids).toEqual(['two']);
   }, 20_000);
 });
+
+describe('files of more than ten policies', () => {
+  it('keep file order: ids, errors and deciding policies name the right rule', () => {
+    const rules = Array.from(
+      { length: 12 },
+      (_, i) => `permit (principal == Switchboard::Agent::"default/a${i}", action, resource);`,
+    );
+    const engine = new PolicyEngine([{ id: 'many.cedar', text: rules.join('\n') }]);
+    expect(engine.ids).toEqual(rules.map((_, i) => `many.cedar#${i}`));
+    const decision = engine.decide({
+      principal: { tenant: 'default', agent: 'a11', groups: [], scopes: undefined, source: 'apiKey' },
+      action: 'call',
+      resource: { kind: 'tool', id: 's__t', server: 's' },
+    });
+    expect(decision.policies).toEqual(['many.cedar#11']);
+    const broken = [...rules.slice(0, 11), 'permit (principal, action, resource) when { resource.nope };'];
+    expect(() => new PolicyEngine([{ id: 'many.cedar', text: broken.join('\n') }])).toThrow(
+      /many\.cedar:12:\d+: policy many\.cedar#11/,
+    );
+  });
+});

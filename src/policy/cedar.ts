@@ -182,7 +182,12 @@ function compileFile(
     validationSettings: { mode: 'strict' },
   });
   if (checked.type === 'failure') return fail(checked.errors.map((e) => describe(label, file.text, e)));
-  const policies = parts.policies.map((text, i) => {
+  // Cedar hands the parts back ordered by its ids as strings (policy0, policy1, policy10, policy11,
+  // policy2, ...): put them back in file order, which is what policyN and `<file>#<n>` count.
+  const order = Array.from({ length: parts.policies.length }, (_, i) => `policy${i}`).sort();
+  const inFileOrder: string[] = [];
+  parts.policies.forEach((text, k) => (inFileOrder[Number(order[k]!.slice('policy'.length))] = text));
+  const policies = inFileOrder.map((text, i) => {
     const answer = cedar.policyToJson(text);
     if (answer.type === 'failure') throw new GatewayError('INTERNAL', `Cedar could not reread a policy of ${label}`);
     return { id: answer.json.annotations?.['id'] ?? `${file.id}#${i}`, text, json: answer.json };
