@@ -378,11 +378,11 @@ export async function startHub(
 /** Applies a re-read config to every tenant that is still in it (experiments and pins). */
 function reloadCores(cores: readonly TenantCore[], next: Config, log: Logger): void {
   for (const c of cores) {
-    try {
-      c.reload(tenantConfig(next, c.tenant));
-    } catch {
+    if (c.tenant !== DEFAULT_TENANT && !next.tenants.some((t) => t.name === c.tenant)) {
       log.warn({ tenant: c.tenant }, 'tenant removed from the config: it keeps running until a restart');
+      continue;
     }
+    c.reload(tenantConfig(next, c.tenant));
   }
 }
 

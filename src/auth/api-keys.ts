@@ -16,6 +16,7 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
 import { formatPath } from '../config/load.js';
 import { GatewayError } from '../core/errors.js';
+import type { KeyRecord, StoredKey } from '../core/api-key.js';
 import type { Principal } from '../core/principal.js';
 
 /** What every API key starts with (so an auth stage can tell a key from a JWT without trying both). */
@@ -28,24 +29,7 @@ const NAME = /^[A-Za-z0-9._-]{1,64}$/;
 const TOUCH_EVERY_MS = 60_000;
 const MAX_EXPIRES_SEC = 10 * 365 * 24 * 3600;
 
-/** A key as listed: its binding and times (epoch milliseconds), never the secret nor its hash. */
-export interface KeyRecord {
-  readonly id: string;
-  readonly tenant: string;
-  readonly agent: string;
-  readonly scopes: readonly string[];
-  readonly groups: readonly string[];
-  readonly createdAt: number;
-  readonly expiresAt: number | null;
-  readonly revokedAt: number | null;
-  readonly lastUsedAt: number | null;
-  readonly note: string | null;
-}
-
-/** A key as stored: the record and the sha256 (lowercase hex) of its secret. */
-export interface StoredKey extends KeyRecord {
-  readonly hash: string;
-}
+export type { KeyRecord, StoredKey } from '../core/api-key.js';
 
 /** The persistence port of API keys (store/keys-repo.ts `SqliteKeysRepo` implements it). */
 export interface KeysRepo {

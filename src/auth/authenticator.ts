@@ -56,6 +56,11 @@ export class Authenticator {
     return this.#deps.mesh !== undefined;
   }
 
+  /** True when client certificates count (mode mtls): only then does the edge read the peer certificate. */
+  get wantsCertificate(): boolean {
+    return this.#modes.has('mtls');
+  }
+
   /** True when no credential is needed (auth `none`). */
   get open(): boolean {
     return this.#modes.has('none');
@@ -72,15 +77,11 @@ export class Authenticator {
    */
   async authenticate(presented: Presented): Promise<Principal | undefined> {
     const header = presented.authorization;
-    const mesh = this.#deps.mesh;
-    if (mesh) {
-      const token = bearerToken(header);
-      if (token?.startsWith(MESH_KEY_PREFIX)) return mesh.verify(token);
-    }
+    const token = bearerToken(header); // undefined past MAX_AUTHORIZATION_BYTES, before any work
+    if (this.#deps.mesh && token?.startsWith(MESH_KEY_PREFIX)) return this.#deps.mesh.verify(token);
     if (this.open) return undefined;
     if (header !== undefined && header.length > 0) {
       if (header.length > MAX_AUTHORIZATION_BYTES) throw unauthorized('the Authorization header is too long');
-      const token = bearerToken(header);
       if (!token) throw unauthorized('the Authorization header must be "Bearer <token>"', 'invalid_request');
       if (token.startsWith(API_KEY_PREFIX)) {
         if (!this.#modes.has('apiKey') || !this.#deps.keys) throw unauthorized('API keys are not accepted here');

@@ -77,9 +77,10 @@ export class AccessControl {
   readonly #decisions = new DecisionCache();
   readonly #views = new Map<string, CatalogView>();
   readonly #scopes = new Map<string, ScopeSet>();
+  readonly #keys = new WeakMap<Principal, string>();
   /** Content hash of each catalog item object (items are immutable; unchanged ones carry over between snapshots or hash the same). */
   readonly #hashes = new WeakMap<object, number>();
-  #full: { version: number; view: CatalogView } | undefined;
+  #full: CatalogView | undefined;
 
   constructor(policy?: PolicySource) {
     this.#policy = policy;
@@ -95,7 +96,7 @@ export class AccessControl {
     const engine = this.#policy?.current();
     const scopes = this.scopesOf(principal);
     if (!engine && scopes.everything) return this.#fullView(snapshot);
-    const key = `${principalKey(principal)}\u0000${snapshot.version}\u0000${this.#policy?.generation ?? 0}`;
+    const key = `${this.#keyOf(principal)}\u0000${snapshot.version}\u0000${this.#policy?.generation ?? 0}`;
     let view = this.#views.get(key);
     if (!view) {
       view = this.#restricted(principal, scopes, engine, snapshot);
@@ -152,6 +153,19 @@ export class AccessControl {
     return this.#decide(engine, principal, 'list', { kind: 'server', id: server }).allow;
   }
 
+  /**
+   * A principal's cache key, remembered per principal object: an API key's or a JWT's principal is
+   * one object for as long as its credential is cached, so the hot path does not re-serialize it.
+   */
+  #keyOf(principal: Principal): string {
+    let key = this.#keys.get(principal);
+    if (key === undefined) {
+      key = principalKey(principal);
+      this.#keys.set(principal, key);
+    }
+    return key;
+  }
+
   /** The parsed scopes of a principal (cached: parsing compiles patterns). */
   scopesOf(principal: Principal | undefined): ScopeSet {
     const scopes = principal?.scopes;
@@ -191,7 +205,7 @@ export class AccessControl {
   }
 
   #fullView(snapshot: CatalogSnapshot): CatalogView {
-    if (this.#full?.version === snapshot.version && this.#full.view.snapshot === snapshot) return this.#full.view;
+    if (this.#full?.snapshot === snapshot) return this.#full;
     const view: CatalogView = {
       full: true,
       snapshot,
@@ -207,7 +221,7 @@ export class AccessControl {
       hasServer: () => true,
       fingerprints: once(() => this.#fingerprints(view)),
     };
-    this.#full = { version: snapshot.version, view };
+    this.#full = view;
     return view;
   }
 

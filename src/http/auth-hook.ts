@@ -119,7 +119,7 @@ export function installAuth(app: FastifyInstance, options: AuthHookOptions): Adm
   const authenticate = (request: FastifyRequest): Promise<Principal | undefined> =>
     authenticator.authenticate({
       authorization: request.headers.authorization,
-      certificate: peerCertificateIdentity(request),
+      ...(authenticator.wantsCertificate ? { certificate: peerCertificateIdentity(request) } : {}),
     });
 
   // Under auth `none` too when mesh keys exist: a server calling through the gateway is its own principal.

@@ -20,7 +20,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { NodeStreamableHTTPServerTransport, toNodeHandler } from '@modelcontextprotocol/node';
 import { createMcpHandler, isInitializeRequest } from '@modelcontextprotocol/server';
 import type { Logger } from '../telemetry/logger.js';
-import { createAgentServer, watchView, type AgentServerDeps } from '../mcp/agent-server.js';
+import { createAgentServer, viewWatch, watchView, type AgentServerDeps } from '../mcp/agent-server.js';
 import type { AgentNotifier } from '../mcp/notifier.js';
 import { DEFAULT_TENANT, principalKey, samePrincipal, type Principal } from '../core/principal.js';
 import { principalOf } from './auth-hook.js';
@@ -89,12 +89,7 @@ export function createMcpEndpoint(route: EdgeRouter, log: Logger, options: McpEn
         onerror: (error) => log.debug({ err: error.message }, 'mcp handler error'),
       },
     );
-    const watch = principal
-      ? () => {
-          const view = deps.access.view(principal, deps.gateway.catalog);
-          return view.full ? undefined : view.fingerprints();
-        }
-      : undefined;
+    const watch = principal ? viewWatch(deps, () => principal) : undefined;
     const unpublish = notifier.addPublisher(handler.notify, watch);
     entry = {
       node: toNodeHandler(handler),

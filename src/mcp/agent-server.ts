@@ -106,11 +106,7 @@ export function createAgentServer(deps: AgentServerDeps, options: AgentServerOpt
     exchanges: deps.exchanges,
     connectionId,
     sessionful: options.sessionful === true,
-    view: () =>
-      deps.access.view(
-        principal ?? anonymousPrincipal(server.getClientVersion()?.name ?? 'anonymous'),
-        gateway.catalog,
-      ),
+    view: () => deps.access.view(connectionCaller(server, principal), gateway.catalog),
   });
 
   /** Who is calling: the agent (client name), the end user if the host says, and the session. */
@@ -166,7 +162,7 @@ export function createAgentServer(deps: AgentServerDeps, options: AgentServerOpt
     version?: string,
   ): RequestContext {
     const units = unitsOf(ctx, callMeta);
-    const caller = principal ?? anonymousPrincipal(units.agent, units.user);
+    const caller = principal ?? anonymousPrincipal(units.agent, units.user); // callerOf, without a second unitsOf
     return {
       method,
       principal: caller,
@@ -504,14 +500,23 @@ export function createAgentServer(deps: AgentServerDeps, options: AgentServerOpt
 export { ERROR_META_KEY, errorResult } from './tool-errors.js';
 export { toProtocolError } from './protocol-errors.js';
 
+/** The principal of a sessionful connection: as authenticated, else (auth `none`) named after its client. */
+function connectionCaller(server: Server, principal: Principal | undefined): Principal {
+  return principal ?? anonymousPrincipal(server.getClientVersion()?.name ?? 'anonymous');
+}
+
 /**
- * What an agent server's caller sees, for the notifier (see notifier.ts ViewWatch): undefined while
- * it sees the whole catalog, else its view's fingerprints, so it hears only of changes it can see.
+ * What a caller sees, for the notifier (see notifier.ts ViewWatch): undefined while it sees the whole
+ * catalog, else its view's fingerprints, so it hears only of changes it can see.
  */
-export function watchView(deps: AgentServerDeps, server: Server, principal?: Principal): ViewWatch {
+export function viewWatch(deps: AgentServerDeps, caller: () => Principal): ViewWatch {
   return () => {
-    const caller = principal ?? anonymousPrincipal(server.getClientVersion()?.name ?? 'anonymous');
-    const view = deps.access.view(caller, deps.gateway.catalog);
+    const view = deps.access.view(caller(), deps.gateway.catalog);
     return view.full ? undefined : view.fingerprints();
   };
+}
+
+/** The view watch of a sessionful agent server (see viewWatch). */
+export function watchView(deps: AgentServerDeps, server: Server, principal?: Principal): ViewWatch {
+  return viewWatch(deps, () => connectionCaller(server, principal));
 }

@@ -3,27 +3,15 @@
  * never the secret; revoking sets `revoked_at` instead of deleting the row, so `keys list` still shows
  * who had a key and when it stopped working.
  *
- * The shapes here match the port `KeysRepo` that auth/api-keys.ts declares (store and auth share a rank
- * and may not import each other); the composition root hands a {@link SqliteKeysRepo} to `ApiKeys`, and
- * the type checker compares the two structurally there.
+ * The row shape is core/api-key.ts `StoredKey`, the one auth/api-keys.ts's port `KeysRepo` speaks
+ * (store and auth share a rank and may not import each other); the composition root hands a
+ * {@link SqliteKeysRepo} to `ApiKeys`.
  */
+import type { StoredKey } from '../core/api-key.js';
 import type { Db } from './db.js';
 
-/** One stored key: its binding and times (epoch milliseconds), with the hash of its secret. */
-export interface StoredKeyRow {
-  readonly id: string;
-  /** sha256 of the secret, lowercase hex. */
-  readonly hash: string;
-  readonly tenant: string;
-  readonly agent: string;
-  readonly scopes: readonly string[];
-  readonly groups: readonly string[];
-  readonly createdAt: number;
-  readonly expiresAt: number | null;
-  readonly revokedAt: number | null;
-  readonly lastUsedAt: number | null;
-  readonly note: string | null;
-}
+/** One stored key (the shape core/api-key.ts defines for store and service alike). */
+export type StoredKeyRow = StoredKey;
 
 interface Row {
   id: string;
