@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
+import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
 import { buildConfig, type Config } from '../src/config/load.js';
 import { startHub, type Hub } from '../src/compose.js';
 import { silentLogger } from '../src/telemetry/logger.js';
@@ -135,15 +136,80 @@ export async function startTestHub(config: Config): Promise<Hub> {
 /** Which protocol era an agent speaks. */
 export type Era = 'legacy' | 'modern';
 
-/** Connects a real MCP client to a hub's /mcp endpoint in the given era. */
-export async function connectAgent(url: string, era: Era = 'legacy', name = 'test-agent'): Promise<Client> {
+/**
+ * Connects a real MCP client to a hub's /mcp endpoint in the given era; with `token`, it sends it as
+ * its bearer credential (an API key or a JWT).
+ */
+export async function connectAgent(
+  url: string,
+  era: Era = 'legacy',
+  name = 'test-agent',
+  token?: string,
+): Promise<Client> {
   const client = new Client(
     { name, version: '1.0.0' },
     era === 'modern' ? { versionNegotiation: { mode: { pin: '2026-07-28' } } } : {},
   );
-  await client.connect(new StreamableHTTPClientTransport(new URL(`${url}/mcp`)));
+  await client.connect(
+    new StreamableHTTPClientTransport(
+      new URL(`${url}/mcp`),
+      token === undefined ? {} : { authProvider: { token: async () => token } },
+    ),
+  );
   onCleanup(() => client.close());
   return client;
+}
+
+/** A 2025-era `initialize` request as a raw JSON-RPC message. */
+export function initializeMessage(id = 1): Record<string, unknown> {
+  return {
+    jsonrpc: '2.0',
+    id,
+    method: 'initialize',
+    params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'raw', version: '1' } },
+  };
+}
+
+/**
+ * POSTs one JSON-RPC message (default: initialize) to a hub's /mcp, as a raw HTTP client does, for the
+ * status codes and headers an SDK client hides; `fetch` replaces the global one (e.g. for TLS).
+ */
+export function postMcp(
+  url: string,
+  options: {
+    authorization?: string | undefined;
+    message?: unknown;
+    fetch?: (url: string, init: RequestInit) => Promise<Response>;
+  } = {},
+): Promise<Response> {
+  return (options.fetch ?? fetch)(`${url}/mcp`, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/json',
+      accept: 'application/json, text/event-stream',
+      ...(options.authorization ? { authorization: options.authorization } : {}),
+    },
+    body: JSON.stringify(options.message ?? initializeMessage()),
+  });
+}
+
+/** Starts `switchboard stdio --config FILE` as a real child process and connects an SDK client to it. */
+export async function startSidecarProcess(
+  configFile: string,
+  name = 'sidecar-test',
+): Promise<{ agent: Client; stderr: () => string }> {
+  const transport = new StdioClientTransport({
+    command: process.execPath,
+    args: ['--import', 'tsx', join(ROOT, 'src/cli.ts'), 'stdio', '--config', configFile],
+    cwd: ROOT,
+    stderr: 'pipe',
+  });
+  let stderr = '';
+  transport.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const agent = new Client({ name, version: '1.0.0' });
+  onCleanup(() => agent.close());
+  await agent.connect(transport);
+  return { agent, stderr: () => stderr };
 }
 
 /** Polls `check` until it returns a truthy value or the timeout passes. */

@@ -17,7 +17,7 @@ import { execFile } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Hub } from '../src/compose.js';
-import { cleanup, fixtureEntry, makeConfig, ROOT, startTestHub } from './helpers.js';
+import { cleanup, fixtureEntry, makeConfig, postMcp, ROOT, startTestHub } from './helpers.js';
 
 const CLI = join(ROOT, 'node_modules/@modelcontextprotocol/inspector-cli/build/cli.js');
 const ADMIN = 'admin-token-0123456789abcdef';
@@ -44,20 +44,7 @@ function inspectTools(headers: string[]): Promise<Run> {
 
 /** The body of the hub's answer to an initialize POST with `authorization` (undefined: no header). */
 async function rawInitialize(authorization?: string): Promise<{ status: number; body: string }> {
-  const res = await fetch(`${hub.url}/mcp`, {
-    method: 'POST',
-    headers: {
-      'content-type': 'application/json',
-      accept: 'application/json, text/event-stream',
-      ...(authorization ? { authorization } : {}),
-    },
-    body: JSON.stringify({
-      jsonrpc: '2.0',
-      id: 1,
-      method: 'initialize',
-      params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'raw', version: '1' } },
-    }),
-  });
+  const res = await postMcp(hub.url, { authorization });
   return { status: res.status, body: await res.text() };
 }
 

@@ -15,7 +15,7 @@ import { Agent, fetch as undiciFetch } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Hub } from '../src/compose.js';
 import { makePki, type KeyPair, type Pki } from './fixtures/certs.js';
-import { cleanup, fixtureEntry, makeConfig, onCleanup, startTestHub, tempDir, textOf } from './helpers.js';
+import { cleanup, fixtureEntry, makeConfig, onCleanup, postMcp, startTestHub, tempDir, textOf } from './helpers.js';
 
 const HIDDEN = 'vault7';
 const ADMIN = 'admin-token-0123456789abcdef';
@@ -72,20 +72,7 @@ async function initialize(
   client: KeyPair | undefined,
   authorization?: string,
 ): Promise<{ status: number; message: string | undefined }> {
-  const res = await clientFetch(client)(`${hub.url}/mcp`, {
-    method: 'POST',
-    headers: {
-      'content-type': 'application/json',
-      accept: 'application/json, text/event-stream',
-      ...(authorization ? { authorization } : {}),
-    },
-    body: JSON.stringify({
-      jsonrpc: '2.0',
-      id: 1,
-      method: 'initialize',
-      params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'raw', version: '1' } },
-    }),
-  });
+  const res = await postMcp(hub.url, { authorization, fetch: clientFetch(client) });
   const text = await res.text();
   const message = res.status >= 400 ? (JSON.parse(text) as { error?: { message?: string } }).error?.message : undefined;
   return { status: res.status, message };

@@ -8,10 +8,9 @@
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Client } from '@modelcontextprotocol/client';
-import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
+import type { Client } from '@modelcontextprotocol/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cleanup, fixtureEntry, onCleanup, ROOT, tempDir, textOf } from './helpers.js';
+import { cleanup, fixtureEntry, ROOT, startSidecarProcess, tempDir, textOf } from './helpers.js';
 
 const HIDDEN = 'vault7';
 const NEED = 'echo the text back prefixed with the server name';
@@ -35,19 +34,8 @@ function writeConfig(auth?: Record<string, unknown>): string {
 }
 
 /** Starts the sidecar with `file` and connects a real SDK client to it over stdio. */
-async function startSidecar(file: string): Promise<{ agent: Client; stderr: () => string }> {
-  const transport = new StdioClientTransport({
-    command: process.execPath,
-    args: ['--import', 'tsx', join(ROOT, 'src/cli.ts'), 'stdio', '--config', file],
-    cwd: ROOT,
-    stderr: 'pipe',
-  });
-  let stderr = '';
-  transport.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  const agent = new Client({ name: 'stdio-identity-test', version: '1.0.0' });
-  onCleanup(() => agent.close());
-  await agent.connect(transport);
-  return { agent, stderr: () => stderr };
+function startSidecar(file: string): Promise<{ agent: Client; stderr: () => string }> {
+  return startSidecarProcess(file, 'stdio-identity-test');
 }
 
 /** A call's result, or its error's message (the SDK throws for protocol errors). */

@@ -9,17 +9,20 @@
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
+import type { Client } from '@modelcontextprotocol/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Hub } from '../src/compose.js';
 import { ERROR_META_KEY } from '../src/mcp/tool-errors.js';
 import { startOidcProvider, unsignedToken, type OidcFixture } from './fixtures/oidc.js';
 import {
   cleanup,
+  connectAgent,
   fixtureEntry,
   freePort,
+  initializeMessage,
   makeConfig,
   onCleanup,
+  postMcp,
   startTestHub,
   tempDir,
   textOf,
@@ -46,38 +49,13 @@ async function createKey(body: Record<string, unknown>): Promise<string> {
 }
 
 /** A real SDK client that sends `token` as its bearer credential. */
-async function connectAs(token: string, era: Era = 'legacy', name = 'identity-test'): Promise<Client> {
-  const client = new Client(
-    { name, version: '1.0.0' },
-    era === 'modern' ? { versionNegotiation: { mode: { pin: '2026-07-28' } } } : {},
-  );
-  await client.connect(
-    new StreamableHTTPClientTransport(new URL(`${hub.url}/mcp`), { authProvider: { token: async () => token } }),
-  );
-  onCleanup(() => client.close());
-  return client;
+function connectAs(token: string, era: Era = 'legacy', name = 'identity-test'): Promise<Client> {
+  return connectAgent(hub.url, era, name, token);
 }
 
 /** A raw POST to /mcp (for status codes and headers the SDK hides). */
-function post(authorization: string | undefined, body: unknown = initialize()) {
-  return fetch(`${hub.url}/mcp`, {
-    method: 'POST',
-    headers: {
-      'content-type': 'application/json',
-      accept: 'application/json, text/event-stream',
-      ...(authorization ? { authorization } : {}),
-    },
-    body: JSON.stringify(body),
-  });
-}
-
-function initialize() {
-  return {
-    jsonrpc: '2.0',
-    id: 1,
-    method: 'initialize',
-    params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'raw', version: '1' } },
-  };
+function post(authorization: string | undefined, message: unknown = initializeMessage()) {
+  return postMcp(hub.url, { authorization, message });
 }
 
 beforeAll(async () => {

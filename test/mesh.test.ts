@@ -14,7 +14,6 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
-import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MeshKeys } from '../src/auth/mesh-keys.js';
 import { buildConfig } from '../src/config/load.js';
@@ -26,7 +25,9 @@ import {
   fixtureEntry,
   makeConfig,
   onCleanup,
+  postMcp,
   ROOT,
+  startSidecarProcess,
   startTestHub,
   tempDir,
   textOf,
@@ -62,20 +63,7 @@ async function attempt(
 
 /** An `Authorization: Bearer` POST of `initialize` to /mcp; resolves to the status and body. */
 async function initializeWith(url: string, token: string): Promise<{ status: number; body: string }> {
-  const res = await fetch(`${url}/mcp`, {
-    method: 'POST',
-    headers: {
-      'content-type': 'application/json',
-      accept: 'application/json, text/event-stream',
-      authorization: `Bearer ${token}`,
-    },
-    body: JSON.stringify({
-      jsonrpc: '2.0',
-      id: 1,
-      method: 'initialize',
-      params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'raw', version: '1' } },
-    }),
-  });
+  const res = await postMcp(url, { authorization: `Bearer ${token}` });
   return { status: res.status, body: await res.text() };
 }
 
@@ -344,17 +332,7 @@ describe('a sidecar', () => {
         servers: { pub: fixtureEntry('pub'), relay1: meshEntry('relay1', { scopes: ['servers:pub'] }) },
       }),
     );
-    const transport = new StdioClientTransport({
-      command: process.execPath,
-      args: ['--import', 'tsx', join(ROOT, 'src/cli.ts'), 'stdio', '--config', file],
-      cwd: ROOT,
-      stderr: 'pipe',
-    });
-    let stderr = '';
-    transport.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    const sidecar = new Client({ name: 'mesh-sidecar-test', version: '1.0.0' });
-    onCleanup(() => sidecar.close());
-    await sidecar.connect(transport);
+    const { agent: sidecar, stderr } = await startSidecarProcess(file, 'mesh-sidecar-test');
     expect(await attempt(sidecar, 'relay1__credential', {})).toEqual({
       text: '{"url":false,"token":false}',
       isError: false,
@@ -363,7 +341,9 @@ describe('a sidecar', () => {
       text: 'no gateway credential (SWITCHBOARD_URL / SWITCHBOARD_TOKEN not set)',
       isError: true,
     });
-    const warnings = stderr.split('\n').filter((line) => line.includes('mesh is unavailable'));
+    const warnings = stderr()
+      .split('\n')
+      .filter((line) => line.includes('mesh is unavailable'));
     expect(warnings).toHaveLength(1);
     expect((JSON.parse(warnings[0] ?? '{}') as { servers?: unknown }).servers).toEqual(['relay1']);
   });

@@ -6,10 +6,10 @@
  * through every agent-facing method and every admin route.
  */
 import { readFileSync } from 'node:fs';
-import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
+import type { Client } from '@modelcontextprotocol/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Hub } from '../src/compose.js';
-import { cleanup, fixtureEntry, makeConfig, onCleanup, startTestHub, textOf, waitFor } from './helpers.js';
+import { cleanup, connectAgent, fixtureEntry, makeConfig, startTestHub, textOf, waitFor } from './helpers.js';
 
 const ADMIN = 'admin-token-0123456789abcdef';
 let hub: Hub;
@@ -32,13 +32,8 @@ async function admin(
   return { status: res.status, body: text ? (JSON.parse(text) as Record<string, unknown>) : {} };
 }
 
-async function connectAs(key: string): Promise<Client> {
-  const client = new Client({ name: 'tenant-test', version: '1.0.0' });
-  await client.connect(
-    new StreamableHTTPClientTransport(new URL(`${hub.url}/mcp`), { authProvider: { token: async () => key } }),
-  );
-  onCleanup(() => client.close());
-  return client;
+function connectAs(key: string): Promise<Client> {
+  return connectAgent(hub.url, 'legacy', 'tenant-test', key);
 }
 
 /** The environment of a running process, from /proc. */
