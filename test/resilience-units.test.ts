@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { GatewayError } from '../src/core/errors.js';
 import { prng } from '../src/core/prng.js';
 import type { CallToolResult } from '../src/core/protocol.js';
-import { Balancer } from '../src/resilience/balancer.js';
+import { Balancer, LATENCY_HALF_LIFE_MS } from '../src/resilience/balancer.js';
 import { CircuitBreaker, type CircuitTransition } from '../src/resilience/breaker.js';
 import { fanOut, type FanoutBranch } from '../src/resilience/fanout.js';
 import { backoffMs, retrySafe } from '../src/resilience/retry.js';
@@ -101,6 +101,19 @@ describe('balancer', () => {
       expect(b.pick([c('backup', 1, 0, 1), c('p1', 0, 5, 100), c('p2', 0, 5, 100)])?.id).toMatch(/^p/);
     expect(b.pick([c('backup', 1, 0, 1)])?.id).toBe('backup');
     expect(b.pick([])).toBeUndefined();
+  });
+
+  it('p2c forgives an old slow sample: an instance priced out by one slow call is tried again', () => {
+    const b = new Balancer('p2c', prng(3));
+    const pickOf = (age: number) =>
+      b.pick([
+        { ...c('unlucky', 0, 0, 500), latencyAgeMs: age },
+        { ...c('steady', 0, 1, 5), latencyAgeMs: 0 },
+      ])!.id;
+    // Just measured: 500 ms against 2 x 5 ms, the steady one takes the call.
+    expect(pickOf(0)).toBe('steady');
+    // Ten half-lives later its excess over the best is gone: the unlucky one is cheaper (it is idle).
+    expect(pickOf(10 * LATENCY_HALF_LIFE_MS)).toBe('unlucky');
   });
 
   it('p2c prefers the faster, less loaded instance', () => {

@@ -349,6 +349,7 @@ export class ServerPool {
           tier: i.upstream.spec.tier,
           inFlight: i.upstream.inFlight,
           latencyMs: i.upstream.latencyMs,
+          latencyAgeMs: i.upstream.latencyAgeMs,
           errorRate: i.upstream.errorRate,
         })),
       )?.i;

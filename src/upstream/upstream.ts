@@ -132,6 +132,8 @@ export class Upstream {
   #lastError: string | undefined;
   #inFlight = 0;
   #latencyMs: number | undefined;
+  /** performance.now() of the last latency sample. */
+  #latencyAt: number | undefined;
   #errorRate = 0;
   #toolCount = 0;
   #retryTimer: NodeJS.Timeout | undefined;
@@ -186,6 +188,11 @@ export class Upstream {
   /** Moving average of call latency (ms), undefined before the first call. */
   get latencyMs(): number | undefined {
     return this.#latencyMs;
+  }
+
+  /** How long ago the latency was last sampled (ms); undefined before the first call. */
+  get latencyAgeMs(): number | undefined {
+    return this.#latencyAt === undefined ? undefined : performance.now() - this.#latencyAt;
   }
 
   /** Moving average of failed calls (transport errors and timeouts), 0..1. */
@@ -355,6 +362,7 @@ export class Upstream {
       );
       const ms = performance.now() - started;
       this.#latencyMs = this.#latencyMs === undefined ? ms : this.#latencyMs * 0.8 + ms * 0.2;
+      this.#latencyAt = performance.now();
       this.#errorRate *= 0.9;
       return result;
     } catch (error) {
