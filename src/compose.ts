@@ -16,7 +16,7 @@ import { InputExchanges } from './mcp/input-exchange.js';
 import { AgentNotifier } from './mcp/notifier.js';
 import { serveAgentStdio } from './mcp/stdio.js';
 import type { AgentServerDeps } from './mcp/agent-server.js';
-import { toolChain } from './mcp/pipeline/tool-chain.js';
+import { chains } from './mcp/pipeline/chains.js';
 import { openDb, type Db } from './store/db.js';
 import { SqliteEmbeddingCache } from './store/embedding-cache.js';
 import { SqliteExampleStore } from './store/examples-repo.js';
@@ -194,9 +194,9 @@ function tenantCore(config: Config, shared: Shared, policy: PolicyFiles | undefi
     maxRequestBytes: config.gateway.maxRequestBytes,
     version: VERSION,
     exchanges: new InputExchanges(),
-    // The call pipeline's order is declared in pipeline/tool-chain.ts; what is configured is chosen here.
+    // The call pipeline's order is declared in pipeline/chains.ts; what is configured is chosen here.
     access,
-    toolChain: toolChain({
+    chains: chains({
       gateway,
       access,
       validator,

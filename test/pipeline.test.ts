@@ -7,16 +7,17 @@ import { ProtocolError } from '@modelcontextprotocol/server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Hub } from '../src/compose.js';
 import { GatewayError } from '../src/core/errors.js';
-import { anonymousPrincipal } from '../src/core/principal.js';
+import { anonymousPrincipal, type Principal } from '../src/core/principal.js';
 import { AccessControl } from '../src/gateway/access.js';
 import { compose, type Stage } from '../src/mcp/pipeline/chain.js';
-import type { RequestContext, ToolResult } from '../src/mcp/pipeline/context.js';
+import type { AgentMethod, RequestContext, ToolResult } from '../src/mcp/pipeline/context.js';
 import { errorsStage } from '../src/mcp/pipeline/stages/errors.js';
 import { resolveStage } from '../src/mcp/pipeline/stages/resolve.js';
 import { sizeStage } from '../src/mcp/pipeline/stages/size.js';
 import { pinStage } from '../src/mcp/pipeline/stages/pin.js';
 import { validateStage } from '../src/mcp/pipeline/stages/validate.js';
-import { toolChain } from '../src/mcp/pipeline/tool-chain.js';
+import { chains, toolChain } from '../src/mcp/pipeline/chains.js';
+import { authorizeStage } from '../src/mcp/pipeline/stages/authorize.js';
 import type { CallContext } from '../src/mcp/passthrough.js';
 import { ERROR_META_KEY } from '../src/mcp/tool-errors.js';
 import { ArgumentValidator } from '../src/mcp/validate.js';
@@ -30,11 +31,16 @@ beforeAll(async () => {
 afterAll(cleanup);
 
 /** A context as the agent server builds it (the SDK's handler context reduced to what stages read). */
-function context(name: string, args?: Record<string, unknown>, signal = new AbortController().signal): RequestContext {
+function context(
+  name: string,
+  args?: Record<string, unknown>,
+  signal = new AbortController().signal,
+  principal: Principal = anonymousPrincipal('pipeline-test'),
+  method: AgentMethod = 'tools/call',
+): RequestContext {
   const sdk = { mcpReq: { signal, _meta: undefined, notify: async () => {} } } as unknown as CallContext;
-  const principal = anonymousPrincipal('pipeline-test');
   return {
-    method: 'tools/call',
+    method,
     principal,
     view: access.view(principal, hub.gateway.catalog),
     units: { agent: 'pipeline-test', user: undefined, session: 's1' },
@@ -115,7 +121,80 @@ describe('the tool chain', () => {
   });
 });
 
+/** An API-key caller whose credential carries exactly `scopes`. */
+function scoped(...scopes: string[]): Principal {
+  return { ...anonymousPrincipal('scoped'), scopes, source: 'apiKey', subject: `key-${scopes.join(',')}` };
+}
+
+describe('the chains of the other requests', () => {
+  const all = () =>
+    chains({
+      gateway: hub.gateway,
+      access,
+      validator: new ArgumentValidator(),
+      maxRequestBytes: 1_000,
+      capabilities: hub.capabilities,
+      experiments: hub.experiments,
+    });
+
+  it('are declared in one order each', () => {
+    const c = all();
+    expect(c.prompt.stages).toEqual(['errors', 'resolve', 'authorize']);
+    expect(c.resource.stages).toEqual(['errors', 'resolve', 'authorize']);
+    expect(c.completion.stages).toEqual(['errors', 'resolve']);
+    expect(c.meta?.find.stages).toEqual(['errors', 'arguments']);
+    expect(c.meta?.call.stages).toEqual(['errors', 'arguments']);
+    const bare = chains({ gateway: hub.gateway, access, validator: new ArgumentValidator(), maxRequestBytes: 1_000 });
+    expect(bare.meta).toBeUndefined();
+  });
+
+  it('prompts/get and resources/read reach the real upstream for a caller who may see them', async () => {
+    const c = all();
+    const prompt = await c.prompt(context('alpha__greet', { name: 'Ada' }, undefined, undefined, 'prompts/get'));
+    expect(JSON.stringify(prompt.messages)).toContain('Hello Ada from alpha');
+    const read = await c.resource(context('fixture://alpha/info', undefined, undefined, undefined, 'resources/read'));
+    expect(JSON.stringify(read.contents)).toContain('info of alpha');
+  });
+
+  it('a prompt, resource or completion the caller may not see reads as unknown (a JSON-RPC error)', async () => {
+    const c = all();
+    const toolsOnly = scoped('tools:*');
+    const prompt = c.prompt(context('alpha__greet', { name: 'Ada' }, undefined, toolsOnly, 'prompts/get'));
+    await expect(prompt).rejects.toBeInstanceOf(ProtocolError);
+    await expect(prompt).rejects.toThrow(/unknown prompt "alpha__greet"/);
+    const read = c.resource(context('fixture://alpha/info', undefined, undefined, toolsOnly, 'resources/read'));
+    await expect(read).rejects.toThrow(/no connected server offers resource/);
+    const completion = c.completion({
+      ...context('alpha__greet', undefined, undefined, toolsOnly, 'completion/complete'),
+      params: { ref: { type: 'ref/prompt', name: 'alpha__greet' }, argument: { name: 'name', value: 'A' } },
+    });
+    await expect(completion).rejects.toThrow(/unknown prompt "alpha__greet"/);
+    const allowed = await c.prompt(
+      context('alpha__greet', { name: 'Ada' }, undefined, scoped('prompts:alpha__*'), 'prompts/get'),
+    );
+    expect(JSON.stringify(allowed.messages)).toContain('Hello Ada');
+  });
+
+  it('find_capability and call_capability refuse bad arguments before any search', async () => {
+    const c = all();
+    const find = await c.meta!.find(context('find_capability', { capability: 'x'.repeat(5_000) }));
+    expect(codeOf(find)).toBe('INVALID_ARGUMENTS');
+    const call = await c.meta!.call(context('call_capability', { tool: 42 }));
+    expect(codeOf(call)).toBe('INVALID_ARGUMENTS');
+    expect(textOf(call)).toMatch(/call_capability/);
+  });
+});
+
 describe('stages', () => {
+  it('authorize: a visible tool the scopes do not let the caller call is FORBIDDEN, and ctx.deniedBy is set', async () => {
+    const ctx = context('alpha__echo', { text: 'a' }, undefined, scoped('tools:alpha__*:list'));
+    await resolveStage(hub.gateway, access).run(ctx, async () => ok);
+    const result = await authorizeStage(access).run(ctx, never);
+    expect(codeOf(result)).toBe('FORBIDDEN');
+    expect(textOf(result)).toMatch(/tools:alpha__echo:call|scope/);
+    expect(ctx.deniedBy).toEqual([]);
+  });
+
   it('resolve: an unknown name is a JSON-RPC error with a suggestion; a known one sets ctx.tool', async () => {
     const stage = resolveStage(hub.gateway, access);
     const unknown = stage.run(context('alpha__ecko'), never);

@@ -7,7 +7,7 @@
  * one with the built-in tools.
  *
  * 1. `Authenticator.authenticate` per request: none, an API key (warm cache), a JWT (JWKS fetched once).
- * 2. The tool chain per call, built from the same stages in the same order as pipeline/tool-chain.ts,
+ * 2. The tool chain per call, built from the same stages in the same order as pipeline/chains.ts,
  *    with a terminal that returns at once (only the pipeline is timed; the request context, view
  *    lookup included, is built per call as agent-server.ts does), and end to end through the real
  *    chain to the stdio fixture (the difference to auth none is the overhead).
@@ -47,7 +47,7 @@ import { pinStage } from '../../src/mcp/pipeline/stages/pin.js';
 import { resolveStage } from '../../src/mcp/pipeline/stages/resolve.js';
 import { sizeStage } from '../../src/mcp/pipeline/stages/size.js';
 import { validateStage } from '../../src/mcp/pipeline/stages/validate.js';
-import { toolChain } from '../../src/mcp/pipeline/tool-chain.js';
+import { toolChain } from '../../src/mcp/pipeline/chains.js';
 import type { CallContext } from '../../src/mcp/passthrough.js';
 import { ArgumentValidator } from '../../src/mcp/validate.js';
 import { PolicyFiles } from '../../src/policy/loader.js';
@@ -268,7 +268,7 @@ const ARGS = { text: 'hello' };
 
 /**
  * The tool chain as compose.ts builds it (`real`, ending in the upstream call), and the same stages in
- * the order tool-chain.ts declares, taken from `real.stages`, around `terminal` (`noop`).
+ * the order chains.ts declares, taken from `real.stages`, around `terminal` (`noop`).
  */
 function chainOf(hub: Hub, access: AccessControl, terminal: () => Promise<ToolResult>) {
   const { gateway, capabilities, experiments } = hub;
@@ -288,7 +288,7 @@ function chainOf(hub: Hub, access: AccessControl, terminal: () => Promise<ToolRe
   };
   const stages = real.stages.map((name) => {
     const make = factories[name];
-    if (!make) throw new Error(`tool-chain.ts has a stage this benchmark does not know: ${name}`);
+    if (!make) throw new Error(`chains.ts has a stage this benchmark does not know: ${name}`);
     return make();
   });
   return { noop: compose(stages, terminal), real };

@@ -12,39 +12,26 @@ import {
   CLIENT_INFO_META_KEY,
   Server,
   type CallToolResult,
+  type CompleteRequestParams,
   type ServerContext,
-  type Tool,
 } from '@modelcontextprotocol/server';
-import { asGatewayError, GatewayError } from '../core/errors.js';
+import { GatewayError } from '../core/errors.js';
 import { anonymousPrincipal, type Principal } from '../core/principal.js';
 import type { AccessControl, CatalogView } from '../gateway/access.js';
 import type { Capabilities } from '../gateway/capabilities.js';
 import type { ExperimentRunner, UnitIds } from '../gateway/experiments.js';
-import { clip, MAX_NAME_LENGTH, MAX_NEED_LENGTH, MAX_URI_LENGTH, tooLong } from '../gateway/suggest.js';
+import { MAX_NAME_LENGTH, MAX_URI_LENGTH, tooLong } from '../gateway/suggest.js';
 import type { Gateway } from '../gateway/gateway.js';
-import {
-  agentInstructions,
-  DECISION_META_KEY,
-  findResultToToolResult,
-  META_TOOLS,
-  metaToolDefinitions,
-  sideEffectRefusal,
-  sideEffectRisk,
-  USER_META_KEY,
-  withRouting,
-  type RoutedCall,
-} from './meta-tools.js';
+import { agentInstructions, DECISION_META_KEY, META_TOOLS, metaToolDefinitions, USER_META_KEY } from './meta-tools.js';
 import type { ViewWatch } from './notifier.js';
 import { paginate } from './paginate.js';
-import { asProtocolError, toProtocolError } from './protocol-errors.js';
+import { toProtocolError } from './protocol-errors.js';
 import { GatewayServer } from './gateway-server.js';
 import type { InputExchanges } from './input-exchange.js';
 import { installPassthrough, PASSTHROUGH_CAPABILITIES, type CallContext } from './passthrough.js';
+import type { Chains } from './pipeline/chains.js';
+import type { AgentMethod, RequestContext } from './pipeline/context.js';
 import type { Pipeline } from './pipeline/chain.js';
-import type { AgentMethod, RequestContext, ToolResult } from './pipeline/context.js';
-import { routeArm } from './pipeline/stages/experiment.js';
-import { HOPS_META_KEY, nextHops } from './pipeline/stages/hops.js';
-import { errorResult } from './tool-errors.js';
 import type { ArgumentValidator } from './validate.js';
 
 /** Shared per-gateway state for agent servers (validators are compiled once per tool definition). */
@@ -64,8 +51,8 @@ export interface AgentServerDeps {
   readonly exchanges: InputExchanges;
   /** Who may see and call what (views of the catalog per principal). */
   readonly access: AccessControl;
-  /** The tool chain every forwarded call runs through (built once by pipeline/tool-chain.ts). */
-  readonly toolChain: Pipeline<ToolResult>;
+  /** The chains agent requests run through, one per method (built once by pipeline/chains.ts). */
+  readonly chains: Chains;
 }
 
 /** How one agent-facing server instance is connected. */
@@ -96,7 +83,7 @@ export function createAgentServer(deps: AgentServerDeps, options: AgentServerOpt
     },
   );
 
-  const { capabilities, experiments } = deps;
+  const { capabilities } = deps;
   const meta = capabilities && deps.exposure !== 'full' ? metaToolDefinitions : [];
   /** One id per agent-facing server instance: a stdio connection, a legacy HTTP session, or a modern request. */
   const connectionId = randomUUID();
@@ -107,6 +94,12 @@ export function createAgentServer(deps: AgentServerDeps, options: AgentServerOpt
     connectionId,
     sessionful: options.sessionful === true,
     view: () => deps.access.view(connectionCaller(server, principal), gateway.catalog),
+    complete: (params, ctx) =>
+      deps.chains.completion(
+        requestContext('completion/complete', completionTarget(params), undefined, params._meta, ctx, undefined, {
+          params,
+        }),
+      ),
   });
 
   /** Who is calling: the agent (client name), the end user if the host says, and the session. */
@@ -139,8 +132,9 @@ export function createAgentServer(deps: AgentServerDeps, options: AgentServerOpt
     return { tools: [...page.items], ...(page.nextCursor ? { nextCursor: page.nextCursor } : {}) };
   });
 
-  /** Runs one call of a catalog tool through the tool chain (see pipeline/tool-chain.ts). */
+  /** Runs one call of a catalog tool through the tool chain (see pipeline/chains.ts). */
   function forward(
+    method: 'tools/call' | 'call_capability',
     name: string,
     args: Record<string, unknown> | undefined,
     callMeta: Record<string, unknown> | undefined,
@@ -148,7 +142,7 @@ export function createAgentServer(deps: AgentServerDeps, options: AgentServerOpt
     ctx: CallContext,
     version?: string,
   ): Promise<CallToolResult> {
-    return deps.toolChain(requestContext('tools/call', name, args, callMeta, ctx, decisionId, version));
+    return deps.chains.tool(requestContext(method, name, args, callMeta, ctx, decisionId, { version }));
   }
 
   /** The pipeline context of one agent request; identity is fixed here, once. */
@@ -159,7 +153,7 @@ export function createAgentServer(deps: AgentServerDeps, options: AgentServerOpt
     callMeta: Record<string, unknown> | undefined,
     ctx: CallContext,
     decisionId: string | undefined,
-    version?: string,
+    extra: { version?: string | undefined; params?: Readonly<Record<string, unknown>> } = {},
   ): RequestContext {
     const units = unitsOf(ctx, callMeta);
     const caller = principal ?? anonymousPrincipal(units.agent, units.user); // callerOf, without a second unitsOf
@@ -175,7 +169,8 @@ export function createAgentServer(deps: AgentServerDeps, options: AgentServerOpt
       signal: ctx.mcpReq.signal,
       startedAt: performance.now(),
       decisionId,
-      version,
+      version: extra.version,
+      ...(extra.params ? { params: extra.params } : {}),
     };
   }
 
@@ -185,229 +180,20 @@ export function createAgentServer(deps: AgentServerDeps, options: AgentServerOpt
       // Bounded before any work: suggestions and echoes of a huge name once froze the process.
       if (name.length > MAX_NAME_LENGTH && !gateway.catalog.toolById.has(name))
         throw toProtocolError(new GatewayError('BAD_REQUEST', tooLong('tool name', name, MAX_NAME_LENGTH)));
-      if (capabilities && meta.length > 0 && name === META_TOOLS.find)
-        return findCapability(capabilities, args ?? {}, ctx, callMeta);
-      if (capabilities && meta.length > 0 && name === META_TOOLS.call)
-        return callCapability(capabilities, args ?? {}, ctx, callMeta);
-      if (capabilities && meta.length > 0 && name === META_TOOLS.report) return reportOutcome(args ?? {});
+      const metaChain = meta.length > 0 ? metaChainOf(name) : undefined;
+      if (metaChain) return metaChain(requestContext(metaMethod(name), name, args ?? {}, callMeta, ctx, undefined));
       const decisionId = typeof callMeta?.[DECISION_META_KEY] === 'string' ? callMeta[DECISION_META_KEY] : undefined;
-      return forward(name, args, callMeta, decisionId, ctx);
+      return forward('tools/call', name, args, callMeta, decisionId, ctx);
     }),
   );
 
-  function reportOutcome(args: Record<string, unknown>): CallToolResult {
-    const problems = deps.validator.check(metaToolDefinitions[2] as Tool, args);
-    if (problems)
-      return errorResult(new GatewayError('INVALID_ARGUMENTS', `invalid arguments for report_outcome: ${problems}`));
-    const recorded =
-      experiments?.feedback(
-        String(args.decisionId),
-        args.success === true,
-        typeof args.note === 'string' ? args.note : undefined,
-      ) ?? false;
-    const text = recorded
-      ? 'Outcome recorded.'
-      : 'Noted, but no experiment exposed that decision, so nothing was recorded.';
-    return { content: [{ type: 'text', text }], structuredContent: { recorded } };
-  }
-
-  async function findCapability(
-    caps: Capabilities,
-    args: Record<string, unknown>,
-    ctx: ServerContext,
-    callMeta: Record<string, unknown> | undefined,
-  ): Promise<CallToolResult> {
-    const tooLongNeed = needTooLong(args);
-    if (tooLongNeed) return errorResult(tooLongNeed);
-    const problems = deps.validator.check(metaToolDefinitions[0] as Tool, args);
-    if (problems)
-      return errorResult(new GatewayError('INVALID_ARGUMENTS', `invalid arguments for find_capability: ${problems}`));
-    try {
-      const units = unitsOf(ctx, callMeta);
-      const view = viewOf(ctx, callMeta);
-      const decisionId = randomUUID();
-      const variant = experiments?.assignFind(units, decisionId);
-      const k = typeof args.k === 'number' ? args.k : 5;
-      const version = typeof args.version === 'string' ? args.version : undefined;
-      let result = await caps.find({
-        capability: String(args.capability),
-        decisionId,
-        k: version ? Math.min(50, k * 3) : k,
-        ...(Array.isArray(args.servers) ? { servers: args.servers as string[] } : {}),
-        ...(variant?.route.denseWeight !== undefined ? { denseWeight: variant.route.denseWeight } : {}),
-        ...(view.findsAll ? {} : { visible: view.findable }),
-      });
-      if (version)
-        result = { ...result, matches: result.matches.filter((m) => servesVersion(m.tool, version)).slice(0, k) };
-      result = { ...result, matches: result.matches.map((m) => armedMatch(m, units, decisionId, view)) };
-      return findResultToToolResult(result, args.include_schema === true);
-    } catch (error) {
-      return errorResult(asGatewayError(error));
-    }
-  }
-
-  /**
-   * call_capability: by id, the caller chose; by capability, the gateway chooses, so it runs only a
-   * read-only match unless `allowSideEffects` is true, and the result names the tool and why.
-   */
-  async function callCapability(
-    caps: Capabilities,
-    args: Record<string, unknown>,
-    ctx: CallContext,
-    callMeta: Record<string, unknown> | undefined,
-  ): Promise<CallToolResult> {
-    const tooLongNeed = needTooLong(args);
-    if (tooLongNeed) return errorResult(tooLongNeed);
-    const problems = deps.validator.check(metaToolDefinitions[1] as Tool, args);
-    if (problems)
-      return errorResult(new GatewayError('INVALID_ARGUMENTS', `invalid arguments for call_capability: ${problems}`));
-    // Left out: no arguments (the tool's own schema says if it needs some); upstreams still get an object.
-    const toolArgs = (args.arguments as Record<string, unknown> | undefined) ?? {};
-    let decisionId = typeof args.decisionId === 'string' ? args.decisionId : undefined;
-    let tool = typeof args.tool === 'string' ? args.tool : undefined;
-    let routed: RoutedCall | undefined;
-    if (!tool) {
-      if (typeof args.capability !== 'string')
-        return errorResult(
-          new GatewayError(
-            'INVALID_ARGUMENTS',
-            'call_capability needs either "tool" (an id from find_capability) or "capability" (a need in words)',
-          ),
-        );
-      const view = viewOf(ctx, undefined);
-      const found = await caps.find({
-        capability: args.capability,
-        k: 3,
-        ...(view.findsAll ? {} : { visible: view.findable }),
-      });
-      const best = found.matches[0];
-      if (!found.confident || !best) {
-        const closest = found.matches.map((m) => m.tool).join(', ');
-        return errorResult(
-          new GatewayError(
-            'UNKNOWN_TOOL',
-            `no confident match for "${clip(args.capability)}"${closest ? `; closest: ${closest} (call one by id if it fits)` : ''}`,
-            { decisionId: found.decisionId },
-          ),
-        );
-      }
-      if (args.allowSideEffects !== true) {
-        const riskOf = (id: string) => sideEffectRisk(gateway.catalog.toolById.get(id)?.tool);
-        // With fanout every equivalent runs, so each of them must be safe too.
-        const chosen = [best.tool, ...(args.fanout === true ? providersFor(caps, best.tool, ctx) : [])]
-          .map((id) => ({ tool: id, risk: riskOf(id) }))
-          .find((c): c is { tool: string; risk: string } => c.risk !== undefined);
-        if (chosen) return errorResult(sideEffectRefusal(found, chosen, riskOf));
-      }
-      tool = best.tool;
-      decisionId = found.decisionId;
-      routed = {
-        tool: best.tool,
-        server: best.server,
-        confidence: found.confidence,
-        reasons: best.reasons,
-        decisionId: found.decisionId,
-      };
-    }
-    const note = (result: CallToolResult) => (routed ? withRouting(result, routed) : result);
-    const version = typeof args.version === 'string' ? args.version : undefined;
-    if (args.fanout === true) {
-      const providers = providersFor(caps, tool, ctx, toolArgs);
-      if (providers.length === 0) return forward(tool, toolArgs, callMeta, decisionId, ctx); // unknown tool: forward explains
-      const strategy = args.strategy === 'first' || args.strategy === 'quorum' ? args.strategy : 'merge';
-      // Fan-out does not run the tool chain: the hop count is checked and passed on here.
-      const hops = nextHops(callMeta, gateway.config.gateway.maxHops, tool);
-      if (hops instanceof GatewayError) return errorResult(hops);
-      try {
-        return note(
-          await gateway.fanOut(
-            `call_capability(${tool})`,
-            providers,
-            toolArgs,
-            { [HOPS_META_KEY]: hops },
-            { strategy, ...(typeof args.quorum === 'number' ? { quorum: args.quorum } : {}) },
-            { signal: ctx.mcpReq.signal },
-          ),
-        );
-      } catch (error) {
-        if (ctx.mcpReq.signal.aborted) throw error;
-        return errorResult(asGatewayError(error));
-      }
-    }
-    // The meta-tool call's _meta (hop count, traceparent) is the chosen tool's: a loop through it is counted.
-    return note(await forward(tool, toolArgs, callMeta, decisionId, ctx, version));
-  }
-
-  /**
-   * The equivalents of a tool that the caller may call (none when it may not see the tool itself);
-   * with `args`, each must also pass the call's authorization (fan-out does not run the tool chain).
-   */
-  function providersFor(
-    caps: Capabilities,
-    tool: string,
-    ctx: ServerContext,
-    args?: Record<string, unknown>,
-  ): string[] {
-    const view = viewOf(ctx, undefined);
-    if (view.full) return caps.providers(tool);
-    if (!view.findable(tool)) return [];
-    const caller = callerOf(ctx, undefined);
-    return caps.providers(tool).filter((id) => {
-      const t = view.snapshot.toolById.get(id);
-      if (!t || !view.findable(id)) return false;
-      if (!args) return true;
-      const resource = { kind: 'tool' as const, id, server: t.server, name: t.name, annotations: t.tool.annotations };
-      return deps.access.authorize(caller, 'call', resource, args) === undefined;
-    });
-  }
-
-  /** The error for a need or tool id over its length limit (checked before any search or suggestion). */
-  function needTooLong(args: Record<string, unknown>): GatewayError | undefined {
-    const { capability, tool } = args;
-    if (typeof capability === 'string' && capability.length > MAX_NEED_LENGTH)
-      return new GatewayError('INVALID_ARGUMENTS', tooLong('capability', capability, MAX_NEED_LENGTH));
-    if (typeof tool === 'string' && tool.length > MAX_NAME_LENGTH && !gateway.catalog.toolById.has(tool))
-      return new GatewayError('INVALID_ARGUMENTS', tooLong('tool', tool, MAX_NAME_LENGTH));
-    return undefined;
-  }
-
-  /** True when some backend of the tool serves `version` compatibly (find_capability's version filter). */
-  function servesVersion(toolId: string, version: string): boolean {
-    const tool = gateway.catalog.toolById.get(toolId);
-    const compat = gateway.compat;
-    if (!tool || !compat) return false;
-    try {
-      const requirement = compat.pinned(tool.server, tool.name, version);
-      return [...compat.currentVersions(tool.server, tool.name).keys()].some((instance) =>
-        compat.accepts(instance, tool.name, requirement),
-      );
-    } catch {
-      return false;
-    }
-  }
-
-  /** A match as an experiment arm would route it: the arm's server (or tool) becomes the one named. */
-  function armedMatch<M extends { tool: string; server: string; reasons: readonly string[] }>(
-    match: M,
-    units: UnitIds,
-    decisionId: string,
-    view: CatalogView,
-  ): M {
-    const tool = gateway.catalog.toolById.get(match.tool);
-    const assignment = tool ? experiments?.assignCall(tool.id, units, decisionId) : undefined;
-    if (!tool || !assignment) return match;
-    try {
-      const { target } = routeArm(gateway, tool, assignment.route);
-      if (!view.findable(target.id)) return match; // an arm never names a tool the caller may not call
-      return {
-        ...match,
-        tool: target.id,
-        server: target.server,
-        reasons: [...match.reasons, `experiment ${assignment.experiment}: arm ${assignment.arm}`],
-      };
-    } catch {
-      return match;
-    }
+  /** The chain of a meta-tool name, if it is one. */
+  function metaChainOf(name: string): Pipeline<CallToolResult> | undefined {
+    const chains = deps.chains.meta;
+    if (!chains) return undefined;
+    if (name === META_TOOLS.find) return chains.find;
+    if (name === META_TOOLS.call) return chains.call;
+    return name === META_TOOLS.report ? chains.report : undefined;
   }
 
   server.setRequestHandler('prompts/list', async (request, ctx) => {
@@ -421,28 +207,8 @@ export function createAgentServer(deps: AgentServerDeps, options: AgentServerOpt
       const { name } = request.params;
       if (name.length > MAX_NAME_LENGTH && !gateway.catalog.promptById.has(name))
         throw toProtocolError(new GatewayError('BAD_REQUEST', tooLong('prompt name', name, MAX_NAME_LENGTH)));
-      try {
-        const view = viewOf(ctx, request.params._meta);
-        const prompt = view.snapshot.promptById.get(name);
-        // A prompt the caller may not see reads like one that does not exist.
-        if (!prompt || !view.hasPrompt(name))
-          throw new GatewayError('UNKNOWN_PROMPT', `unknown prompt "${clip(name)}"`, { prompt: clip(name) });
-        if (!view.full) {
-          const denial = deps.access.authorize(callerOf(ctx, request.params._meta), 'getPrompt', {
-            kind: 'prompt',
-            id: prompt.id,
-            server: prompt.server,
-            name: prompt.name,
-          });
-          if (denial) throw denial.error;
-        }
-        return await gateway.getPrompt(name, request.params.arguments, {
-          signal: ctx.mcpReq.signal,
-          ...(ctx.channel ? { channel: ctx.channel } : {}),
-        });
-      } catch (error) {
-        throw asProtocolError(error);
-      }
+      const { arguments: promptArgs, _meta: callMeta } = request.params;
+      return deps.chains.prompt(requestContext('prompts/get', name, promptArgs, callMeta, ctx, undefined));
     }),
   );
 
@@ -469,28 +235,9 @@ export function createAgentServer(deps: AgentServerDeps, options: AgentServerOpt
       const { uri } = request.params;
       if (uri.length > MAX_URI_LENGTH)
         throw toProtocolError(new GatewayError('BAD_REQUEST', tooLong('resource URI', uri, MAX_URI_LENGTH)));
-      try {
-        const view = viewOf(ctx, request.params._meta);
-        if (!view.full) {
-          const owner = gateway.resourceOwner(uri);
-          if (!owner || !view.hasResource(uri))
-            throw new GatewayError('UNKNOWN_RESOURCE', `no connected server offers resource "${clip(uri)}"`, {
-              uri: clip(uri),
-            });
-          const denial = deps.access.authorize(callerOf(ctx, request.params._meta), 'readResource', {
-            kind: 'resource',
-            id: uri,
-            server: owner,
-          });
-          if (denial) throw denial.error;
-        }
-        return await gateway.readResource(uri, {
-          signal: ctx.mcpReq.signal,
-          ...(ctx.channel ? { channel: ctx.channel } : {}),
-        });
-      } catch (error) {
-        throw asProtocolError(error);
-      }
+      return deps.chains.resource(
+        requestContext('resources/read', uri, undefined, request.params._meta, ctx, undefined),
+      );
     }),
   );
 
@@ -519,4 +266,15 @@ export function viewWatch(deps: AgentServerDeps, caller: () => Principal): ViewW
 /** The view watch of a sessionful agent server (see viewWatch). */
 export function watchView(deps: AgentServerDeps, server: Server, principal?: Principal): ViewWatch {
   return viewWatch(deps, () => connectionCaller(server, principal));
+}
+
+/** The pipeline method of a meta-tool name (only called for the three meta-tool names). */
+function metaMethod(name: string): AgentMethod {
+  if (name === META_TOOLS.find) return 'find_capability';
+  return name === META_TOOLS.call ? 'call_capability' : 'report_outcome';
+}
+
+/** What a completion is for: the prompt's name or the resource template's URI. */
+function completionTarget(params: CompleteRequestParams): string {
+  return params.ref.type === 'ref/prompt' ? params.ref.name : params.ref.uri;
 }

@@ -14,6 +14,8 @@ import {
   ProtocolError,
   ProtocolErrorCode,
   type ClientCapabilities,
+  type CompleteRequestParams,
+  type CompleteResult,
   type InputRequiredResult,
   type Server,
   type ServerContext,
@@ -46,8 +48,10 @@ export interface PassthroughDeps {
   readonly connectionId: string;
   /** True for connections that outlive one request (stdio, 2025-era sessions, legacy SSE). */
   readonly sessionful: boolean;
-  /** What this agent may see now (subscriptions, completions and messages from servers stay within it). */
+  /** What this agent may see now (subscriptions and messages from servers stay within it). */
   readonly view: () => CatalogView;
+  /** Runs a completion through its chain (see pipeline/chains.ts). */
+  readonly complete: (params: CompleteRequestParams, ctx: CallContext) => Promise<CompleteResult>;
 }
 
 /** Runs a request handler body as input_required rounds with a relaying channel. */
@@ -138,22 +142,7 @@ export function installPassthrough(server: Server, deps: PassthroughDeps): Relay
     return {};
   });
 
-  server.setRequestHandler('completion/complete', async (request, ctx) => {
-    try {
-      const view = deps.view();
-      const { ref } = request.params;
-      // Completions of a prompt or template the caller may not see read like unknown ones.
-      if (ref.type === 'ref/prompt' && !view.hasPrompt(ref.name))
-        throw new GatewayError('UNKNOWN_PROMPT', `unknown prompt "${clip(ref.name)}"`, { prompt: clip(ref.name) });
-      if (ref.type === 'ref/resource' && !view.full && !view.resourceTemplates.some((t) => t.uriTemplate === ref.uri))
-        throw new GatewayError('UNKNOWN_RESOURCE', `no connected server offers "${clip(ref.uri)}"`, {
-          uri: clip(ref.uri),
-        });
-      return await gateway.complete(request.params, { signal: ctx.mcpReq.signal });
-    } catch (error) {
-      throw asProtocolError(error);
-    }
-  });
+  server.setRequestHandler('completion/complete', (request, ctx) => deps.complete(request.params, ctx));
 
   server.setRequestHandler('resources/subscribe', async (request) => {
     if (!sessionful) throw statelessSubscription();

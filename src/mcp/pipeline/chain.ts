@@ -3,7 +3,7 @@
  * Envoy's filter chain and fastify's hooks. A stage may answer by itself (a refusal), call `next()`
  * and look at or change what comes back (outcome recording), or wrap `next()` in try/catch.
  *
- * The order is declared once, at the composition root (see tool-chain.ts); a concern that is not
+ * The order is declared once, at the composition root (see chains.ts); a concern that is not
  * configured is simply not in the list, so it costs nothing. Composition happens once per chain, not
  * per request: running a chain allocates one closure per stage.
  */

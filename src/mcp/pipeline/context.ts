@@ -6,15 +6,28 @@
  * in what they decide (the resolved tool, the pin, the experiment's target) for the stages after them,
  * so each concern is computed once. See chain.ts for how stages are run.
  */
-import type { CallToolResult, Tool } from '@modelcontextprotocol/server';
+import type {
+  CallToolResult,
+  CompleteResult,
+  GetPromptResult,
+  ReadResourceResult,
+  Tool,
+} from '@modelcontextprotocol/server';
 import type { CatalogTool } from '../../catalog/snapshot.js';
 import type { Principal } from '../../core/principal.js';
 import type { CatalogView } from '../../gateway/access.js';
 import type { UnitIds } from '../../gateway/experiments.js';
 import type { CallContext } from '../passthrough.js';
 
-/** What kind of agent request a context carries. */
-export type AgentMethod = 'tools/call' | 'find_capability' | 'call_capability' | 'report_outcome';
+/** What kind of agent request a context carries (each has its chain: see chains.ts). */
+export type AgentMethod =
+  | 'tools/call'
+  | 'find_capability'
+  | 'call_capability'
+  | 'report_outcome'
+  | 'prompts/get'
+  | 'resources/read'
+  | 'completion/complete';
 
 /** One agent request on its way through the pipeline. */
 export interface RequestContext {
@@ -25,10 +38,16 @@ export interface RequestContext {
   readonly units: UnitIds;
   /** What the principal may see of the catalog snapshot this request reads (one snapshot per request). */
   readonly view: CatalogView;
-  /** The exposed tool name as the agent sent it (for meta-tools: the meta-tool's name). */
+  /**
+   * What the request names, as the agent sent it: the exposed tool name (tools/call, call_capability),
+   * the meta-tool's name (find_capability), the prompt's name, the resource's URI, or the prompt name
+   * or template URI a completion is for.
+   */
   readonly name: string;
-  /** The tool's arguments. */
+  /** The tool's (or meta-tool's, or prompt's) arguments. */
   readonly args: Record<string, unknown> | undefined;
+  /** The request's params as sent, for terminals that forward them whole (completion/complete). */
+  readonly params?: Readonly<Record<string, unknown>> | undefined;
   /** The request's `_meta` (traceparent, pins, decision ids), as the agent sent it. */
   readonly meta: Record<string, unknown> | undefined;
   /** The SDK's handler context: abort signal, notifications, the agent channel of pass-through. */
@@ -44,6 +63,10 @@ export interface RequestContext {
 
   /** Set by the resolve stage: the catalog tool the name refers to. */
   tool?: CatalogTool;
+  /** Set by the resolve stages of prompts, resources and completions: the server that owns the item. */
+  owner?: string;
+  /** Set by authorize stages when they refuse: the deciding policy ids (empty: a missing scope). */
+  deniedBy?: readonly string[];
   /** Set by the pin stage: the version the call is pinned to, if any. */
   pin?: string | undefined;
   /** Set by the pin stage: the definition whose input schema the arguments are checked against. */
@@ -55,8 +78,12 @@ export interface RequestContext {
   metaOut?: Record<string, unknown>;
 }
 
-/** The result a tool pipeline produces. */
+/** The result a tool pipeline produces (tools/call, call_capability, find_capability). */
 export type ToolResult = CallToolResult;
+/** The results of the prompt, resource and completion chains. */
+export type PromptResult = GetPromptResult;
+export type ResourceResult = ReadResourceResult;
+export type CompletionResult = CompleteResult;
 
 /** The resolved tool of a context, for stages that run after the resolve stage. */
 export function resolvedTool(ctx: RequestContext): CatalogTool {

@@ -23,7 +23,9 @@ export function authorizeStage(access: AccessControl): Stage<ToolResult> {
         { kind: 'tool', id: tool.id, server: tool.server, name: tool.name, annotations: tool.tool.annotations },
         ctx.args,
       );
-      return denial ? errorResult(denial.error) : next();
+      if (!denial) return next();
+      ctx.deniedBy = denial.policies;
+      return errorResult(denial.error);
     },
   };
 }
