@@ -54,6 +54,9 @@ usage:
   switchboard keys create --config FILE --tenant T --agent A --scope S [--scope S2] [--group G] [--expires 30d]
   switchboard keys list --config FILE [--tenant T] [--json]      API keys (never their secrets)
   switchboard keys revoke --config FILE ID                       revoke an API key at once
+  switchboard audit verify --config FILE                         check the audit trail's hash chain
+  switchboard audit tail|query|export --config FILE [filters]    read the audit trail (switchboard audit -h)
+  switchboard usage report --config FILE --tenant T --from ISO --to ISO [--group-by tool|server|agent|day] [--format csv|json]
 
 serve and stdio re-read FILE on SIGHUP or when it changes: experiments and pins apply without a restart.
 
@@ -163,6 +166,12 @@ async function main(argv: string[]): Promise<void> {
   // `keys` has its own flags (--tenant, --scope, ...): src/cli-keys.ts parses them.
   if (argv[0] === 'keys')
     return void (process.exitCode = (await import('./cli-keys.js')).runKeysCommand(argv.slice(1)));
+  // `audit` too (filters, --follow, --format): src/cli-audit.ts.
+  if (argv[0] === 'audit')
+    return void (process.exitCode = await (await import('./cli-audit.js')).runAuditCommand(argv.slice(1)));
+  // `usage` too (--tenant, --from, --to, ...): src/cli-usage.ts.
+  if (argv[0] === 'usage')
+    return void (process.exitCode = (await import('./cli-usage.js')).runUsageCommand(argv.slice(1)));
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,

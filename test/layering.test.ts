@@ -22,6 +22,9 @@ const RANK: Record<string, number> = {
   compat: 3,
   policy: 3,
   resilience: 3,
+  limits: 3,
+  usage: 3,
+  audit: 3,
   gateway: 4,
   mcp: 5,
   http: 6,
@@ -41,6 +44,8 @@ const OWNERS: Record<string, string[]> = {
   undici: ['upstream'],
   jose: ['auth'],
   '@cedar-policy/cedar-wasm': ['policy'],
+  'rate-limiter-flexible': ['limits'],
+  ioredis: ['limits'],
 };
 
 function files(dir: string): string[] {

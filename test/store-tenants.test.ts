@@ -238,11 +238,15 @@ const TABLES: Record<string, number> = {
   api_keys: 1,
 };
 
+/** The migration that added the tenant columns (db.ts MIGRATIONS[8]). */
+const TENANT_MIGRATION = 9;
+
 describe('store tenants: upgrade', () => {
-  it('upgrades a file at the previous version, keeping every row as tenant default', () => {
+  it('upgrades a file from before the tenant migration (version 9), keeping every row as tenant default', () => {
     const file = join(dir, 'upgrade.db');
-    const old = openDb(file, { version: SCHEMA_VERSION - 1 });
-    expect(old.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION - 1);
+    // Pinned: the version before migration 9 (tenants), whatever migrations come after it.
+    const old = openDb(file, { version: TENANT_MIGRATION - 1 });
+    expect(old.pragma('user_version', { simple: true })).toBe(TENANT_MIGRATION - 1);
     const input = JSON.stringify({ type: 'object' });
     old.exec(`
       INSERT INTO registered_servers (name, entry, created_at) VALUES ('files', '{"command":"cat"}', '2026-01-01T00:00:00.000Z');

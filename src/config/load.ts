@@ -28,6 +28,11 @@ export interface Config {
   readonly auth: ParsedConfig['auth'];
   /** Cedar policy `files` are absolute (resolved against the config file's folder). */
   readonly policy: ParsedConfig['policy'];
+  /** The audit trail; `file` (the JSONL sink) is absolute. */
+  readonly audit: ParsedConfig['audit'];
+  readonly limits: ParsedConfig['limits'];
+  readonly usage: ParsedConfig['usage'];
+  readonly quotas: ParsedConfig['quotas'];
   /** Enabled servers in file order (`servers` first, then `mcpServers`). */
   readonly servers: readonly ServerSpec[];
   /** Gateway-owned fan-out tools by name. */
@@ -337,6 +342,10 @@ export function buildConfig(
     log: data.log,
     auth: data.auth,
     policy: { files: data.policy.files.map((file) => resolveFrom(base, file)) },
+    audit: data.audit.file === undefined ? data.audit : { ...data.audit, file: resolveFrom(base, data.audit.file) },
+    limits: data.limits,
+    usage: data.usage,
+    quotas: data.quotas,
     virtualTools: data.virtualTools,
     experiments: data.experiments,
     pins: data.pins,

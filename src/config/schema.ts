@@ -7,6 +7,9 @@
  * file loads as is; `instances` lists replicas of one server instead. The parsed form is translated into
  * one internal form (`ServerSpec` with its `UpstreamSpec` instances).
  */
+import { auditSchema } from './audit-schema.js';
+import { concurrencySchema, limitsSchema, redisSchema } from './limits-schema.js';
+import { quotasSchema, usageSchema } from './usage-schema.js';
 import { z } from 'zod';
 import { authSchema, policySchema } from './auth-schema.js';
 import { unknownKeysMessage } from './keys.js';
@@ -193,6 +196,8 @@ export const serverEntrySchema = strictEntry({
   /** Tools that may be repeated on another instance after a failure mid-call (true = all), besides
    * those annotated readOnlyHint or idempotentHint. */
   retrySafe: z.union([z.boolean(), z.array(z.string().min(1))]).optional(),
+  /** Calls in flight at once on this server, and the bounded queue behind them (limits-schema.ts). */
+  concurrency: concurrencySchema.optional(),
 }).superRefine((entry, ctx) => {
   if (entry.instances === undefined) return checkTransport(entry, ctx);
   for (const key of Object.keys(transportFields) as (keyof typeof transportFields)[]) {
@@ -456,9 +461,19 @@ export const configSchema = z
           .string()
           .min(1, 'store.path is empty: give a file path (or ":memory:" for a store that is lost at exit)')
           .default('data/switchboard.db'),
+        /** Where rate limits are shared between gateway replicas (absent: in this process's memory). */
+        redis: redisSchema.optional(),
       })
       .strict()
       .prefault({}),
+    /** The audit trail: one tamper-evident event per agent request and admin change (audit-schema.ts). */
+    audit: auditSchema,
+    /** Rate limits on calls and find_capability (limits-schema.ts). */
+    limits: limitsSchema,
+    /** The price table that turns metered usage into cost (usage-schema.ts). */
+    usage: usageSchema,
+    /** Calls or cost per tenant per day or month (usage-schema.ts). */
+    quotas: quotasSchema,
     /** Capability routing: find_capability, call_capability and the index behind them. */
     routing: z
       .object({

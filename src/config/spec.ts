@@ -7,6 +7,7 @@
  */
 import type { circuitSchema, retrySchema, ServerEntry, upstreamTlsSchema } from './schema.js';
 import type { z } from 'zod';
+import type { ConcurrencySettings } from './limits-schema.js';
 
 /** How the gateway negotiates the protocol era with an upstream. */
 export type ProtocolMode = 'auto' | 'legacy' | '2026-07-28';
@@ -75,6 +76,8 @@ export interface ServerSpec {
   readonly retrySafe: boolean | readonly string[];
   /** The gateway credential this server asked for (`mesh`), to call other tools through the gateway. */
   readonly mesh?: MeshRequest | undefined;
+  /** Calls in flight at once on tools/call, and the queue behind them (absent: unlimited; limits/concurrency.ts). */
+  readonly concurrency?: ConcurrencySettings | undefined;
 }
 
 /** What a server's gateway credential grants (see auth/mesh-keys.ts). */
@@ -161,6 +164,7 @@ export function toServerSpec(name: string, entry: ServerEntry): ServerSpec {
     ...(entry.mesh
       ? { mesh: { scopes: [...new Set(entry.mesh.scopes)], groups: [...new Set(entry.mesh.groups ?? [])] } }
       : {}),
+    ...(entry.concurrency ? { concurrency: entry.concurrency } : {}),
   };
 }
 

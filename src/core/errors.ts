@@ -28,6 +28,14 @@ export const ErrorCodes = {
   /** A server's answer was over gateway.maxResultBytes: that call failed, the connection stays up; repeating it would not help. */
   RESULT_TOO_LARGE: { status: 502, caller: false, retryable: false },
   SHUTTING_DOWN: { status: 503, caller: false, retryable: true },
+  /** Over a rate limit (limits/): `details.retryAfterMs` says when to retry. */
+  RATE_LIMITED: { status: 429, caller: true, retryable: true },
+  /** A tenant quota (calls or cost per day or month) is spent: not retryable before `details.retryAfterMs` (the period's end). */
+  QUOTA_EXCEEDED: { status: 429, caller: true, retryable: false },
+  /** The shared limit store (Redis) is unreachable and the limit is set to fail closed. */
+  LIMITS_UNAVAILABLE: { status: 503, caller: false, retryable: true },
+  /** The server is at its concurrency limit (every slot taken and the queue full, or the wait too long). */
+  UPSTREAM_BUSY: { status: 503, caller: false, retryable: true },
   INTERNAL: { status: 500, caller: false, retryable: false },
 } as const satisfies Record<string, { status: number; caller: boolean; retryable: boolean }>;
 

@@ -33,6 +33,7 @@ import type { RelayHooks } from '../upstream/client-relay.js';
 import type { EraMemo } from '../core/era-memo.js';
 import type { ChildGuard } from '../upstream/child-guard.js';
 import type { CompleteRequestParams, CompleteResult, LoggingLevel } from '../core/protocol.js';
+import { ConcurrencyLimiter } from '../limits/concurrency.js';
 
 /** Narrows the instances a call may use. */
 export interface InstanceSelector {
@@ -97,6 +98,8 @@ export class ServerPool {
   readonly #publish: (part: ServerPart | undefined) => void;
   readonly #observe: (instance: string, part: ServerPart | undefined) => void;
   readonly #relay: RelayHooks;
+  /** The server's `concurrency` limit on tools/call (absent: none). */
+  readonly #concurrency: ConcurrencyLimiter | undefined;
   #closed = false;
   #lastPublish = -Infinity;
   #publishTimer: NodeJS.Timeout | undefined;
@@ -119,6 +122,7 @@ export class ServerPool {
     this.#balancer = new Balancer(spec.balance ?? defaults.balance);
     const circuit = { ...defaults.circuit, ...spec.circuit };
     this.#instances = spec.instances.map((instanceSpec) => this.#makeInstance(instanceSpec, circuit));
+    this.#concurrency = spec.concurrency ? new ConcurrencyLimiter(spec.concurrency, spec.name) : undefined;
   }
 
   get name(): string {
@@ -176,14 +180,19 @@ export class ServerPool {
     options: ForwardOptions,
     select?: InstanceSelector,
   ): Promise<CallToolResult> {
-    return this.#route(
-      'tools/call',
-      name,
-      safe,
-      (upstream, o) => upstream.callTool(name, args, meta, o),
-      options,
-      select,
-    );
+    const call = () =>
+      this.#route('tools/call', name, safe, (upstream, o) => upstream.callTool(name, args, meta, o), options, select);
+    return this.#concurrency ? this.#limited(this.#concurrency, call, options.signal) : call();
+  }
+
+  /** Runs `call` in a slot of the server's concurrency limit (the wait does not count against the call's timeout). */
+  async #limited<T>(limiter: ConcurrencyLimiter, call: () => Promise<T>, signal?: AbortSignal): Promise<T> {
+    const release = await limiter.acquire(signal);
+    try {
+      return await call();
+    } finally {
+      release();
+    }
   }
 
   /** Instance ids, in listed order. */
@@ -356,6 +365,7 @@ export class ServerPool {
       if (!chosen || !chosen.breaker.tryPass())
         throw lastError ? this.#exhausted(lastError, attempt) : this.#noInstance(method);
       tried.add(chosen);
+      options.attempted?.(chosen.upstream.instance);
       const remaining = Math.max(1, Math.round(deadline - performance.now()));
       try {
         const result = await run(chosen.upstream, { ...options, timeoutMs: remaining });

@@ -225,6 +225,58 @@ const MIGRATIONS: readonly string[] = [
      SELECT 'default', key, verdict, stored_at FROM upstream_eras;
    DROP TABLE upstream_eras;
    ALTER TABLE upstream_eras_next RENAME TO upstream_eras;`,
+  // Audit trail (store/audit-repo.ts): one hash chain over every tenant's events (seq is global);
+  // audit_anchor keeps the hash of the last row retention removed; usage_hourly is metered from the
+  // same batches (read by usage/). Times are epoch milliseconds; '' stands for no tool or server.
+  `CREATE TABLE audit_events (
+     seq INTEGER PRIMARY KEY,
+     tenant TEXT NOT NULL,
+     time INTEGER NOT NULL,
+     agent TEXT NOT NULL,
+     user TEXT,
+     session TEXT,
+     subject TEXT,
+     trace_id TEXT,
+     method TEXT NOT NULL,
+     tool TEXT,
+     server TEXT,
+     instance TEXT,
+     decision TEXT NOT NULL,
+     policies TEXT,
+     outcome TEXT NOT NULL,
+     error_code TEXT,
+     latency_ms REAL NOT NULL,
+     bytes_in INTEGER NOT NULL,
+     bytes_out INTEGER NOT NULL,
+     args_hash TEXT,
+     args TEXT,
+     detail TEXT,
+     prev_hash TEXT NOT NULL,
+     hash TEXT NOT NULL
+   ) STRICT;
+   CREATE INDEX audit_events_time ON audit_events (tenant, time);
+   CREATE INDEX audit_events_agent ON audit_events (tenant, agent, time);
+   CREATE INDEX audit_events_tool ON audit_events (tenant, tool, time);
+   CREATE INDEX audit_events_at ON audit_events (time);
+   CREATE TABLE audit_anchor (
+     id INTEGER PRIMARY KEY CHECK (id = 1),
+     seq INTEGER NOT NULL,
+     hash TEXT NOT NULL
+   ) STRICT;
+   CREATE TABLE usage_hourly (
+     tenant TEXT NOT NULL,
+     hour INTEGER NOT NULL,
+     agent TEXT NOT NULL,
+     tool TEXT NOT NULL,
+     server TEXT NOT NULL,
+     method TEXT NOT NULL,
+     calls INTEGER NOT NULL,
+     errors INTEGER NOT NULL,
+     duration_ms REAL NOT NULL,
+     bytes_in INTEGER NOT NULL,
+     bytes_out INTEGER NOT NULL,
+     PRIMARY KEY (tenant, hour, agent, tool, server, method)
+   ) STRICT, WITHOUT ROWID;`,
 ];
 
 /** The user_version of a fully migrated file. */

@@ -110,6 +110,8 @@ export interface ForwardOptions {
   readonly onprogress?: (progress: Progress) => void;
   /** The calling agent: where the server's sampling, elicitation and roots requests during the call go. */
   readonly channel?: AgentChannel;
+  /** Told the instance of each attempt, in order (a pool's failover tries several): for the audit trail. */
+  readonly attempted?: (instance: string) => void;
 }
 
 /** A connected (or connecting) upstream server. */

@@ -9,6 +9,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 /** Command the tests run -> the Debian package that provides it. */
 const NEEDED: Readonly<Record<string, string>> = {
   openssl: 'openssl', // test/fixtures/certs.ts: the throwaway PKI of the TLS tests
+  'redis-server': 'redis-server', // test/fixtures/redis.ts: the shared store of the rate-limit tests
 };
 
 function has(command: string): boolean {
