@@ -55,6 +55,7 @@ const SECTIONS: Record<string, () => Promise<Section>> = {
   startup: async () => (await import('./sections/startup.js')).startup,
   flood: async () => (await import('./sections/flood.js')).flood,
   identity: async () => (await import('./sections/identity.js')).identity,
+  operations: async () => (await import('./sections/operations.js')).operations,
 };
 
 const cell = (s: Summary) => `${s.p50} / ${s.p90} / ${s.p99} / ${s.mean}`;

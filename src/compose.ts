@@ -17,6 +17,10 @@ import { AgentNotifier } from './mcp/notifier.js';
 import { serveAgentStdio } from './mcp/stdio.js';
 import type { AgentServerDeps } from './mcp/agent-server.js';
 import { chains } from './mcp/pipeline/chains.js';
+import type { AuditEvent } from './core/audit-event.js';
+import type { OpsPort } from './http/ops-routes.js';
+import { buildUsageReport } from './usage/report.js';
+import { buildOperations, type Operations } from './compose-ops.js';
 import { openDb, type Db } from './store/db.js';
 import { SqliteEmbeddingCache } from './store/embedding-cache.js';
 import { SqliteExampleStore } from './store/examples-repo.js';
@@ -145,11 +149,12 @@ function vectorDir(config: Config): string {
   return config.tenant === DEFAULT_TENANT ? join(base, 'vectors') : join(base, 'tenants', config.tenant, 'vectors');
 }
 
-/** What every tenant's core shares: the log, the store file, the embedding model. */
+/** What every tenant's core shares: the log, the store file, the embedding model, audit and limits. */
 interface Shared {
   readonly log: Logger;
   readonly db: Db;
   readonly model: Promise<Embedder | undefined>;
+  readonly ops: Operations;
 }
 
 /**
@@ -204,6 +209,8 @@ function tenantCore(config: Config, shared: Shared, policy: PolicyFiles | undefi
       maxHops: config.gateway.maxHops,
       capabilities,
       experiments,
+      audit: shared.ops.audit,
+      admit: shared.ops.admit,
     }),
   };
   // Agents' first answers wait for start-up (see holdFirstAnswers); the edges get the gate before
@@ -270,12 +277,15 @@ async function core(config: Config, options: ComposeOptions, only?: string) {
   const model = new Promise<Embedder | undefined>((resolveModel) => {
     loadModel = () => resolveModel(loadEmbedder(config, log));
   });
-  const cores = configs.map((c, i) => tenantCore(c, { log, db, model }, policies[i]));
+  const ops = buildOperations(config, db, log);
+  const cores = configs.map((c, i) => tenantCore(c, { log, db, model, ops }, policies[i]));
   const byTenant = new Map(cores.map((c) => [c.tenant, c]));
-  /** Closes the store after every tenant's buffered events are written. */
+  /** Closes the store after every tenant's buffered events (and the audit trail) are written. */
   const closeDb = () => {
     for (const c of cores) c.flush();
+    ops.flush();
     db.close();
+    void ops.close();
   };
   /** Connects every tenant's upstreams, then loads the model; resolves when both are done (see Hub.ready). */
   const start = async (): Promise<void> => {
@@ -285,7 +295,7 @@ async function core(config: Config, options: ComposeOptions, only?: string) {
     await model;
   };
   const home = cores[0] as TenantCore;
-  return { log, db, closeDb, cores, byTenant, home, start };
+  return { log, db, ops, closeDb, cores, byTenant, home, start };
 }
 
 /**
@@ -306,7 +316,7 @@ export async function startHub(
   // The bind rule applies to the address actually bound (flag or file), checked before anything opens.
   const host = options.host ?? config.http.host;
   assertSafeBind(config, host);
-  const { log, db, closeDb, cores, byTenant, home, start } = await core(config, options);
+  const { log, db, ops, closeDb, cores, byTenant, home, start } = await core(config, options);
   const { gateway, capabilities, experiments } = home;
   const { authenticator, keys, mesh } = buildIdentity(config, db, log);
   const route = (tenant: string) => {
@@ -339,6 +349,7 @@ export async function startHub(
     host,
     authenticator,
     keys,
+    ops: opsPort(ops),
   });
   await app.listen({ host, port: options.port ?? config.http.port });
   const port = (app.server.address() as AddressInfo).port;
@@ -356,7 +367,7 @@ export async function startHub(
       const c = byTenant.get(name);
       return c && { gateway: c.gateway, capabilities: c.capabilities, experiments: c.experiments };
     },
-    reload: (next) => reloadCores(cores, next, log),
+    reload: (next) => reloadCores(cores, next, log, ops),
     url,
     port,
     ready,
@@ -376,7 +387,8 @@ export async function startHub(
 }
 
 /** Applies a re-read config to every tenant that is still in it (experiments and pins). */
-function reloadCores(cores: readonly TenantCore[], next: Config, log: Logger): void {
+function reloadCores(cores: readonly TenantCore[], next: Config, log: Logger, ops: Operations): void {
+  ops.recordAdmin(reloadEvent(next));
   for (const c of cores) {
     if (c.tenant !== DEFAULT_TENANT && !next.tenants.some((t) => t.name === c.tenant)) {
       log.warn({ tenant: c.tenant }, 'tenant removed from the config: it keeps running until a restart');
@@ -392,13 +404,13 @@ function reloadCores(cores: readonly TenantCore[], next: Config, log: Logger): v
  */
 export async function startSidecar(config: Config, options: ComposeOptions = {}): Promise<Sidecar> {
   const owner = sidecarPrincipal(config);
-  const { log, closeDb, cores, home, start } = await core(config, options, owner?.tenant ?? DEFAULT_TENANT);
+  const { log, ops, closeDb, cores, home, start } = await core(config, options, owner?.tenant ?? DEFAULT_TENANT);
   const edge = serveAgentStdio(home.agentDeps, home.notifier, { startup: home.startup, principal: owner });
   const ready = start();
   let closing: Promise<void> | undefined;
   return {
     gateway: home.gateway,
-    reload: (next) => reloadCores(cores, next, log),
+    reload: (next) => reloadCores(cores, next, log, ops),
     ready,
     close: () =>
       (closing ??= (async () => {
@@ -408,5 +420,31 @@ export async function startSidecar(config: Config, options: ComposeOptions = {})
         closeDb();
         log.info('sidecar stopped');
       })()),
+  };
+}
+
+/** The admin event of a config reload (SIGHUP, or the file changed). */
+function reloadEvent(next: Config): AuditEvent {
+  return {
+    time: Date.now(),
+    tenant: DEFAULT_TENANT,
+    agent: 'switchboard',
+    method: 'admin',
+    decision: 'allow',
+    outcome: 'success',
+    latencyMs: 0,
+    bytesIn: 0,
+    bytesOut: 0,
+    detail: { action: 'config.reload', ...(next.source ? { source: next.source } : {}) },
+  };
+}
+
+/** What the /v1 audit and usage routes read (http/ops-routes.ts). */
+function opsPort(ops: Operations): OpsPort {
+  return {
+    query: (filter, page) => ops.auditRepo.query(filter, page),
+    verify: () => ops.auditRepo.verify(),
+    usage: (request) => buildUsageReport(ops.usageRepo, ops.quotas.prices, ops.quotas.currency, request),
+    recordAdmin: ops.recordAdmin,
   };
 }

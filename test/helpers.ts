@@ -100,9 +100,19 @@ export function makeConfig(
     auth?: Record<string, unknown>;
     policy?: Record<string, unknown>;
     tenants?: Record<string, unknown>;
+    audit?: Record<string, unknown>;
+    limits?: Record<string, unknown>;
+    usage?: Record<string, unknown>;
+    quotas?: unknown[];
+    /** store.redis */
+    redis?: unknown;
   } = {},
 ): Config {
   return buildConfig({
+    ...(overrides.audit ? { audit: overrides.audit } : {}),
+    ...(overrides.limits ? { limits: overrides.limits } : {}),
+    ...(overrides.usage ? { usage: overrides.usage } : {}),
+    ...(overrides.quotas ? { quotas: overrides.quotas } : {}),
     ...(overrides.tenants ? { tenants: overrides.tenants } : {}),
     ...(overrides.auth ? { auth: overrides.auth } : {}),
     ...(overrides.policy ? { policy: overrides.policy } : {}),
@@ -119,7 +129,10 @@ export function makeConfig(
     },
     http: { port: 0, ...overrides.http },
     routing: { modelsDir: join(ROOT, 'models'), ...overrides.routing },
-    store: { path: overrides.store ?? join(tempDir(), 'switchboard.db') },
+    store: {
+      path: overrides.store ?? join(tempDir(), 'switchboard.db'),
+      ...(overrides.redis !== undefined ? { redis: overrides.redis } : {}),
+    },
     log: { level: 'silent' },
     servers,
   });

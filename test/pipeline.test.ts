@@ -7,6 +7,7 @@ import { ProtocolError } from '@modelcontextprotocol/server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Hub } from '../src/compose.js';
 import { GatewayError } from '../src/core/errors.js';
+import type { AuditEvent } from '../src/core/audit-event.js';
 import { anonymousPrincipal, type Principal } from '../src/core/principal.js';
 import { AccessControl } from '../src/gateway/access.js';
 import { compose, type Stage } from '../src/mcp/pipeline/chain.js';
@@ -182,6 +183,103 @@ describe('the chains of the other requests', () => {
     const call = await c.meta!.call(context('call_capability', { tool: 42 }));
     expect(codeOf(call)).toBe('INVALID_ARGUMENTS');
     expect(textOf(call)).toMatch(/call_capability/);
+  });
+});
+
+describe('the audit stage', () => {
+  const recorded: AuditEvent[] = [];
+  const audit = { observers: [(e: AuditEvent) => void recorded.push(e)], describeArgs: () => ({ argsHash: 'h' }) };
+  const audited = () =>
+    chains({
+      gateway: hub.gateway,
+      access,
+      validator: new ArgumentValidator(),
+      maxRequestBytes: 1_000,
+      capabilities: hub.capabilities,
+      experiments: hub.experiments,
+      audit,
+    });
+
+  it('is outermost in every chain', () => {
+    const c = audited();
+    for (const chain of [c.tool, c.prompt, c.resource, c.completion, c.meta!.find, c.meta!.call, c.meta!.report])
+      expect(chain.stages[0]).toBe('audit');
+  });
+
+  it('records one event per request: who, what, where, the outcome and the sizes', async () => {
+    recorded.length = 0;
+    const c = audited();
+    const result = await c.tool(context('alpha__echo', { text: 'hi' }));
+    expect(textOf(result)).toBe('alpha: hi');
+    expect(recorded).toHaveLength(1);
+    const [event] = recorded;
+    expect(event).toMatchObject({
+      tenant: 'default',
+      agent: 'pipeline-test',
+      session: 's1',
+      method: 'tools/call',
+      tool: 'alpha__echo',
+      server: 'alpha',
+      instance: 'alpha',
+      decision: 'allow',
+      outcome: 'success',
+      argsHash: 'h',
+    });
+    expect(event!.bytesIn).toBe(Buffer.byteLength(JSON.stringify({ text: 'hi' })));
+    expect(event!.bytesOut).toBe(Buffer.byteLength(JSON.stringify(result)));
+    expect(event!.latencyMs).toBeGreaterThan(0);
+  });
+
+  it('records refusals with their code, and a thrown JSON-RPC error as an error it rethrows', async () => {
+    recorded.length = 0;
+    const c = audited();
+    const denied = await c.tool(context('alpha__echo', { text: 'a' }, undefined, scoped('tools:alpha__*:list')));
+    expect(codeOf(denied)).toBe('FORBIDDEN');
+    await expect(c.tool(context('alpha__ecko', {}))).rejects.toBeInstanceOf(ProtocolError);
+    const invalid = await c.tool(context('alpha__echo', { text: 42 }));
+    expect(recorded.map((e) => [e.outcome, e.errorCode, e.decision])).toEqual([
+      ['denied', 'FORBIDDEN', 'deny'],
+      ['error', 'UNKNOWN_TOOL', 'allow'],
+      ['isError', 'INVALID_ARGUMENTS', 'allow'],
+    ]);
+    expect(invalid.isError).toBe(true);
+    expect(recorded[0]!.policies).toEqual([]);
+  });
+
+  it('call_capability by id is one event (the forwarded call, method call_capability); find says what it offered', async () => {
+    recorded.length = 0;
+    const c = audited();
+    await c.meta!.call(
+      context(
+        'call_capability',
+        { tool: 'alpha__echo', arguments: { text: 'x' } },
+        undefined,
+        undefined,
+        'call_capability',
+      ),
+    );
+    expect(recorded.map((e) => [e.method, e.tool, e.outcome])).toEqual([['call_capability', 'alpha__echo', 'success']]);
+    recorded.length = 0;
+    await c.meta!.find(
+      context('find_capability', { capability: 'echo a text back' }, undefined, undefined, 'find_capability'),
+    );
+    expect(recorded).toHaveLength(1);
+    expect(recorded[0]!.method).toBe('find_capability');
+    expect(recorded[0]!.tool).toBeUndefined();
+    expect(recorded[0]!.detail?.offered).toContain('alpha__echo');
+  });
+
+  it('prompts and resources are recorded with their owner; a hidden one as an error', async () => {
+    recorded.length = 0;
+    const c = audited();
+    await c.prompt(context('alpha__greet', { name: 'Ada' }, undefined, undefined, 'prompts/get'));
+    await expect(
+      c.resource(context('fixture://alpha/info', undefined, undefined, scoped('tools:*'), 'resources/read')),
+    ).rejects.toThrow();
+    expect(recorded.map((e) => [e.method, e.tool, e.server, e.outcome, e.errorCode])).toEqual([
+      ['prompts/get', 'alpha__greet', 'alpha', 'success', undefined],
+      ['resources/read', 'fixture://alpha/info', undefined, 'error', 'UNKNOWN_RESOURCE'],
+    ]);
   });
 });
 

@@ -19,6 +19,7 @@ import type { SseEdge } from './sse-edge.js';
 import type { ApiKeys } from '../auth/api-keys.js';
 import type { Authenticator } from '../auth/authenticator.js';
 import { registerAdminRoutes, type AdminScope } from './admin.js';
+import { registerOpsRoutes, type OpsPort } from './ops-routes.js';
 import { adminTenantOf, installAuth } from './auth-hook.js';
 import { registerKeyRoutes } from './keys-route.js';
 import { httpsServerOptions } from './client-cert.js';
@@ -72,6 +73,8 @@ export interface HttpAppDeps {
   readonly authenticator: Authenticator;
   /** API keys (`/v1/keys`); absent when the store has none (a sidecar). */
   readonly keys?: ApiKeys | undefined;
+  /** The audit and usage routes, and the admin trail of /v1 writes (absent: none). */
+  readonly ops?: OpsPort | undefined;
   /** The address the app will listen on, when not `config.http.host` (a `--host` flag): the bind rule and
    *  the Host/Origin guard follow it. */
   readonly host?: string;
@@ -167,6 +170,10 @@ export function buildHttpApp(deps: HttpAppDeps): FastifyInstance {
         id: null,
       });
     }
+    // Rate limits and quotas say when to retry: in seconds, as RFC 9110 Retry-After asks.
+    const retryAfterMs = gatewayError.details?.retryAfterMs;
+    if (typeof retryAfterMs === 'number' && gatewayError.httpStatus === 429)
+      void reply.header('retry-after', String(Math.max(1, Math.ceil(retryAfterMs / 1000))));
     return reply.code(gatewayError.httpStatus).send({ error: gatewayError.toJSON() });
   });
 
@@ -220,6 +227,7 @@ export function buildHttpApp(deps: HttpAppDeps): FastifyInstance {
     if (!scope) throw new GatewayError('NOT_FOUND', `no tenant "${tenant}" is configured`, { tenant });
     return scope;
   };
+  if (deps.ops) registerOpsRoutes(app, deps.ops, guard);
   registerAdminRoutes(app, scopeOf, guard, {
     // The default tenant's admins run the gateway: they see every tenant; a tenant's admin sees its own.
     tenants: (request) => {

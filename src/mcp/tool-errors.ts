@@ -20,6 +20,16 @@ export function errorResult(error: GatewayError): CallToolResult {
   return {
     content: [{ type: 'text', text: `${error.message}${who}` }],
     isError: true,
-    _meta: { [ERROR_META_KEY]: error.toJSON() },
+    _meta: { [ERROR_META_KEY]: errorMeta(error) },
   };
+}
+
+/**
+ * The structured error of `_meta`: the error's JSON, plus `retryAfterMs` at the top where the error
+ * says when to retry (rate limits, quotas, busy servers), so a client need not dig into details.
+ */
+function errorMeta(error: GatewayError): Record<string, unknown> {
+  const json = error.toJSON();
+  const retryAfterMs = error.details?.retryAfterMs;
+  return typeof retryAfterMs === 'number' ? { ...json, retryAfterMs } : json;
 }

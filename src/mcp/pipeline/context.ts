@@ -76,6 +76,17 @@ export interface RequestContext {
   instances?: readonly string[] | undefined;
   /** Set by stages (hops): `_meta` entries forwarded upstream on top of the agent's own. */
   metaOut?: Record<string, unknown>;
+  /** Set by the size stage: the arguments' size in bytes (JSON), so later stages need not measure again. */
+  bytesIn?: number;
+  /** Set by the invoke terminal: the instance of each attempt, in order (failover tries several). */
+  attempts?: string[];
+  /**
+   * Set by call_capability when it hands its chosen call to the tool chain: that chain's audit stage
+   * records the call, so the meta-tool's own does not record it a second time.
+   */
+  forwarded?: boolean;
+  /** Set by the audit stage of a meta-tool: what the request decided, for its audit event (offered, withheld). */
+  auditDetail?: Record<string, unknown>;
 }
 
 /** The result a tool pipeline produces (tools/call, call_capability, find_capability). */

@@ -18,6 +18,7 @@ export function invokeTerminal(gateway: Gateway): Terminal<ToolResult> {
     return gateway.callTool(ctx.target ?? resolvedTool(ctx), ctx.args, forwardMeta(meta), {
       signal: ctx.signal,
       agent: ctx.units.agent,
+      attempted: (instance) => (ctx.attempts ??= []).push(instance),
       ...(channel ? { channel } : {}),
       ...(ctx.pin ? { pin: ctx.pin } : {}),
       ...(ctx.instances ? { instances: ctx.instances } : {}),

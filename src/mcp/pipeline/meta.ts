@@ -102,6 +102,12 @@ export function findTerminal(
       };
     const armed = (m: (typeof result.matches)[number]) => armedMatch(gateway, experiments, m, units, decisionId, view);
     result = { ...result, matches: result.matches.map(armed) };
+    ctx.auditDetail = {
+      decisionId,
+      offered: result.matches.map((m) => m.tool),
+      // Tools of the catalog this caller's view withholds (they took no part in the search).
+      ...(view.findsAll ? {} : { withheld: view.snapshot.tools.length - view.tools.length }),
+    };
     return findResultToToolResult(result, args.include_schema === true);
   };
 }
@@ -211,7 +217,10 @@ export function callTerminal(deps: CallDeps): Terminal<ToolResult> {
     const note = (result: ToolResult) => (routed ? withRouting(result, routed) : result);
     const version = typeof args.version === 'string' ? args.version : undefined;
     // The meta-tool call's _meta (hop count, traceparent) is the chosen tool's: a loop through it is counted.
-    const forward = () => deps.tool(forwardedContext(ctx, tool, toolArgs, decisionId, version));
+    const forward = () => {
+      ctx.forwarded = true; // the tool chain's audit stage records this call
+      return deps.tool(forwardedContext(ctx, tool, toolArgs, decisionId, version));
+    };
     if (args.fanout === true) {
       const providers = providersFor(deps, ctx, tool, toolArgs);
       if (providers.length === 0) return forward(); // unknown tool: the tool chain explains

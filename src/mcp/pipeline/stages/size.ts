@@ -14,6 +14,7 @@ export function sizeStage(maxRequestBytes: number): Stage<ToolResult> {
     name: 'size',
     run(ctx, next) {
       const size = ctx.args ? Buffer.byteLength(JSON.stringify(ctx.args)) : 0;
+      ctx.bytesIn = size;
       if (size <= maxRequestBytes) return next();
       return Promise.resolve(
         errorResult(
