@@ -350,6 +350,7 @@ export async function startHub(
     authenticator,
     keys,
     ops: opsPort(ops),
+    admit: ops.admit,
   });
   await app.listen({ host, port: options.port ?? config.http.port });
   const port = (app.server.address() as AddressInfo).port;

@@ -1,7 +1,7 @@
 /**
  * Rate limits and quotas through a real hub: bursts against per-user, per-tool and global limits pass
  * exactly the allowed number, the rest get RATE_LIMITED with a usable `retryAfterMs` (after waiting
- * it, the call succeeds); a concurrency limit on a slow server refuses what its queue cannot take; a
+ * it, the call succeeds; on /v1 a 429 with Retry-After); a concurrency limit on a slow server refuses what its queue cannot take; a
  * tenant's daily call quota refuses once spent, and still does after a restart on the same store.
  */
 import type { Client } from '@modelcontextprotocol/client';
@@ -73,6 +73,11 @@ describe('rate limits through the hub', () => {
     for (let i = 0; i < 3; i++)
       finds.push(await client.callTool({ name: 'find_capability', arguments: { capability: 'add two numbers' } }));
     expect(finds.map((r) => errorOf(r)?.code)).toEqual([undefined, undefined, 'RATE_LIMITED']);
+    // The REST twin of find_capability spends the same bucket: 429 with Retry-After (whole seconds).
+    const rest = await fetch(`${hub.url}/v1/capabilities/search?q=add+two+numbers`);
+    expect(rest.status).toBe(429);
+    expect(Number(rest.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+    expect(((await rest.json()) as { error: { code: string } }).error.code).toBe('RATE_LIMITED');
     // Other tools have no rule: untouched.
     expect((await client.callTool({ name: 'alpha__search', arguments: { query: 'x' } })).isError).not.toBe(true);
   });

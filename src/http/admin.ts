@@ -36,7 +36,11 @@ export function registerAdminRoutes(
   app: FastifyInstance,
   scopeOf: (request: FastifyRequest) => AdminScope,
   guard: (request: FastifyRequest, reply: FastifyReply) => Promise<void>,
-  extra: { tenants?: (request: FastifyRequest) => unknown } = {},
+  extra: {
+    tenants?: (request: FastifyRequest) => unknown;
+    /** Rate limits and quotas of find_capability, for its REST twin (a refusal is 429 with Retry-After). */
+    admitFind?: ((request: FastifyRequest) => Promise<GatewayError | undefined>) | undefined;
+  } = {},
 ): void {
   app.register(
     async (v1) => {
@@ -82,6 +86,8 @@ export function registerAdminRoutes(
         const count = k === undefined ? undefined : Number(k);
         if (count !== undefined && (!Number.isInteger(count) || count < 1 || count > 50))
           throw new GatewayError('BAD_REQUEST', 'k must be an integer from 1 to 50');
+        const refusal = await extra.admitFind?.(request);
+        if (refusal) throw refusal;
         return scopeOf(request).capabilities.find({
           capability: q,
           ...(count ? { k: count } : {}),

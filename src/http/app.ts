@@ -19,8 +19,9 @@ import type { SseEdge } from './sse-edge.js';
 import type { ApiKeys } from '../auth/api-keys.js';
 import type { Authenticator } from '../auth/authenticator.js';
 import { registerAdminRoutes, type AdminScope } from './admin.js';
+import type { Admission } from '../mcp/pipeline/stages/limit.js';
 import { registerOpsRoutes, type OpsPort } from './ops-routes.js';
-import { adminTenantOf, installAuth } from './auth-hook.js';
+import { adminTenantOf, installAuth, principalOf } from './auth-hook.js';
 import { registerKeyRoutes } from './keys-route.js';
 import { httpsServerOptions } from './client-cert.js';
 import { exceedsJsonDepth, isJsonDepthError, jsonDepthError, MAX_JSON_DEPTH } from './json-depth.js';
@@ -73,6 +74,8 @@ export interface HttpAppDeps {
   readonly authenticator: Authenticator;
   /** API keys (`/v1/keys`); absent when the store has none (a sidecar). */
   readonly keys?: ApiKeys | undefined;
+  /** Rate limits and quotas (the REST twin of find_capability is admitted like the meta-tool). */
+  readonly admit?: Admission | undefined;
   /** The audit and usage routes, and the admin trail of /v1 writes (absent: none). */
   readonly ops?: OpsPort | undefined;
   /** The address the app will listen on, when not `config.http.host` (a `--host` flag): the bind rule and
@@ -235,6 +238,10 @@ export function buildHttpApp(deps: HttpAppDeps): FastifyInstance {
       const all = deps.tenants.list();
       return tenant === DEFAULT_TENANT ? all : all.filter((t) => t.name === tenant);
     },
+    admitFind: deps.admit
+      ? async (request) =>
+          deps.admit!({ kind: 'find', tenant: adminTenantOf(request), agent: principalOf(request.raw)?.agent ?? 'admin' })
+      : undefined,
   });
   if (deps.keys)
     registerKeyRoutes(app, deps.keys, {

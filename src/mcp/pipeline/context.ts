@@ -14,20 +14,14 @@ import type {
   Tool,
 } from '@modelcontextprotocol/server';
 import type { CatalogTool } from '../../catalog/snapshot.js';
+import type { AuditMethod } from '../../core/audit-event.js';
 import type { Principal } from '../../core/principal.js';
 import type { CatalogView } from '../../gateway/access.js';
 import type { UnitIds } from '../../gateway/experiments.js';
 import type { CallContext } from '../passthrough.js';
 
 /** What kind of agent request a context carries (each has its chain: see chains.ts). */
-export type AgentMethod =
-  | 'tools/call'
-  | 'find_capability'
-  | 'call_capability'
-  | 'report_outcome'
-  | 'prompts/get'
-  | 'resources/read'
-  | 'completion/complete';
+export type AgentMethod = Exclude<AuditMethod, 'tasks' | 'admin'>;
 
 /** One agent request on its way through the pipeline. */
 export interface RequestContext {

@@ -9,19 +9,13 @@
  * runs first. The limits themselves live in limits/ and usage/ behind the `Admission` port.
  */
 import type { GatewayError } from '../../../core/errors.js';
+import type { LimitSubject } from '../../../limits/rules.js';
 import { errorResult } from '../../tool-errors.js';
 import type { Stage } from '../chain.js';
 import type { ToolResult } from '../context.js';
 
-/** What one admission check is about. */
-export interface AdmissionSubject {
-  readonly kind: 'call' | 'find';
-  readonly tenant: string;
-  readonly agent: string;
-  readonly user?: string | undefined;
-  readonly tool?: string | undefined;
-  readonly server?: string | undefined;
-}
+/** What one admission check is about (the shape limits/ counts by). */
+export type AdmissionSubject = LimitSubject;
 
 /** Decides whether a request may go on: undefined, or the error that refuses it. */
 export type Admission = (subject: AdmissionSubject) => GatewayError | undefined | Promise<GatewayError | undefined>;
