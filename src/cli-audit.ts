@@ -16,19 +16,12 @@
  */
 import { closeSync, existsSync, openSync, writeSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import { formatEvents, isoTime, type ExportFormat } from './audit/export.js';
-import { loadConfigFile } from './config/load.js';
+import { defaultIo, exitCodeFor, loadCliConfig, parseFlags, printUsage, UsageError, type CliIo } from './cli-common.js';
 import type { AuditMethod, AuditOutcome, StoredAuditEvent } from './core/audit-event.js';
 import { GatewayError } from './core/errors.js';
 import { MAX_AUDIT_PAGE, SqliteAuditRepo, type AuditFilter } from './store/audit-repo.js';
 import { openDb } from './store/db.js';
-
-/** Where the command writes (process streams by default; tests may pass others). */
-export interface AuditIo {
-  readonly stdout: (text: string) => void;
-  readonly stderr: (text: string) => void;
-}
 
 const USAGE = `usage:
   switchboard audit verify --config FILE
@@ -41,8 +34,6 @@ filters: --tenant T --agent A --user U --tool X --server S --method M --outcome 
 
 const UNIT_MS: Record<string, number> = { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
 const FOLLOW_MS = 1_000;
-
-class UsageError extends Error {}
 
 /** An ISO 8601 time or a duration ago (`15m`, `24h`, `7d`), as epoch ms. */
 export function parseTime(text: string, flag: string, now = Date.now()): number {
@@ -73,45 +64,34 @@ function line(e: StoredAuditEvent): string {
 }
 
 /** Runs `audit <action> ...` (argv after `audit`); resolves to the exit code. */
-export async function runAuditCommand(argv: readonly string[], io: AuditIo = defaultIo()): Promise<number> {
-  let parsed;
+export async function runAuditCommand(
+  argv: readonly string[],
+  io: CliIo = defaultIo({ endOnEpipe: true }),
+): Promise<number> {
   try {
-    parsed = parseArgs({
-      args: [...argv],
-      allowPositionals: true,
-      options: {
-        config: { type: 'string', short: 'c' },
-        db: { type: 'string' },
-        tenant: { type: 'string' },
-        agent: { type: 'string' },
-        user: { type: 'string' },
-        tool: { type: 'string' },
-        server: { type: 'string' },
-        method: { type: 'string' },
-        outcome: { type: 'string' },
-        since: { type: 'string' },
-        until: { type: 'string' },
-        limit: { type: 'string' },
-        cursor: { type: 'string' },
-        n: { type: 'string', short: 'n' },
-        follow: { type: 'boolean', short: 'f' },
-        format: { type: 'string' },
-        out: { type: 'string', short: 'o' },
-        json: { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
+    const { values, positionals } = parseFlags(argv, {
+      config: { type: 'string', short: 'c' },
+      db: { type: 'string' },
+      tenant: { type: 'string' },
+      agent: { type: 'string' },
+      user: { type: 'string' },
+      tool: { type: 'string' },
+      server: { type: 'string' },
+      method: { type: 'string' },
+      outcome: { type: 'string' },
+      since: { type: 'string' },
+      until: { type: 'string' },
+      limit: { type: 'string' },
+      cursor: { type: 'string' },
+      n: { type: 'string', short: 'n' },
+      follow: { type: 'boolean', short: 'f' },
+      format: { type: 'string' },
+      out: { type: 'string', short: 'o' },
+      json: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
     });
-  } catch (error) {
-    io.stderr(`switchboard: ${(error as Error).message}\n\n${USAGE}\n`);
-    return 2;
-  }
-  const { values, positionals } = parsed;
-  if (values.help) {
-    io.stdout(`${USAGE}\n`);
-    return 0;
-  }
-  const action = positionals[0];
-  try {
+    if (values.help) return printUsage(io, USAGE);
+    const action = positionals[0];
     if (action !== 'verify' && action !== 'tail' && action !== 'query' && action !== 'export')
       throw new UsageError(action ? `unknown audit command "${action}"` : 'audit needs a command');
     if (positionals.length > 1) throw new UsageError(`unexpected argument "${positionals[1]}"`);
@@ -164,12 +144,8 @@ export async function runAuditCommand(argv: readonly string[], io: AuditIo = def
       db.close();
     }
   } catch (error) {
-    if (error instanceof UsageError) {
-      io.stderr(`switchboard: ${error.message}\n\n${USAGE}\n`);
-      return 2;
-    }
-    io.stderr(`switchboard: ${error instanceof Error ? error.message : String(error)}\n`);
-    return 2;
+    // Every failure here (a flag, the config, the store) is one line and exit 2; a broken chain returned 1 above.
+    return exitCodeFor(error, io, `\n\n${USAGE}`, 'exit');
   }
 }
 
@@ -180,7 +156,7 @@ function storePath(config: string | undefined, db: string | undefined): string {
   let path: string;
   if (db) path = resolve(db);
   else {
-    const loaded = loadConfigFile(config!);
+    const loaded = loadCliConfig(config!);
     if (loaded.store.path === ':memory:')
       throw new GatewayError(
         'CONFIG_INVALID',
@@ -200,7 +176,7 @@ function exportEvents(
   filter: AuditFilter,
   format: ExportFormat,
   out: string | undefined,
-  io: AuditIo,
+  io: CliIo,
 ): number {
   const fd = out === undefined ? undefined : openSync(out, 'w', 0o600);
   const write = (text: string) => (fd === undefined ? io.stdout(text) : writeSync(fd, text));
@@ -237,13 +213,4 @@ async function follow(
       events = events.length < MAX_AUDIT_PAGE ? [] : repo.readAfter(filter, after, MAX_AUDIT_PAGE);
     }
   }
-}
-
-function defaultIo(): AuditIo {
-  // `audit export ... | head` closes the pipe early: that ends the command, it is not an error.
-  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
-    if (error.code !== 'EPIPE') throw error;
-    process.exit(0);
-  });
-  return { stdout: (text) => process.stdout.write(text), stderr: (text) => process.stderr.write(text) };
 }

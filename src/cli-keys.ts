@@ -11,18 +11,13 @@
  * Exit codes: 0 ok, 1 no such key, 2 usage or config error. `create` prints the key alone on stdout's
  * first line (so `$(switchboard keys create ...)` captures it) and the "shown once" notice on stderr.
  */
-import { parseArgs } from 'node:util';
 import { ApiKeys, toKeyView, type KeyRecord } from './auth/api-keys.js';
-import { loadConfigFile } from './config/load.js';
-import { GatewayError } from './core/errors.js';
-import { openDb } from './store/db.js';
+import { defaultIo, exitCodeFor, loadCliConfig, parseFlags, printUsage, UsageError, type CliIo } from './cli-common.js';
+import type { Config } from './config/load.js';
+import { DEFAULT_TENANT } from './core/principal.js';
+import { openDb, type Db } from './store/db.js';
+import { SqliteAuditRepo } from './store/audit-repo.js';
 import { SqliteKeysRepo } from './store/keys-repo.js';
-
-/** Where the command writes (process streams by default; tests may pass others). */
-export interface KeysIo {
-  readonly stdout: (text: string) => void;
-  readonly stderr: (text: string) => void;
-}
 
 const USAGE = `usage:
   switchboard keys create --config FILE --tenant T --agent A --scope S [--scope S2 ...] [--group G ...]
@@ -39,8 +34,6 @@ export function parseDuration(text: string): number | undefined {
   const seconds = Number(match[1]) * (UNITS[match[2] || 's'] ?? 1);
   return seconds > 0 ? seconds : undefined;
 }
-
-class UsageError extends Error {}
 
 function when(ms: number | null): string {
   return ms === null ? '-' : new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
@@ -71,46 +64,25 @@ function table(records: readonly KeyRecord[]): string {
 }
 
 /** Runs `keys <action> ...` (argv after `keys`); returns the exit code. */
-export function runKeysCommand(argv: readonly string[], io: KeysIo = defaultIo()): number {
-  let parsed;
+export function runKeysCommand(argv: readonly string[], io: CliIo = defaultIo()): number {
   try {
-    parsed = parseArgs({
-      args: [...argv],
-      allowPositionals: true,
-      options: {
-        config: { type: 'string', short: 'c' },
-        tenant: { type: 'string' },
-        agent: { type: 'string' },
-        scope: { type: 'string', multiple: true },
-        group: { type: 'string', multiple: true },
-        expires: { type: 'string' },
-        note: { type: 'string' },
-        json: { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
+    const { values, positionals } = parseFlags(argv, {
+      config: { type: 'string', short: 'c' },
+      tenant: { type: 'string' },
+      agent: { type: 'string' },
+      scope: { type: 'string', multiple: true },
+      group: { type: 'string', multiple: true },
+      expires: { type: 'string' },
+      note: { type: 'string' },
+      json: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
     });
-  } catch (error) {
-    io.stderr(`switchboard: ${(error as Error).message}\n\n${USAGE}\n`);
-    return 2;
-  }
-  const { values, positionals } = parsed;
-  const action = positionals[0];
-  if (values.help) {
-    io.stdout(`${USAGE}\n`);
-    return 0;
-  }
-  try {
+    if (values.help) return printUsage(io, USAGE);
+    const action = positionals[0];
     if (action !== 'create' && action !== 'list' && action !== 'revoke')
       throw new UsageError(action ? `unknown keys command "${action}"` : 'keys needs a command');
     if (!values.config) throw new UsageError('--config FILE is required');
-    let config;
-    try {
-      config = loadConfigFile(values.config);
-    } catch (error) {
-      // Every config problem (missing file, bad YAML, invalid fields) is the operator's to fix: exit 2.
-      io.stderr(`switchboard: ${error instanceof Error ? error.message : String(error)}\n`);
-      return 2;
-    }
+    const config = loadCliConfig(values.config);
     // A key written to a temporary database would be gone before anyone could use it.
     if (config.store.path === ':memory:')
       throw new UsageError(`store.path in ${config.source} is ":memory:": keys need a store file the hub also opens`);
@@ -131,6 +103,7 @@ export function runKeysCommand(argv: readonly string[], io: KeysIo = defaultIo()
           expiresInSec,
           note: values.note,
         });
+        audit(config, db, created.record.tenant, 'keys.create', { id: created.id, agent: created.record.agent });
         io.stdout(`${created.key}\n`);
         io.stderr(
           `switchboard: key ${created.id} for ${created.record.tenant}/${created.record.agent} created; this is the only time it is shown\n`,
@@ -149,24 +122,36 @@ export function runKeysCommand(argv: readonly string[], io: KeysIo = defaultIo()
         io.stderr(`switchboard: no API key with id "${id.slice(0, 64)}"\n`);
         return 1;
       }
+      audit(config, db, keys.list().find((k) => k.id === id)?.tenant ?? DEFAULT_TENANT, 'keys.revoke', { id });
       io.stdout(`revoked ${id}\n`);
       return 0;
     } finally {
       db.close();
     }
   } catch (error) {
-    if (error instanceof UsageError) {
-      io.stderr(`switchboard: ${error.message}\n\n${USAGE}\n`);
-      return 2;
-    }
-    if (error instanceof GatewayError && (error.code === 'BAD_REQUEST' || error.code === 'CONFIG_INVALID')) {
-      io.stderr(`switchboard: ${error.message}\n`);
-      return 2;
-    }
-    throw error;
+    return exitCodeFor(error, io, `\n\n${USAGE}`);
   }
 }
 
-function defaultIo(): KeysIo {
-  return { stdout: (text) => process.stdout.write(text), stderr: (text) => process.stderr.write(text) };
+/**
+ * Records a key change made from the command line in the audit trail, as the hub records one made
+ * over /v1 (no secret: the key id and agent only). Written at once: the CLI has no batch to wait for.
+ */
+function audit(config: Config, db: Db, tenant: string, action: string, target: Record<string, unknown>): void {
+  if (!config.audit.enabled) return;
+  new SqliteAuditRepo(db).append([
+    {
+      time: Date.now(),
+      tenant,
+      agent: 'switchboard-cli',
+      user: process.env.USER,
+      method: 'admin',
+      decision: 'allow',
+      outcome: 'success',
+      latencyMs: 0,
+      bytesIn: 0,
+      bytesOut: 0,
+      detail: { action, ...target },
+    },
+  ]);
 }

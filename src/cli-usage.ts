@@ -11,8 +11,8 @@
  * error (one line on stderr naming the flag), 1 the store has no usage table or cannot be read.
  */
 import { existsSync } from 'node:fs';
-import { parseArgs } from 'node:util';
-import { loadConfigFile, type Config } from './config/load.js';
+import { defaultIo, exitCodeFor, loadCliConfig, parseFlags, printUsage, UsageError, type CliIo } from './cli-common.js';
+import type { Config } from './config/load.js';
 import { usageSchema, type UsageConfig } from './config/usage-schema.js';
 import { GatewayError } from './core/errors.js';
 import { openDb } from './store/db.js';
@@ -20,18 +20,10 @@ import { SqliteUsageRepo, usageGroupBys, type UsageGroupBy } from './store/usage
 import { PriceTable } from './usage/prices.js';
 import { buildUsageReport, renderCsv, renderJson } from './usage/report.js';
 
-/** Where the command writes (process streams by default; tests may pass others). */
-export interface UsageIo {
-  readonly stdout: (text: string) => void;
-  readonly stderr: (text: string) => void;
-}
-
 const USAGE = `usage:
   switchboard usage report --config FILE --tenant T --from ISO --to ISO
                            [--group-by ${usageGroupBys.join('|')}] [--format csv|json]
   (from inclusive, to exclusive; 2025-01-31 or 2025-01-31T10:00:00Z; widened to whole UTC hours)`;
-
-class UsageError extends Error {}
 
 const ISO = /^(\d{4})-(\d{2})-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,3}))?)?(Z|[+-]\d{2}:\d{2})?)?$/;
 
@@ -80,31 +72,18 @@ function time(flag: string, text: string | undefined): number {
 }
 
 /** Runs `usage <action> ...` (argv after `usage`); returns the exit code. */
-export function runUsageCommand(argv: readonly string[], io: UsageIo = defaultIo()): number {
+export function runUsageCommand(argv: readonly string[], io: CliIo = defaultIo()): number {
   try {
-    let parsed;
-    try {
-      parsed = parseArgs({
-        args: [...argv],
-        allowPositionals: true,
-        options: {
-          config: { type: 'string', short: 'c' },
-          tenant: { type: 'string' },
-          from: { type: 'string' },
-          to: { type: 'string' },
-          'group-by': { type: 'string' },
-          format: { type: 'string' },
-          help: { type: 'boolean', short: 'h' },
-        },
-      });
-    } catch (error) {
-      throw new UsageError((error as Error).message);
-    }
-    const { values, positionals } = parsed;
-    if (values.help) {
-      io.stdout(`${USAGE}\n`);
-      return 0;
-    }
+    const { values, positionals } = parseFlags(argv, {
+      config: { type: 'string', short: 'c' },
+      tenant: { type: 'string' },
+      from: { type: 'string' },
+      to: { type: 'string' },
+      'group-by': { type: 'string' },
+      format: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    });
+    if (values.help) return printUsage(io, USAGE);
     const action = positionals[0];
     if (action !== 'report')
       throw new UsageError(action ? `unknown usage command "${action}"` : 'usage needs a command');
@@ -120,14 +99,7 @@ export function runUsageCommand(argv: readonly string[], io: UsageIo = defaultIo
     const format = values.format ?? 'csv';
     if (format !== 'csv' && format !== 'json') throw new UsageError(`--format must be csv or json, got "${format}"`);
 
-    let config: Config;
-    try {
-      config = loadConfigFile(values.config);
-    } catch (error) {
-      // Every config problem (missing file, bad YAML, invalid fields) is the operator's to fix: exit 2.
-      io.stderr(`switchboard: ${error instanceof Error ? error.message : String(error)}\n`);
-      return 2;
-    }
+    const config = loadCliConfig(values.config);
     const path = config.store.path;
     if (path === ':memory:')
       throw new UsageError(`store.path in ${config.source} is ":memory:": there is no stored usage to report`);
@@ -153,19 +125,7 @@ export function runUsageCommand(argv: readonly string[], io: UsageIo = defaultIo
       db.close();
     }
   } catch (error) {
-    if (error instanceof UsageError) {
-      // One line naming the flag; --help prints the usage.
-      io.stderr(`switchboard: ${error.message} (switchboard usage --help shows the usage)\n`);
-      return 2;
-    }
-    if (error instanceof GatewayError && (error.code === 'BAD_REQUEST' || error.code === 'CONFIG_INVALID')) {
-      io.stderr(`switchboard: ${error.message}\n`);
-      return 2;
-    }
-    throw error;
+    // One line naming the flag; --help prints the usage.
+    return exitCodeFor(error, io, ' (switchboard usage --help shows the usage)');
   }
-}
-
-function defaultIo(): UsageIo {
-  return { stdout: (text) => process.stdout.write(text), stderr: (text) => process.stderr.write(text) };
 }

@@ -13,6 +13,7 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { ApiKeys, type KeysRepo } from '../src/auth/api-keys.js';
 import { asGatewayError, GatewayError } from '../src/core/errors.js';
 import { parseDuration, runKeysCommand } from '../src/cli-keys.js';
+import { SqliteAuditRepo } from '../src/store/audit-repo.js';
 import { registerKeyRoutes } from '../src/http/keys-route.js';
 import { openDb, type Db } from '../src/store/db.js';
 import { SqliteKeysRepo } from '../src/store/keys-repo.js';
@@ -264,6 +265,13 @@ describe('switchboard keys (the CLI)', () => {
     expect(refusal(() => new ApiKeys(new SqliteKeysRepo(db)).verify(key)).message).toBe('API key was revoked');
     for (const file of [storePath, `${storePath}-wal`].filter((f) => existsSync(f)))
       expect(readFileSync(file).includes(Buffer.from(secretOf(key)))).toBe(false);
+    // Both changes are in the audit trail, as /v1 ones are: who, what, which key; never the secret.
+    const trail = new SqliteAuditRepo(db).query({ method: 'admin' }, { limit: 10 }).events;
+    expect(trail.map((e) => [e.tenant, e.agent, e.detail?.action, e.detail?.id])).toEqual([
+      ['acme', 'switchboard-cli', 'keys.create', id],
+      ['acme', 'switchboard-cli', 'keys.revoke', id],
+    ]);
+    expect(JSON.stringify(trail)).not.toContain(secretOf(key));
   });
 
   it('exits 1 for an unknown id and 2 for usage and config errors', () => {

@@ -11,8 +11,9 @@ import { createInterface } from 'node:readline';
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { limitsSchema, redisSchema } from '../src/config/limits-schema.js';
-import { limitError, RateLimits, type LimitRefusal, type LimitSubject } from '../src/limits/rate-limits.js';
+import { limitError, RateLimits, type LimitRefusal } from '../src/limits/rate-limits.js';
 import { createLogger, silentLogger } from '../src/telemetry/logger.js';
+import { call, passed, waitAtLeast } from './fixtures/limits.js';
 import { startRedis, type RedisFixture } from './fixtures/redis.js';
 import { cleanup, onCleanup, ROOT, waitFor } from './helpers.js';
 
@@ -40,24 +41,6 @@ async function shared(
   onCleanup(() => rl.close());
   await waitFor(() => rl.storeReady, 15_000, 'the limit store to connect');
   return rl;
-}
-
-const call = (over: Partial<LimitSubject> = {}): LimitSubject => ({
-  kind: 'call',
-  tenant: 'acme',
-  agent: 'claude',
-  user: 'ada',
-  tool: 'fs__read',
-  server: 'fs',
-  ...over,
-});
-
-const passed = (results: (LimitRefusal | undefined)[]) => results.filter((r) => r === undefined).length;
-
-/** Waits until at least `ms` of wall-clock time has passed. */
-async function waitAtLeast(ms: number): Promise<void> {
-  const until = Date.now() + ms;
-  while (Date.now() < until) await new Promise((r) => setTimeout(r, Math.max(1, until - Date.now())));
 }
 
 /** A logger whose lines can be read back. */

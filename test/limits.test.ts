@@ -12,6 +12,7 @@ import { ServerPool } from '../src/gateway/pool.js';
 import { ConcurrencyLimiter } from '../src/limits/concurrency.js';
 import { limitError, RateLimits, type LimitRefusal, type LimitSubject } from '../src/limits/rate-limits.js';
 import { silentLogger } from '../src/telemetry/logger.js';
+import { call, passed, waitAtLeast } from './fixtures/limits.js';
 import { cleanup, fixtureEntry, makeConfig, onCleanup } from './helpers.js';
 
 afterAll(cleanup);
@@ -22,16 +23,6 @@ function limits(rules: unknown[], failMode?: 'open' | 'closed'): RateLimits {
   return rl;
 }
 
-const call = (over: Partial<LimitSubject> = {}): LimitSubject => ({
-  kind: 'call',
-  tenant: 'acme',
-  agent: 'claude',
-  user: 'ada',
-  tool: 'fs__read',
-  server: 'fs',
-  ...over,
-});
-
 /** Runs `n` checks at once; the refusals, in order (undefined: passed). */
 async function burst(
   rl: RateLimits,
@@ -39,14 +30,6 @@ async function burst(
   subject: (i: number) => LimitSubject,
 ): Promise<(LimitRefusal | undefined)[]> {
   return Promise.all(Array.from({ length: n }, (_, i) => rl.check(subject(i))));
-}
-
-const passed = (results: (LimitRefusal | undefined)[]) => results.filter((r) => r === undefined).length;
-
-/** Waits until at least `ms` of wall-clock time has passed (timers may fire a little early). */
-async function waitAtLeast(ms: number): Promise<void> {
-  const until = Date.now() + ms;
-  while (Date.now() < until) await new Promise((r) => setTimeout(r, Math.max(1, until - Date.now())));
 }
 
 describe('limits config', () => {

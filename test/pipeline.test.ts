@@ -17,7 +17,7 @@ import { resolveStage } from '../src/mcp/pipeline/stages/resolve.js';
 import { sizeStage } from '../src/mcp/pipeline/stages/size.js';
 import { pinStage } from '../src/mcp/pipeline/stages/pin.js';
 import { validateStage } from '../src/mcp/pipeline/stages/validate.js';
-import { chains, toolChain } from '../src/mcp/pipeline/chains.js';
+import { chains, toolChain, type ToolChainDeps } from '../src/mcp/pipeline/chains.js';
 import { authorizeStage } from '../src/mcp/pipeline/stages/authorize.js';
 import type { CallContext } from '../src/mcp/passthrough.js';
 import { ERROR_META_KEY } from '../src/mcp/tool-errors.js';
@@ -53,6 +53,21 @@ function context(
     startedAt: performance.now(),
     decisionId: undefined,
     version: undefined,
+  };
+}
+
+/**
+ * What the chains are built from over the test hub; `full` adds its capabilities and experiments (the
+ * learn and experiment stages), `extra` anything else (the audit observers).
+ */
+function deps(full = false, extra: Partial<ToolChainDeps> = {}): ToolChainDeps {
+  return {
+    gateway: hub.gateway,
+    access,
+    validator: new ArgumentValidator(),
+    maxRequestBytes: 1_000,
+    ...(full ? { capabilities: hub.capabilities, experiments: hub.experiments } : {}),
+    ...extra,
   };
 }
 
@@ -93,31 +108,14 @@ describe('compose', () => {
 
 describe('the tool chain', () => {
   it('is declared in one order', () => {
-    const chain = toolChain({
-      gateway: hub.gateway,
-      access,
-      validator: new ArgumentValidator(),
-      maxRequestBytes: 1_000,
-    });
+    const chain = toolChain(deps());
     expect(chain.stages).toEqual(['errors', 'resolve', 'authorize', 'size', 'pin', 'validate']);
-    const full = toolChain({
-      gateway: hub.gateway,
-      access,
-      validator: new ArgumentValidator(),
-      maxRequestBytes: 1_000,
-      capabilities: hub.capabilities,
-      experiments: hub.experiments,
-    });
+    const full = toolChain(deps(true));
     expect(full.stages).toEqual(['errors', 'resolve', 'authorize', 'size', 'pin', 'validate', 'learn', 'experiment']);
   });
 
   it('forwards a valid call to the real upstream', async () => {
-    const chain = toolChain({
-      gateway: hub.gateway,
-      access,
-      validator: new ArgumentValidator(),
-      maxRequestBytes: 1_000,
-    });
+    const chain = toolChain(deps());
     expect(textOf(await chain(context('alpha__echo', { text: 'hi' })))).toBe('alpha: hi');
   });
 });
@@ -128,15 +126,7 @@ function scoped(...scopes: string[]): Principal {
 }
 
 describe('the chains of the other requests', () => {
-  const all = () =>
-    chains({
-      gateway: hub.gateway,
-      access,
-      validator: new ArgumentValidator(),
-      maxRequestBytes: 1_000,
-      capabilities: hub.capabilities,
-      experiments: hub.experiments,
-    });
+  const all = () => chains(deps(true));
 
   it('are declared in one order each', () => {
     const c = all();
@@ -145,7 +135,7 @@ describe('the chains of the other requests', () => {
     expect(c.completion.stages).toEqual(['errors', 'resolve']);
     expect(c.meta?.find.stages).toEqual(['errors', 'arguments']);
     expect(c.meta?.call.stages).toEqual(['errors', 'arguments']);
-    const bare = chains({ gateway: hub.gateway, access, validator: new ArgumentValidator(), maxRequestBytes: 1_000 });
+    const bare = chains(deps());
     expect(bare.meta).toBeUndefined();
   });
 
@@ -189,16 +179,7 @@ describe('the chains of the other requests', () => {
 describe('the audit stage', () => {
   const recorded: AuditEvent[] = [];
   const audit = { observers: [(e: AuditEvent) => void recorded.push(e)], describeArgs: () => ({ argsHash: 'h' }) };
-  const audited = () =>
-    chains({
-      gateway: hub.gateway,
-      access,
-      validator: new ArgumentValidator(),
-      maxRequestBytes: 1_000,
-      capabilities: hub.capabilities,
-      experiments: hub.experiments,
-      audit,
-    });
+  const audited = () => chains(deps(true, { audit }));
 
   it('is outermost in every chain', () => {
     const c = audited();

@@ -37,7 +37,7 @@ import { Bm25fIndex } from '../../src/index/lexical/bm25f.js';
 import { tokenize } from '../../src/index/lexical/tokenize.js';
 import { createVectorIndex } from '../../src/index/vector/factory.js';
 import { compose, type Stage } from '../../src/mcp/pipeline/chain.js';
-import type { RequestContext, ToolResult } from '../../src/mcp/pipeline/context.js';
+import type { ToolResult } from '../../src/mcp/pipeline/context.js';
 import { authorizeStage } from '../../src/mcp/pipeline/stages/authorize.js';
 import { errorsStage } from '../../src/mcp/pipeline/stages/errors.js';
 import { experimentStage } from '../../src/mcp/pipeline/stages/experiment.js';
@@ -48,7 +48,6 @@ import { resolveStage } from '../../src/mcp/pipeline/stages/resolve.js';
 import { sizeStage } from '../../src/mcp/pipeline/stages/size.js';
 import { validateStage } from '../../src/mcp/pipeline/stages/validate.js';
 import { toolChain } from '../../src/mcp/pipeline/chains.js';
-import type { CallContext } from '../../src/mcp/passthrough.js';
 import { ArgumentValidator } from '../../src/mcp/validate.js';
 import { PolicyFiles } from '../../src/policy/loader.js';
 import { DEFAULT_DENSE_WEIGHT, DEFAULT_SCORER } from '../../src/router/calibration.js';
@@ -58,6 +57,7 @@ import { SqliteKeysRepo } from '../../src/store/keys-repo.js';
 import { silentLogger } from '../../src/telemetry/logger.js';
 import { startOidcProvider } from '../../test/fixtures/oidc.js';
 import { timeInterleaved } from '../lib/clients.js';
+import { requestContextOf } from '../lib/pipeline.js';
 import { fixtureArgs, ROOT, startHubProcess, stopAll } from '../lib/procs.js';
 import { summarize, type Summary } from '../lib/stats.js';
 import { loadSmitheryDistractors, loadSwitchboard } from '../quality/loaders.js';
@@ -295,25 +295,8 @@ function chainOf(hub: Hub, access: AccessControl, terminal: () => Promise<ToolRe
 }
 
 /** The request context of one call, as agent-server.ts builds it (`principal` undefined: auth none). */
-function contextOf(hub: Hub, access: AccessControl, principal: Principal | undefined): RequestContext {
-  const signal = new AbortController().signal;
-  const caller = principal ?? anonymousPrincipal('bench', undefined);
-  return {
-    method: 'tools/call',
-    principal: caller,
-    units: { agent: caller.agent, user: caller.user, session: 'bench' },
-    view: access.view(caller, hub.gateway.catalog),
-    name: 'svc__echo',
-    args: ARGS,
-    meta: undefined,
-    // The SDK's handler context, reduced to what the stages and the terminal read (see test/pipeline.test.ts).
-    sdk: { mcpReq: { signal, _meta: undefined, notify: async () => {} } } as unknown as CallContext,
-    signal,
-    startedAt: performance.now(),
-    decisionId: undefined,
-    version: undefined,
-  };
-}
+const contextOf = (hub: Hub, access: AccessControl, principal: Principal | undefined) =>
+  requestContextOf(hub, access, principal ?? anonymousPrincipal('bench', undefined), 'svc__echo', ARGS);
 
 async function pipeline(hub: Hub, creds: Credentials, policy: PolicyFiles, argsPolicy: PolicyFiles, calls: number) {
   const open = new AccessControl();

@@ -29,7 +29,7 @@ import { anonymousPrincipal } from '../../src/core/principal.js';
 import { AccessControl } from '../../src/gateway/access.js';
 import { limitError, RateLimits } from '../../src/limits/rate-limits.js';
 import { compose, type Stage } from '../../src/mcp/pipeline/chain.js';
-import type { RequestContext, ToolResult } from '../../src/mcp/pipeline/context.js';
+import type { ToolResult } from '../../src/mcp/pipeline/context.js';
 import { toolAuditStage } from '../../src/mcp/pipeline/stages/audit.js';
 import { authorizeStage } from '../../src/mcp/pipeline/stages/authorize.js';
 import { errorsStage } from '../../src/mcp/pipeline/stages/errors.js';
@@ -38,7 +38,6 @@ import { pinStage } from '../../src/mcp/pipeline/stages/pin.js';
 import { resolveStage } from '../../src/mcp/pipeline/stages/resolve.js';
 import { sizeStage } from '../../src/mcp/pipeline/stages/size.js';
 import { validateStage } from '../../src/mcp/pipeline/stages/validate.js';
-import type { CallContext } from '../../src/mcp/passthrough.js';
 import { ArgumentValidator } from '../../src/mcp/validate.js';
 import { SqliteAuditRepo } from '../../src/store/audit-repo.js';
 import { openDb } from '../../src/store/db.js';
@@ -47,6 +46,7 @@ import { silentLogger } from '../../src/telemetry/logger.js';
 import { quotaError, Quotas } from '../../src/usage/quotas.js';
 import { startRedis } from '../../test/fixtures/redis.js';
 import { httpClient, timeInterleaved } from '../lib/clients.js';
+import { requestContextOf } from '../lib/pipeline.js';
 import { fixtureArgs, startHubProcess } from '../lib/procs.js';
 import { summarize, type Summary } from '../lib/stats.js';
 import type { BenchOptions, SectionResult } from '../run.js';
@@ -69,24 +69,9 @@ async function interleave(variants: readonly ((i: number) => Promise<unknown>)[]
   return samples.map((s) => summarize(s));
 }
 
-function contextOf(hub: Hub, access: AccessControl): RequestContext {
-  const signal = new AbortController().signal;
-  const caller = anonymousPrincipal('bench', 'ada');
-  return {
-    method: 'tools/call',
-    principal: caller,
-    units: { agent: caller.agent, user: caller.user, session: 'bench' },
-    view: access.view(caller, hub.gateway.catalog),
-    name: 'alpha__echo',
-    args: ARGS,
-    meta: undefined,
-    sdk: { mcpReq: { signal, _meta: undefined, notify: async () => {} } } as unknown as CallContext,
-    signal,
-    startedAt: performance.now(),
-    decisionId: undefined,
-    version: undefined,
-  };
-}
+/** The request context of one call: bench/ada calling alpha's echo. */
+const contextOf = (hub: Hub, access: AccessControl) =>
+  requestContextOf(hub, access, anonymousPrincipal('bench', 'ada'), 'alpha__echo', ARGS);
 
 /** 1: the chain without and with audit + limits + quota, terminal answering at once. */
 async function inProcess(dir: string, calls: number) {
@@ -200,7 +185,7 @@ async function overHttp(dir: string, calls: number) {
       }),
     ),
   ]);
-  const [off, on] = await Promise.all([httpClient(offUrl), httpClient(onUrl)]);
+  const [off, on] = await Promise.all([httpClient(`${offUrl}/mcp`), httpClient(`${onUrl}/mcp`)]);
   const [a, b] = await timeInterleaved(
     [
       { client: off, tool: 'alpha__echo' },
