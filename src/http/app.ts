@@ -240,7 +240,11 @@ export function buildHttpApp(deps: HttpAppDeps): FastifyInstance {
     },
     admitFind: deps.admit
       ? async (request) =>
-          deps.admit!({ kind: 'find', tenant: adminTenantOf(request), agent: principalOf(request.raw)?.agent ?? 'admin' })
+          deps.admit!({
+            kind: 'find',
+            tenant: adminTenantOf(request),
+            agent: principalOf(request.raw)?.agent ?? 'admin',
+          })
       : undefined,
   });
   if (deps.keys)
