@@ -33,6 +33,7 @@ export interface Config {
   readonly limits: ParsedConfig['limits'];
   readonly usage: ParsedConfig['usage'];
   readonly quotas: ParsedConfig['quotas'];
+  readonly telemetry: ParsedConfig['telemetry'];
   /** Enabled servers in file order (`servers` first, then `mcpServers`). */
   readonly servers: readonly ServerSpec[];
   /** Gateway-owned fan-out tools by name. */
@@ -346,6 +347,7 @@ export function buildConfig(
     limits: data.limits,
     usage: data.usage,
     quotas: data.quotas,
+    telemetry: data.telemetry,
     virtualTools: data.virtualTools,
     experiments: data.experiments,
     pins: data.pins,

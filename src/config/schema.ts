@@ -9,6 +9,7 @@
  */
 import { auditSchema } from './audit-schema.js';
 import { concurrencySchema, limitsSchema, redisSchema } from './limits-schema.js';
+import { telemetrySchema } from './telemetry-schema.js';
 import { quotasSchema, usageSchema } from './usage-schema.js';
 import { z } from 'zod';
 import { authSchema, policySchema } from './auth-schema.js';
@@ -494,6 +495,8 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    /** Tracing (OpenTelemetry) and metrics (Prometheus): telemetry-schema.ts. */
+    telemetry: telemetrySchema,
     log: z
       .object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') })
       .strict()
