@@ -56,6 +56,8 @@ const SECTIONS: Record<string, () => Promise<Section>> = {
   flood: async () => (await import('./sections/flood.js')).flood,
   identity: async () => (await import('./sections/identity.js')).identity,
   operations: async () => (await import('./sections/operations.js')).operations,
+  tracing: async () => (await import('./sections/tracing.js')).tracing,
+  metrics: async () => (await import('./sections/metrics.js')).metrics,
 };
 
 const cell = (s: Summary) => `${s.p50} / ${s.p90} / ${s.p99} / ${s.mean}`;

@@ -12,11 +12,11 @@
  * is metered, and charged against the quotas; refusals stay in the audit trail but are never billed.
  */
 import { argumentsRecorder } from './audit/redact.js';
-import { AuditWriter } from './audit/writer.js';
+import { AuditWriter, type AuditWriterStats } from './audit/writer.js';
 import type { Config } from './config/load.js';
 import type { AuditEvent } from './core/audit-event.js';
 import { limitError, RateLimits } from './limits/rate-limits.js';
-import type { AuditStageDeps } from './mcp/pipeline/stages/audit.js';
+import type { AuditObserver, AuditStageDeps } from './mcp/pipeline/stages/audit.js';
 import type { Admission } from './mcp/pipeline/stages/limit.js';
 import type { Db } from './store/db.js';
 import { isMetered, SqliteAuditRepo } from './store/audit-repo.js';
@@ -35,6 +35,8 @@ export interface Operations {
   readonly auditRepo: SqliteAuditRepo;
   readonly usageRepo: SqliteUsageRepo;
   readonly quotas: Quotas;
+  /** The audit writer's counters (queue depth, written, dropped), for the metrics. */
+  readonly auditStats: () => AuditWriterStats;
   /** Writes what is buffered (synchronous: the store closes right after). */
   flush(): void;
   /** Disconnects Redis. */
@@ -44,15 +46,15 @@ export interface Operations {
 /** True when an event counts as usage (and against quotas): the store's own rule (store/audit-repo.ts). */
 export const metered = isMetered;
 
-/** Builds the operations of a process over its store. */
-export function buildOperations(config: Config, db: Db, log: Logger): Operations {
+/** Builds the operations of a process over its store; `more` observe every audited request too (metrics). */
+export function buildOperations(config: Config, db: Db, log: Logger, more: readonly AuditObserver[] = []): Operations {
   const auditRepo = new SqliteAuditRepo(db, { rows: config.audit.enabled });
   const usageRepo = new SqliteUsageRepo(db);
   const writer = new AuditWriter({ store: auditRepo, log: log.child({ component: 'audit' }), config: config.audit });
   const quotas = new Quotas({ quotas: config.quotas, usage: config.usage, reader: usageRepo });
   const limits = new RateLimits(config.limits, { redis: config.store.redis, log: log.child({ component: 'limits' }) });
   const record = (event: AuditEvent) => writer.record(event);
-  const observers = [record];
+  const observers = [record, ...more];
   if (quotas.configured)
     observers.push((event) => {
       if (!metered(event)) return;
@@ -76,6 +78,7 @@ export function buildOperations(config: Config, db: Db, log: Logger): Operations
     auditRepo,
     usageRepo,
     quotas,
+    auditStats: () => writer.stats(),
     flush: () => writer.close(),
     close: () => limits.close(),
   };

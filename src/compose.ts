@@ -21,6 +21,14 @@ import type { AuditEvent } from './core/audit-event.js';
 import type { OpsPort } from './http/ops-routes.js';
 import { buildUsageReport } from './usage/report.js';
 import { buildOperations, type Operations } from './compose-ops.js';
+import {
+  buildMetrics,
+  countedExperiments,
+  liveState,
+  metricsObservers,
+  startMetricsListener,
+} from './compose-metrics.js';
+import type { Metrics } from './telemetry/metrics.js';
 import { openDb, type Db } from './store/db.js';
 import { SqliteEmbeddingCache } from './store/embedding-cache.js';
 import { SqliteExampleStore } from './store/examples-repo.js';
@@ -40,6 +48,7 @@ import { holdFirstAnswers } from './startup.js';
 import { CapabilityIndex } from './index/capability-index.js';
 import { createLogger, type Logger } from './telemetry/logger.js';
 import { VERSION } from './version.js';
+import type { Tracer } from './telemetry/trace-context.js';
 
 /** Options shared by both modes. */
 export interface ComposeOptions {
@@ -155,6 +164,10 @@ interface Shared {
   readonly db: Db;
   readonly model: Promise<Embedder | undefined>;
   readonly ops: Operations;
+  /** Prometheus metrics (absent: telemetry.metrics.enabled false). */
+  readonly metrics: Metrics | undefined;
+  /** telemetry.tracing's tracer (absent: tracing off, no span code in any chain or pool). */
+  readonly tracer?: Tracer | undefined;
 }
 
 /**
@@ -173,6 +186,7 @@ function tenantCore(config: Config, shared: Shared, policy: PolicyFiles | undefi
     registry: new SqliteServerRegistry(db, tenant),
     compat: new SqliteCompatStore(db, undefined, tenant),
     eraMemo: new SqliteEraMemo(db, tenant),
+    tracer: shared.tracer,
   });
   const notifier = new AgentNotifier();
   gateway.onCatalogChange((change) => notifier.publish(change));
@@ -184,7 +198,7 @@ function tenantCore(config: Config, shared: Shared, policy: PolicyFiles | undefi
     onError: (error) => log.error({ err: error.message }, 'recording experiment events failed'),
   });
   const experiments = new ExperimentRunner({
-    store: experimentStore,
+    store: shared.metrics ? countedExperiments(experimentStore, shared.metrics, tenant) : experimentStore,
     log: log.child({ component: 'experiments' }),
     experiments: config.experiments,
     providers: (id) => capabilities.providers(id),
@@ -211,6 +225,8 @@ function tenantCore(config: Config, shared: Shared, policy: PolicyFiles | undefi
       experiments,
       audit: shared.ops.audit,
       admit: shared.ops.admit,
+      metrics: shared.metrics,
+      tracer: shared.tracer,
     }),
   };
   // Agents' first answers wait for start-up (see holdFirstAnswers); the edges get the gate before
@@ -267,6 +283,10 @@ async function core(config: Config, options: ComposeOptions, only?: string) {
         : undefined,
     ),
   );
+  // Tracing starts before anything that makes spans; its SDK is imported only when configured.
+  const tracing = config.telemetry.tracing
+    ? (await import('./telemetry/tracing.js')).startTracing(config.telemetry.tracing, { version: VERSION, log })
+    : undefined;
   const db = openDb(config.store.path);
   // The model loads once agents' first answers are out (see start()), no longer before anything
   // else: only find_capability needs it, and that waits for it (see CapabilityIndexDeps.embedder). Loading it while
@@ -277,15 +297,19 @@ async function core(config: Config, options: ComposeOptions, only?: string) {
   const model = new Promise<Embedder | undefined>((resolveModel) => {
     loadModel = () => resolveModel(loadEmbedder(config, log));
   });
-  const ops = buildOperations(config, db, log);
-  const cores = configs.map((c, i) => tenantCore(c, { log, db, model, ops }, policies[i]));
+  const metrics = buildMetrics(config);
+  const ops = buildOperations(config, db, log, metricsObservers(metrics));
+  const tracer = tracing?.tracer;
+  const cores = configs.map((c, i) => tenantCore(c, { log, db, model, ops, metrics, tracer }, policies[i]));
+  metrics?.setSource(() => liveState({ cores, audit: ops.auditStats }));
   const byTenant = new Map(cores.map((c) => [c.tenant, c]));
-  /** Closes the store after every tenant's buffered events (and the audit trail) are written. */
-  const closeDb = () => {
+  /** Closes the store after every tenant's buffered events (and the audit trail) are written; flushes the spans. */
+  const closeDb = async () => {
     for (const c of cores) c.flush();
     ops.flush();
     db.close();
     void ops.close();
+    await tracing?.shutdown();
   };
   /** Connects every tenant's upstreams, then loads the model; resolves when both are done (see Hub.ready). */
   const start = async (): Promise<void> => {
@@ -295,7 +319,7 @@ async function core(config: Config, options: ComposeOptions, only?: string) {
     await model;
   };
   const home = cores[0] as TenantCore;
-  return { log, db, ops, closeDb, cores, byTenant, home, start };
+  return { log, db, ops, metrics, closeDb, cores, byTenant, home, start };
 }
 
 /**
@@ -316,7 +340,7 @@ export async function startHub(
   // The bind rule applies to the address actually bound (flag or file), checked before anything opens.
   const host = options.host ?? config.http.host;
   assertSafeBind(config, host);
-  const { log, db, ops, closeDb, cores, byTenant, home, start } = await core(config, options);
+  const { log, db, ops, metrics, closeDb, cores, byTenant, home, start } = await core(config, options);
   const { gateway, capabilities, experiments } = home;
   const { authenticator, keys, mesh } = buildIdentity(config, db, log);
   const route = (tenant: string) => {
@@ -351,11 +375,13 @@ export async function startHub(
     keys,
     ops: opsPort(ops),
     admit: ops.admit,
+    metrics,
   });
   await app.listen({ host, port: options.port ?? config.http.port });
   const port = (app.server.address() as AddressInfo).port;
   const url = `${config.http.tls ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${port}`;
   log.info({ url: `${url}/mcp`, tenants: cores.length }, 'hub listening');
+  const metricsPort = await startMetricsListener(config, metrics, log);
   // Servers with `mesh` get the hub's URL and a key; the URL exists only now, and upstreams start just below.
   for (const c of cores) c.gateway.setMeshCredentials(meshCredentials(c.config, mesh, url));
   const ready = start();
@@ -380,8 +406,9 @@ export async function startHub(
         await endpoint.close();
         await sse.close();
         await app.close();
+        await metricsPort?.close();
         mesh.clear();
-        closeDb();
+        await closeDb();
         log.info('hub stopped');
       })()),
   };
@@ -405,8 +432,13 @@ function reloadCores(cores: readonly TenantCore[], next: Config, log: Logger, op
  */
 export async function startSidecar(config: Config, options: ComposeOptions = {}): Promise<Sidecar> {
   const owner = sidecarPrincipal(config);
-  const { log, ops, closeDb, cores, home, start } = await core(config, options, owner?.tenant ?? DEFAULT_TENANT);
+  const { log, ops, metrics, closeDb, cores, home, start } = await core(
+    config,
+    options,
+    owner?.tenant ?? DEFAULT_TENANT,
+  );
   const edge = serveAgentStdio(home.agentDeps, home.notifier, { startup: home.startup, principal: owner });
+  const metricsPort = await startMetricsListener(config, metrics, log);
   const ready = start();
   let closing: Promise<void> | undefined;
   return {
@@ -418,7 +450,8 @@ export async function startSidecar(config: Config, options: ComposeOptions = {})
         await ready.catch(() => {});
         await home.gateway.close();
         await edge.close();
-        closeDb();
+        await metricsPort?.close();
+        await closeDb();
         log.info('sidecar stopped');
       })()),
   };

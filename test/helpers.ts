@@ -106,10 +106,12 @@ export function makeConfig(
     quotas?: unknown[];
     /** store.redis */
     redis?: unknown;
+    telemetry?: Record<string, unknown>;
   } = {},
 ): Config {
   return buildConfig({
     ...(overrides.audit ? { audit: overrides.audit } : {}),
+    ...(overrides.telemetry ? { telemetry: overrides.telemetry } : {}),
     ...(overrides.limits ? { limits: overrides.limits } : {}),
     ...(overrides.usage ? { usage: overrides.usage } : {}),
     ...(overrides.quotas ? { quotas: overrides.quotas } : {}),

@@ -46,6 +46,13 @@ const OWNERS: Record<string, string[]> = {
   '@cedar-policy/cedar-wasm': ['policy'],
   'rate-limiter-flexible': ['limits'],
   ioredis: ['limits'],
+  'prom-client': ['telemetry'],
+  // Spans are made where the work is (the pipeline, the pools); the SDK and exporter are set up in telemetry/ only.
+  '@opentelemetry/api': ['telemetry', 'gateway', 'mcp'],
+  '@opentelemetry/sdk-trace-base': ['telemetry'],
+  '@opentelemetry/exporter-trace-otlp-http': ['telemetry'],
+  '@opentelemetry/resources': ['telemetry'],
+  '@opentelemetry/semantic-conventions': ['telemetry'],
 };
 
 function files(dir: string): string[] {

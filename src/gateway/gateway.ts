@@ -35,6 +35,8 @@ import type { AgentChannel } from '../core/channel.js';
 import { CompatTracker, type CompatStore } from './compat.js';
 import { ServerPool, type InstanceSelector, type PoolDefaults, type PoolStatus } from './pool.js';
 import { suggest } from './suggest.js';
+import type { Tracer } from '../telemetry/trace-context.js';
+import { branchSpan } from './trace-spans.js';
 
 /**
  * Hands a server that asked for `mesh` its gateway credential (compose.ts builds it from auth/mesh-keys.ts
@@ -82,6 +84,8 @@ export interface GatewayDeps {
   readonly childGuard?: ChildGuard;
   /** Upstream protocol-era verdicts kept across restarts (absent: every start probes). */
   readonly eraMemo?: EraMemo;
+  /** telemetry.tracing's tracer: spans per upstream attempt and fan-out branch (absent: none). */
+  readonly tracer?: Tracer | undefined;
 }
 
 /** Options for a forwarded tool call. */
@@ -161,6 +165,7 @@ export class Gateway {
       maxResultBytes: gateway.maxResultBytes,
       ...(deps.eraMemo ? { eraMemo: deps.eraMemo } : {}),
       ...(secrets.length > 0 ? { redact: (text: string) => redactText(text, secrets) } : {}),
+      tracer: deps.tracer,
     };
     this.#federation.onChange((change) => {
       // Virtual tools take their input schema from their backends: follow the catalog.
@@ -560,14 +565,19 @@ export class Gateway {
             throw new GatewayError('UNKNOWN_TOOL', `"${id}" is not in the catalog now (its server may be down)`, {
               tool: id,
             });
-          return this.callTool(tool, args, meta, {
-            signal,
-            ...(fan.timeoutMs !== undefined
-              ? { timeoutMs: fan.timeoutMs }
-              : options.timeoutMs !== undefined
-                ? { timeoutMs: options.timeoutMs }
-                : {}),
-          });
+          const call = () =>
+            this.callTool(tool, args, meta, {
+              signal,
+              ...(fan.timeoutMs !== undefined
+                ? { timeoutMs: fan.timeoutMs }
+                : options.timeoutMs !== undefined
+                  ? { timeoutMs: options.timeoutMs }
+                  : {}),
+            });
+          const { tracer } = this.#poolDefaults;
+          return tracer
+            ? branchSpan(tracer, { call: name, strategy: fan.strategy, tool: id, server: tool.server }, call)
+            : call();
         },
       };
     });

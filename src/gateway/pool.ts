@@ -34,6 +34,8 @@ import type { EraMemo } from '../core/era-memo.js';
 import type { ChildGuard } from '../upstream/child-guard.js';
 import type { CompleteRequestParams, CompleteResult, LoggingLevel } from '../core/protocol.js';
 import { ConcurrencyLimiter } from '../limits/concurrency.js';
+import type { Tracer } from '../telemetry/trace-context.js';
+import { attemptSpan } from './trace-spans.js';
 
 /** Narrows the instances a call may use. */
 export interface InstanceSelector {
@@ -61,6 +63,8 @@ export interface PoolDefaults {
   readonly maxResultBytes?: number;
   /** Shortest interval between two catalog updates from this server (default 250 ms). */
   readonly publishIntervalMs?: number;
+  /** telemetry.tracing's tracer: a span per attempt (absent: none). */
+  readonly tracer?: Tracer | undefined;
 }
 
 /** How an instance is doing. */
@@ -368,7 +372,12 @@ export class ServerPool {
       options.attempted?.(chosen.upstream.instance);
       const remaining = Math.max(1, Math.round(deadline - performance.now()));
       try {
-        const result = await run(chosen.upstream, { ...options, timeoutMs: remaining });
+        const call = () => run(chosen.upstream, { ...options, timeoutMs: remaining });
+        const { tracer } = this.#defaults;
+        const upstream = chosen.upstream;
+        const result = await (tracer
+          ? attemptSpan(tracer, { method, tool, server: this.name, upstream, retry: attempt, after: lastError }, call)
+          : call());
         chosen.breaker.onSuccess();
         return result;
       } catch (error) {

@@ -1,5 +1,6 @@
 /**
- * The hub's HTTP server (fastify): `/mcp` for agents, `/v1` admin API, `/healthz` and `/readyz`.
+ * The hub's HTTP server (fastify): `/mcp` for agents, `/v1` admin API, `/healthz`, `/readyz` and
+ * `/metrics` (Prometheus, behind the /v1 guard: metrics-route.ts).
  *
  * Host and Origin headers are checked on every route while bound to loopback (DNS-rebinding
  * protection); beyond loopback only `http.allowedHosts` pass, and the process refuses to start
@@ -21,6 +22,7 @@ import type { Authenticator } from '../auth/authenticator.js';
 import { registerAdminRoutes, type AdminScope } from './admin.js';
 import type { Admission } from '../mcp/pipeline/stages/limit.js';
 import { registerOpsRoutes, type OpsPort } from './ops-routes.js';
+import { registerMetricsRoute, type MetricsSource } from './metrics-route.js';
 import { adminTenantOf, installAuth, principalOf } from './auth-hook.js';
 import { registerKeyRoutes } from './keys-route.js';
 import { httpsServerOptions } from './client-cert.js';
@@ -78,6 +80,8 @@ export interface HttpAppDeps {
   readonly admit?: Admission | undefined;
   /** The audit and usage routes, and the admin trail of /v1 writes (absent: none). */
   readonly ops?: OpsPort | undefined;
+  /** Prometheus metrics at GET /metrics, behind the /v1 guard (absent: metrics off, no route). */
+  readonly metrics?: MetricsSource | undefined;
   /** The address the app will listen on, when not `config.http.host` (a `--host` flag): the bind rule and
    *  the Host/Origin guard follow it. */
   readonly host?: string;
@@ -231,6 +235,7 @@ export function buildHttpApp(deps: HttpAppDeps): FastifyInstance {
     return scope;
   };
   if (deps.ops) registerOpsRoutes(app, deps.ops, guard);
+  if (deps.metrics) registerMetricsRoute(app, deps.metrics, guard);
   registerAdminRoutes(app, scopeOf, guard, {
     // The default tenant's admins run the gateway: they see every tenant; a tenant's admin sees its own.
     tenants: (request) => {

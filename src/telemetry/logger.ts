@@ -4,8 +4,12 @@
  * Logs always go to stderr: in stdio mode stdout carries the MCP protocol, and one destination for
  * both modes keeps operators' pipelines simple. Values that look like credentials are redacted by
  * path here, and specs are passed through `redactSpec` before they are logged.
+ *
+ * A line logged inside a traced call carries the active span's `trace_id` and `span_id` (a pino mixin:
+ * nothing is added outside a span, and with tracing off there never is one).
  */
 import pino, { type Logger } from 'pino';
+import { logTraceIds } from './trace-context.js';
 
 export type { Logger } from 'pino';
 
@@ -31,6 +35,7 @@ export function createLogger(options: { level?: string; destination?: pino.Desti
       level: options.level ?? 'info',
       redact: { paths: REDACT_PATHS, censor: '[redacted]' },
       base: { pid: process.pid },
+      mixin: logTraceIds,
     },
     options.destination ?? pino.destination({ fd: 2, sync: false }),
   );

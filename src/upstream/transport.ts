@@ -6,6 +6,7 @@
  * Every transport reads through the message-size cap of result-limit.ts, so an oversize answer fails
  * its one request instead of closing the connection. An HTTPS server with `tls` settings is reached
  * through its own undici Agent (tls.ts), closed with the transport; TLS failures are told in words.
+ * HTTP requests made inside a span carry its W3C `traceparent` header (telemetry/trace-context.ts).
  */
 import { createInterface } from 'node:readline';
 import { SSEClientTransport, StreamableHTTPClientTransport, type Transport } from '@modelcontextprotocol/client';
@@ -16,6 +17,7 @@ import type { ChildGuard } from './child-guard.js';
 import { cappedFetch, LimitedReadBuffer, type Oversize, type ReadBufferHooks } from './result-limit.js';
 import { DEFAULT_NOTIFICATIONS_PER_SECOND, FloodBrake, type Pausable } from './notify-limits.js';
 import { explainTlsFailures, tlsFetch } from './tls.js';
+import { tracedFetch } from '../telemetry/trace-context.js';
 
 /** The cap on one message from the server, and who hears about what it discarded. */
 export interface TransportLimits extends ReadBufferHooks {
@@ -99,7 +101,8 @@ export function buildTransport(
   const requestInit = { headers: { ...spec.headers } };
   const secured = spec.tls ? tlsFetch(spec.tls) : undefined;
   const base = explainTlsFailures(secured?.fetch ?? globalThis.fetch);
-  const fetch = limits ? cappedFetch(limits.maxMessageBytes, (o) => limits.onOversize(o), base) : base;
+  // The active span (a pool's attempt, when tracing) rides as the traceparent header of each POST.
+  const fetch = tracedFetch(limits ? cappedFetch(limits.maxMessageBytes, (o) => limits.onOversize(o), base) : base);
   const options = { requestInit, fetch };
   const transport =
     spec.kind === 'sse' ? new SSEClientTransport(url, options) : new StreamableHTTPClientTransport(url, options);

@@ -28,6 +28,7 @@ import { ERA_HORIZON_MS, type EraMemo } from '../core/era-memo.js';
 import { GatewayError } from '../core/errors.js';
 import type { UpstreamSpec } from '../config/spec.js';
 import type { Logger } from '../telemetry/logger.js';
+import { withTraceMeta } from '../telemetry/trace-context.js';
 import { emptyPart, type ServerPart } from '../core/protocol.js';
 import { ClientRelay, RELAYED_CLIENT_CAPABILITIES, type RelayHooks } from './client-relay.js';
 import { fetchPart } from './part.js';
@@ -233,13 +234,17 @@ export class Upstream {
     };
   }
 
-  /** Calls a tool on this server, passing the agent's signal, timeout and progress through. */
+  /**
+   * Calls a tool on this server, passing the agent's signal, timeout and progress through. With a span
+   * active (tracing on: the pool's attempt), `_meta` carries its traceparent in place of the agent's.
+   */
   async callTool(
     name: string,
     args: Record<string, unknown> | undefined,
-    meta: Record<string, unknown> | undefined,
+    agentMeta: Record<string, unknown> | undefined,
     options: ForwardOptions,
   ): Promise<CallToolResult> {
+    const meta = withTraceMeta(agentMeta);
     return this.#forward(
       'tools/call',
       (client, requestOptions) =>
@@ -255,19 +260,24 @@ export class Upstream {
   async getPrompt(name: string, args: Record<string, string> | undefined, options: ForwardOptions) {
     return this.#forward(
       'prompts/get',
-      (client, o) => client.getPrompt({ name, ...(args ? { arguments: args } : {}) }, o),
+      (client, o) => client.getPrompt({ name, ...(args ? { arguments: args } : {}), ...traceMeta() }, o),
       options,
     );
   }
 
   /** Reads a resource from this server. */
   async readResource(uri: string, options: ForwardOptions) {
-    return this.#forward('resources/read', (client, o) => client.readResource({ uri }, o), options);
+    return this.#forward('resources/read', (client, o) => client.readResource({ uri, ...traceMeta() }, o), options);
   }
 
   /** Asks the server to complete a prompt or resource-template argument. */
   async complete(params: CompleteRequest['params'], options: ForwardOptions): Promise<CompleteResult> {
-    return this.#forward('completion/complete', (client, o) => client.complete(params, o), options);
+    const meta = withTraceMeta(params._meta);
+    return this.#forward(
+      'completion/complete',
+      (client, o) => client.complete(meta ? { ...params, _meta: meta } : params, o),
+      options,
+    );
   }
 
   /** True when the connected server offers `capability` (e.g. logging, completions, resources.subscribe). */
@@ -688,4 +698,10 @@ function refused(error: unknown): boolean {
     if (code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === 'EHOSTUNREACH') return true;
   }
   return false;
+}
+
+/** `_meta` with the active span's traceparent, for requests that carry no `_meta` of the agent's (none outside a span). */
+function traceMeta(): { _meta?: Record<string, unknown> } {
+  const meta = withTraceMeta(undefined);
+  return meta ? { _meta: meta } : {};
 }

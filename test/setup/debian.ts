@@ -10,6 +10,9 @@ import { execFileSync, spawnSync } from 'node:child_process';
 const NEEDED: Readonly<Record<string, string>> = {
   openssl: 'openssl', // test/fixtures/certs.ts: the throwaway PKI of the TLS tests
   'redis-server': 'redis-server', // test/fixtures/redis.ts: the shared store of the rate-limit tests
+  prometheus: 'prometheus', // test/fixtures/prometheus.ts: the real scraper of test/prometheus.test.ts
+  promtool: 'prometheus', // test/prometheus.test.ts: checks and unit-tests deploy/prometheus/alerts.yml
+  amtool: 'prometheus-alertmanager', // test/prometheus.test.ts: checks deploy/alertmanager/alertmanager.yml
 };
 
 function has(command: string): boolean {

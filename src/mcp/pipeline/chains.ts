@@ -4,7 +4,7 @@
  *
  *   tools/call                    audit -> errors -> hops -> resolve -> authorize -> limit -> size -> pin
  *                                   -> validate -> learn -> experiment -> invoke
- *   find_capability               audit -> errors -> limit -> arguments -> search
+ *   find_capability               audit -> errors -> limit -> arguments -> metrics -> search
  *   call_capability (the request) audit -> errors -> arguments -> route (by need) -> the tool chain, or fan-out
  *   report_outcome                audit -> errors -> arguments -> record
  *   prompts/get                   audit -> errors -> resolve -> authorize -> get
@@ -17,7 +17,9 @@
  * work; limits come next (they need the resolved tool, and a caller refused by policy spends no
  * budget). Cheap refusals come first (oversize arguments) so hostile input costs little; validation
  * needs the pin; learning and experiments look at the outcome, so they wrap the call. A concern that
- * is not configured is not in the list.
+ * is not configured is not in the list. With `telemetry.tracing`, every chain starts with a trace stage
+ * (before audit: the request's span; see stages/trace.ts), and authorize (for a restricted caller) and limit
+ * get spans of their own.
  */
 import type { AccessControl } from '../../gateway/access.js';
 import type { Capabilities } from '../../gateway/capabilities.js';
@@ -39,6 +41,8 @@ import {
 import { protocolErrorsStage } from './stages/protocol-errors.js';
 import { auditStage, toolAuditStage, type AuditStageDeps } from './stages/audit.js';
 import { limitStage, type Admission } from './stages/limit.js';
+import { findMetricsStage } from './stages/metrics.js';
+import type { Metrics } from '../../telemetry/metrics.js';
 import { authorizeStage } from './stages/authorize.js';
 import { errorsStage } from './stages/errors.js';
 import { experimentStage } from './stages/experiment.js';
@@ -48,6 +52,8 @@ import { pinStage } from './stages/pin.js';
 import { resolveStage } from './stages/resolve.js';
 import { sizeStage } from './stages/size.js';
 import { validateStage } from './stages/validate.js';
+import { policySpan, stageSpan, toolTraceStage, traceStage } from './stages/trace.js';
+import type { Tracer } from '../../telemetry/trace-context.js';
 
 /** What the tool chain's stages need. */
 export interface ToolChainDeps {
@@ -65,19 +71,24 @@ export interface ToolChainDeps {
   readonly audit?: AuditStageDeps | undefined;
   /** Rate limits and quotas; absent: no limit stage (nothing configured). */
   readonly admit?: Admission | undefined;
+  /** Prometheus metrics (requests are counted by the audit stage's observer); absent: no find metrics stage. */
+  readonly metrics?: Metrics | undefined;
+  /** The tracer of telemetry.tracing; absent: no trace stage and no stage spans. */
+  readonly tracer?: Tracer | undefined;
 }
 
 /** Builds the tool chain in its declared order. */
 export function toolChain(deps: ToolChainDeps): Pipeline<ToolResult> {
   const stages: Stage<ToolResult>[] = [
+    ...(deps.tracer ? [toolTraceStage(deps.tracer)] : []),
     ...(deps.audit ? [toolAuditStage(deps.audit)] : []),
     errorsStage(),
     ...(deps.maxHops !== undefined ? [hopsStage(deps.maxHops)] : []),
     resolveStage(deps.gateway, deps.access),
     // Always present: servers registered at run time, policy reloads and mesh keys can restrict any
     // hub; for a caller with the full view it is one check.
-    authorizeStage(deps.access),
-    ...(deps.admit ? [limitStage('call', deps.admit)] : []),
+    policySpan(deps.tracer, authorizeStage(deps.access)),
+    ...(deps.admit ? [stageSpan(deps.tracer, limitStage('call', deps.admit))] : []),
     sizeStage(deps.maxRequestBytes),
     pinStage(deps.gateway),
     validateStage(deps.validator),
@@ -107,13 +118,33 @@ export interface Chains {
 export function chains(deps: ToolChainDeps): Chains {
   const { gateway, access, capabilities, validator } = deps;
   const tool = toolChain(deps);
-  const audited = <R>(stages: Stage<R>[], read?: (deps: AuditStageDeps) => Stage<R>): Stage<R>[] =>
-    deps.audit ? [(read ?? ((a: AuditStageDeps) => auditStage<R>(a)))(deps.audit), ...stages] : stages;
-  const metaChain = (definition: Tool, terminal: Terminal<ToolResult>, admit?: Stage<ToolResult>) =>
+  const { tracer } = deps;
+  /** The outer stages before `stages`: trace (with a tracer), then audit (with observers). */
+  const audited = <R>(
+    stages: Stage<R>[],
+    read?: (deps: AuditStageDeps) => Stage<R>,
+    trace: (tracer: Tracer) => Stage<R> = traceStage,
+  ): Stage<R>[] => [
+    ...(tracer ? [trace(tracer)] : []),
+    ...(deps.audit ? [(read ?? ((a: AuditStageDeps) => auditStage<R>(a)))(deps.audit)] : []),
+    ...stages,
+  ];
+  const metaChain = (
+    definition: Tool,
+    terminal: Terminal<ToolResult>,
+    admit?: Stage<ToolResult>,
+    inner?: Stage<ToolResult>,
+  ) =>
     compose(
       audited(
-        [errorsStage(), ...(admit ? [admit] : []), metaArgumentsStage(gateway, validator, definition)],
+        [
+          errorsStage(),
+          ...(admit ? [admit] : []),
+          metaArgumentsStage(gateway, validator, definition),
+          ...(inner ? [inner] : []),
+        ],
         toolAuditStage,
+        toolTraceStage,
       ),
       terminal,
     );
@@ -124,18 +155,27 @@ export function chains(deps: ToolChainDeps): Chains {
           find: metaChain(
             META_DEFINITIONS.find,
             findTerminal(gateway, capabilities, deps.experiments),
-            deps.admit ? limitStage('find', deps.admit) : undefined,
+            deps.admit ? stageSpan(tracer, limitStage('find', deps.admit)) : undefined,
+            deps.metrics ? findMetricsStage(deps.metrics) : undefined,
           ),
           call: metaChain(META_DEFINITIONS.call, callTerminal({ gateway, access, capabilities, tool })),
           report: metaChain(META_DEFINITIONS.report, reportTerminal(deps.experiments)),
         }
       : undefined,
     prompt: compose(
-      audited([protocolErrorsStage(), promptResolveStage(), itemAuthorizeStage(access, 'getPrompt')]),
+      audited([
+        protocolErrorsStage(),
+        promptResolveStage(),
+        policySpan(tracer, itemAuthorizeStage(access, 'getPrompt')),
+      ]),
       promptTerminal(gateway),
     ),
     resource: compose(
-      audited([protocolErrorsStage(), resourceResolveStage(gateway), itemAuthorizeStage(access, 'readResource')]),
+      audited([
+        protocolErrorsStage(),
+        resourceResolveStage(gateway),
+        policySpan(tracer, itemAuthorizeStage(access, 'readResource')),
+      ]),
       resourceTerminal(gateway),
     ),
     completion: compose(audited([protocolErrorsStage(), completionResolveStage()]), completionTerminal(gateway)),

@@ -19,6 +19,7 @@ import type { Principal } from '../../core/principal.js';
 import type { CatalogView } from '../../gateway/access.js';
 import type { UnitIds } from '../../gateway/experiments.js';
 import type { CallContext } from '../passthrough.js';
+import type { Span } from '../../telemetry/trace-context.js';
 
 /** What kind of agent request a context carries (each has its chain: see chains.ts). */
 export type AgentMethod = Exclude<AuditMethod, 'tasks' | 'admin'>;
@@ -81,6 +82,13 @@ export interface RequestContext {
   forwarded?: boolean;
   /** Set by the audit stage of a meta-tool: what the request decided, for its audit event (offered, withheld). */
   auditDetail?: Record<string, unknown>;
+  /**
+   * Set by the trace stage (tracing on): the request's span, for attributes (find_capability's) and ids
+   * (the audit event's trace id); call_capability's chosen call shares it.
+   */
+  span?: Span;
+  /** Set by the experiment stage: the experiment and arm the call was assigned to (for traces). */
+  arm?: { readonly experiment: string; readonly arm: string };
 }
 
 /** The result a tool pipeline produces (tools/call, call_capability, find_capability). */

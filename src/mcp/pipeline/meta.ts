@@ -31,6 +31,7 @@ import type { Pipeline, Stage, Terminal } from './chain.js';
 import type { RequestContext, ToolResult } from './context.js';
 import { routeArm } from './stages/experiment.js';
 import { HOPS_META_KEY, nextHops } from './stages/hops.js';
+import { noteDecision } from './stages/trace.js';
 
 /** The error for a need or tool id over its length limit (checked before any search or suggestion). */
 export function needTooLong(gateway: Gateway, args: Record<string, unknown>): GatewayError | undefined {
@@ -95,6 +96,7 @@ export function findTerminal(
       ...(variant?.route.denseWeight !== undefined ? { denseWeight: variant.route.denseWeight } : {}),
       ...(view.findsAll ? {} : { visible: view.findable }),
     });
+    noteDecision(ctx, result);
     if (version)
       result = {
         ...result,
@@ -185,6 +187,7 @@ export function callTerminal(deps: CallDeps): Terminal<ToolResult> {
         k: 3,
         ...(view.findsAll ? {} : { visible: view.findable }),
       });
+      noteDecision(ctx, found);
       const best = found.matches[0];
       if (!found.confident || !best) {
         const closest = found.matches.map((m) => m.tool).join(', ');
@@ -256,8 +259,10 @@ function forwardedContext(
   decisionId: string | undefined,
   version: string | undefined,
 ): RequestContext {
-  const { method, principal, units, view, meta, sdk, signal, startedAt } = ctx;
-  return { method, principal, units, view, name: tool, args, meta, sdk, signal, startedAt, decisionId, version };
+  const { method, principal, units, view, meta, sdk, signal, startedAt, span } = ctx;
+  // The request's span travels along: the tool chain's trace stage annotates it (no second span).
+  const base = { method, principal, units, view, name: tool, args, meta, sdk, signal, startedAt, decisionId };
+  return span ? { ...base, version, span } : { ...base, version };
 }
 
 /**

@@ -90,7 +90,8 @@ function eventOf(
     user: units.user,
     session: units.session,
     subject: principal.subject,
-    traceId: traceIdOf(ctx.meta),
+    // The request span's (it exists even when not sampled); without tracing, the agent's traceparent.
+    traceId: ctx.span?.spanContext().traceId ?? traceIdOf(ctx.meta),
     method: ctx.method,
     tool: target?.id ?? (ctx.method === 'find_capability' || ctx.method === 'report_outcome' ? undefined : ctx.name),
     server: target?.server ?? ctx.owner,
@@ -109,14 +110,15 @@ function eventOf(
 }
 
 /** A tool result's outcome: success, a refusal (denied, limited) or another failure (isError). */
-function readToolResult(result: ToolResult): { outcome: AuditOutcome; errorCode?: string | undefined } {
+export function readToolResult(result: ToolResult): { outcome: AuditOutcome; errorCode?: string | undefined } {
   if (result.isError !== true) return OK;
   const code = (result._meta?.[ERROR_META_KEY] as { code?: unknown } | undefined)?.code;
   const errorCode = typeof code === 'string' ? code : undefined;
   return { outcome: refusalOutcome(errorCode) ?? 'isError', errorCode };
 }
 
-function thrownOutcome(error: unknown): { outcome: AuditOutcome; errorCode?: string | undefined } {
+/** What a thrown failure reads as (its code, or CANCELLED, or INTERNAL). */
+export function thrownOutcome(error: unknown): { outcome: AuditOutcome; errorCode?: string | undefined } {
   const errorCode =
     error instanceof GatewayError
       ? error.code

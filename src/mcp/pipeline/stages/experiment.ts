@@ -27,6 +27,7 @@ export function experimentStage(gateway: Gateway, experiments: ExperimentRunner)
       const tool = resolvedTool(ctx);
       const assignment = experiments.assignCall(tool.id, ctx.units, ctx.decisionId);
       if (!assignment) return next();
+      ctx.arm = { experiment: assignment.experiment, arm: assignment.arm };
       let target: CatalogTool;
       try {
         ({ target, instances: ctx.instances } = routeArm(gateway, tool, assignment.route));
