@@ -14,6 +14,7 @@
 import { ApiKeys, toKeyView, type KeyRecord } from './auth/api-keys.js';
 import { defaultIo, exitCodeFor, loadCliConfig, parseFlags, printUsage, UsageError, type CliIo } from './cli-common.js';
 import type { Config } from './config/load.js';
+import { adminChange } from './core/audit-event.js';
 import { DEFAULT_TENANT } from './core/principal.js';
 import { openDb, type Db } from './store/db.js';
 import { SqliteAuditRepo } from './store/audit-repo.js';
@@ -139,19 +140,5 @@ export function runKeysCommand(argv: readonly string[], io: CliIo = defaultIo())
  */
 function audit(config: Config, db: Db, tenant: string, action: string, target: Record<string, unknown>): void {
   if (!config.audit.enabled) return;
-  new SqliteAuditRepo(db).append([
-    {
-      time: Date.now(),
-      tenant,
-      agent: 'switchboard-cli',
-      user: process.env.USER,
-      method: 'admin',
-      decision: 'allow',
-      outcome: 'success',
-      latencyMs: 0,
-      bytesIn: 0,
-      bytesOut: 0,
-      detail: { action, ...target },
-    },
-  ]);
+  new SqliteAuditRepo(db).append([adminChange(tenant, 'switchboard-cli', { action, ...target }, process.env.USER)]);
 }

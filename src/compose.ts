@@ -17,7 +17,7 @@ import { AgentNotifier } from './mcp/notifier.js';
 import { serveAgentStdio } from './mcp/stdio.js';
 import type { AgentServerDeps } from './mcp/agent-server.js';
 import { chains } from './mcp/pipeline/chains.js';
-import type { AuditEvent } from './core/audit-event.js';
+import { adminChange, type AuditEvent } from './core/audit-event.js';
 import type { OpsPort } from './http/ops-routes.js';
 import { buildUsageReport } from './usage/report.js';
 import { buildOperations, type Operations } from './compose-ops.js';
@@ -459,18 +459,10 @@ export async function startSidecar(config: Config, options: ComposeOptions = {})
 
 /** The admin event of a config reload (SIGHUP, or the file changed). */
 function reloadEvent(next: Config): AuditEvent {
-  return {
-    time: Date.now(),
-    tenant: DEFAULT_TENANT,
-    agent: 'switchboard',
-    method: 'admin',
-    decision: 'allow',
-    outcome: 'success',
-    latencyMs: 0,
-    bytesIn: 0,
-    bytesOut: 0,
-    detail: { action: 'config.reload', ...(next.source ? { source: next.source } : {}) },
-  };
+  return adminChange(DEFAULT_TENANT, 'switchboard', {
+    action: 'config.reload',
+    ...(next.source ? { source: next.source } : {}),
+  });
 }
 
 /** What the /v1 audit and usage routes read (http/ops-routes.ts). */

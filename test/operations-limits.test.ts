@@ -8,6 +8,8 @@ import type { Client } from '@modelcontextprotocol/client';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Hub } from '../src/compose.js';
 import { ERROR_META_KEY } from '../src/mcp/tool-errors.js';
+import { SqliteAuditRepo } from '../src/store/audit-repo.js';
+import { openDb } from '../src/store/db.js';
 import { cleanup, connectAgent, fixtureEntry, makeConfig, startTestHub, tempDir, textOf } from './helpers.js';
 
 afterAll(cleanup);
@@ -118,8 +120,13 @@ describe('tenant quotas', () => {
     expect(spent.map((r) => errorOf(r)?.code)).toEqual(['QUOTA_EXCEEDED', 'QUOTA_EXCEEDED']);
     expect(textOf(spent[0]!)).toMatch(/5/);
     expect(errorOf(spent[0]!)?.retryAfterMs).toBeGreaterThan(0);
+    first.reload(config); // a config reload is an admin change in the trail
     await client.close();
     await first.close();
+    const db = openDb(store);
+    const reloads = new SqliteAuditRepo(db).query({ method: 'admin' }, { limit: 10 }).events;
+    db.close();
+    expect(reloads.map((e) => [e.agent, e.detail?.action])).toEqual([['switchboard', 'config.reload']]);
 
     const second = await startTestHub(config);
     const again = await connectAgent(second.url, 'legacy', 'quota-test');

@@ -33,3 +33,25 @@ export function summarize(samples: readonly number[]): Summary {
     max: round(sorted.at(-1) ?? Number.NaN),
   };
 }
+
+/**
+ * Per-call µs of each variant (called with the call's index), interleaved in `blocks` rounds
+ * (A B C A B C ...) after a tenth of the calls each as warm-up, so background load lands on all alike.
+ */
+export async function interleaveUs(
+  variants: readonly ((i: number) => Promise<unknown>)[],
+  n: number,
+  blocks = 20,
+): Promise<Summary[]> {
+  for (const run of variants) for (let i = 0; i < Math.ceil(n / 10); i++) await run(i);
+  const samples = variants.map(() => [] as number[]);
+  const size = Math.ceil(n / blocks);
+  for (let b = 0; b < blocks; b++)
+    for (const [k, run] of variants.entries())
+      for (let i = b * size; i < Math.min(n, (b + 1) * size); i++) {
+        const t0 = performance.now();
+        await run(i);
+        samples[k]!.push((performance.now() - t0) * 1000);
+      }
+  return samples.map((s) => summarize(s));
+}

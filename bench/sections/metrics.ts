@@ -41,27 +41,14 @@ import { VERSION } from '../../src/version.js';
 import { httpClient } from '../lib/clients.js';
 import { requestContextOf } from '../lib/pipeline.js';
 import { fixtureArgs } from '../lib/procs.js';
-import { summarize, type Summary } from '../lib/stats.js';
+import { interleaveUs, summarize, type Summary } from '../lib/stats.js';
 import type { BenchOptions, SectionResult } from '../run.js';
 
 const ARGS = { text: 'hello' };
 const TOOLS = 2_000;
 const round = (x: number, d = 2) => Math.round(x * 10 ** d) / 10 ** d;
 
-/** Per-call µs of each variant, interleaved in `blocks` rounds after a tenth of the calls as warm-up. */
-async function interleave(variants: readonly (() => Promise<unknown>)[], n: number, blocks = 20) {
-  for (const run of variants) for (let i = 0; i < Math.ceil(n / 10); i++) await run();
-  const samples = variants.map(() => [] as number[]);
-  const size = Math.ceil(n / blocks);
-  for (let b = 0; b < blocks; b++)
-    for (const [k, run] of variants.entries())
-      for (let i = 0; i < size; i++) {
-        const t0 = performance.now();
-        await run();
-        samples[k]!.push((performance.now() - t0) * 1000);
-      }
-  return samples.map((s) => summarize(s));
-}
+const interleave = interleaveUs;
 
 /** 1: the chain with the audit writer, without and with the metrics observer; and the observer alone. */
 async function inProcess(dir: string, calls: number) {

@@ -48,26 +48,13 @@ import { startRedis } from '../../test/fixtures/redis.js';
 import { httpClient, timeInterleaved } from '../lib/clients.js';
 import { requestContextOf } from '../lib/pipeline.js';
 import { fixtureArgs, startHubProcess } from '../lib/procs.js';
-import { summarize, type Summary } from '../lib/stats.js';
+import { interleaveUs, summarize, type Summary } from '../lib/stats.js';
 import type { BenchOptions, SectionResult } from '../run.js';
 
 const ARGS = { text: 'hello' };
 const round = (x: number, d = 2) => Math.round(x * 10 ** d) / 10 ** d;
 
-/** Per-call µs of each variant, interleaved in `blocks` rounds after a tenth of the calls as warm-up. */
-async function interleave(variants: readonly ((i: number) => Promise<unknown>)[], n: number, blocks = 20) {
-  for (const run of variants) for (let i = 0; i < Math.ceil(n / 10); i++) await run(i);
-  const samples = variants.map(() => [] as number[]);
-  const size = Math.ceil(n / blocks);
-  for (let b = 0; b < blocks; b++)
-    for (const [k, run] of variants.entries())
-      for (let i = b * size; i < Math.min(n, (b + 1) * size); i++) {
-        const t0 = performance.now();
-        await run(i);
-        samples[k]!.push((performance.now() - t0) * 1000);
-      }
-  return samples.map((s) => summarize(s));
-}
+const interleave = interleaveUs;
 
 /** The request context of one call: bench/ada calling alpha's echo. */
 const contextOf = (hub: Hub, access: AccessControl) =>

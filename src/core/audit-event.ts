@@ -71,3 +71,25 @@ export interface StoredAuditEvent extends AuditEvent {
   /** sha256 over prevHash and the canonical JSON of the event. */
   readonly hash: string;
 }
+
+/** An admin change made by the gateway or its command line (a config reload, a key made from the CLI). */
+export function adminChange(
+  tenant: string,
+  agent: string,
+  detail: Readonly<Record<string, unknown>> & { readonly action: string },
+  user?: string,
+): AuditEvent {
+  return {
+    time: Date.now(),
+    tenant,
+    agent,
+    user,
+    method: 'admin',
+    decision: 'allow',
+    outcome: 'success',
+    latencyMs: 0,
+    bytesIn: 0,
+    bytesOut: 0,
+    detail,
+  };
+}
