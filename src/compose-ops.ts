@@ -43,9 +43,6 @@ export interface Operations {
   close(): Promise<void>;
 }
 
-/** True when an event counts as usage (and against quotas): the store's own rule (store/audit-repo.ts). */
-export const metered = isMetered;
-
 /** Builds the operations of a process over its store; `more` observe every audited request too (metrics). */
 export function buildOperations(config: Config, db: Db, log: Logger, more: readonly AuditObserver[] = []): Operations {
   const auditRepo = new SqliteAuditRepo(db, { rows: config.audit.enabled });
@@ -57,7 +54,7 @@ export function buildOperations(config: Config, db: Db, log: Logger, more: reado
   const observers = [record, ...more];
   if (quotas.configured)
     observers.push((event) => {
-      if (!metered(event)) return;
+      if (!isMetered(event)) return; // the store's own rule: quotas count what usage counts
       const cost = quotas.costOf({ ...event, durationMs: event.latencyMs });
       quotas.charge(event.tenant, { calls: 1, cost }, event.time);
     });

@@ -3,11 +3,15 @@
  * sections that time the tool chain in process (identity, operations): one builder, so both time the
  * same work per call (the caller's view lookup included).
  */
-import type { Hub } from '../../src/compose.js';
+import { join } from 'node:path';
+import { startHub, type Hub } from '../../src/compose.js';
+import { buildConfig } from '../../src/config/load.js';
 import type { Principal } from '../../src/core/principal.js';
 import type { AccessControl } from '../../src/gateway/access.js';
 import type { RequestContext } from '../../src/mcp/pipeline/context.js';
 import type { CallContext } from '../../src/mcp/passthrough.js';
+import type { Logger } from '../../src/telemetry/logger.js';
+import { fixtureArgs } from './procs.js';
 
 /** A fresh context for `principal` calling tool `name` with `args` on `hub`, seen through `access`. */
 export function requestContextOf(
@@ -33,4 +37,20 @@ export function requestContextOf(
     decisionId: undefined,
     version: undefined,
   };
+}
+
+/** An in-process hub over a store in `dir` federating the stdio fixture `alpha` (lexical routing), ready. */
+export async function startAlphaHub(dir: string, log: Logger): Promise<Hub> {
+  const hub = await startHub(
+    buildConfig({
+      http: { port: 0 },
+      store: { path: join(dir, 'hub.db') },
+      routing: { model: 'none' },
+      log: { level: 'silent' },
+      servers: { alpha: { command: process.execPath, args: fixtureArgs('alpha') } },
+    }),
+    { log },
+  );
+  await hub.ready;
+  return hub;
 }

@@ -39,7 +39,7 @@ import { silentLogger } from '../../src/telemetry/logger.js';
 import { Metrics } from '../../src/telemetry/metrics.js';
 import { VERSION } from '../../src/version.js';
 import { httpClient } from '../lib/clients.js';
-import { requestContextOf } from '../lib/pipeline.js';
+import { requestContextOf, startAlphaHub } from '../lib/pipeline.js';
 import { fixtureArgs } from '../lib/procs.js';
 import { interleaveUs, summarize, type Summary } from '../lib/stats.js';
 import type { BenchOptions, SectionResult } from '../run.js';
@@ -48,22 +48,10 @@ const ARGS = { text: 'hello' };
 const TOOLS = 2_000;
 const round = (x: number, d = 2) => Math.round(x * 10 ** d) / 10 ** d;
 
-const interleave = interleaveUs;
-
 /** 1: the chain with the audit writer, without and with the metrics observer; and the observer alone. */
 async function inProcess(dir: string, calls: number) {
   const log = silentLogger();
-  const hub = await startHub(
-    buildConfig({
-      http: { port: 0 },
-      store: { path: join(dir, 'hub.db') },
-      routing: { model: 'none' },
-      log: { level: 'silent' },
-      servers: { alpha: { command: process.execPath, args: fixtureArgs('alpha') } },
-    }),
-    { log },
-  );
-  await hub.ready;
+  const hub = await startAlphaHub(dir, log);
   const db = openDb(join(dir, 'ops.db'));
   try {
     const access = new AccessControl();
@@ -95,7 +83,7 @@ async function inProcess(dir: string, calls: number) {
     const off = chain([record]);
     const on = chain([record, observe]);
     const contextOf = () => requestContextOf(hub, access, anonymousPrincipal('bench', 'ada'), 'alpha__echo', ARGS);
-    const [base, withMetrics] = await interleave([() => off(contextOf()), () => on(contextOf())], calls);
+    const [base, withMetrics] = await interleaveUs([() => off(contextOf()), () => on(contextOf())], calls);
     writer.close();
 
     // The observer alone: the event a successful echo call produces, many times over.

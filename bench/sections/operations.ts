@@ -19,9 +19,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { argumentsRecorder } from '../../src/audit/redact.js';
 import { AuditWriter } from '../../src/audit/writer.js';
-import { startHub, type Hub } from '../../src/compose.js';
-import { metered } from '../../src/compose-ops.js';
-import { buildConfig } from '../../src/config/load.js';
+import type { Hub } from '../../src/compose.js';
 import { auditSchema } from '../../src/config/audit-schema.js';
 import { limitsSchema, redisSchema } from '../../src/config/limits-schema.js';
 import type { AuditEvent } from '../../src/core/audit-event.js';
@@ -39,22 +37,20 @@ import { resolveStage } from '../../src/mcp/pipeline/stages/resolve.js';
 import { sizeStage } from '../../src/mcp/pipeline/stages/size.js';
 import { validateStage } from '../../src/mcp/pipeline/stages/validate.js';
 import { ArgumentValidator } from '../../src/mcp/validate.js';
-import { SqliteAuditRepo } from '../../src/store/audit-repo.js';
+import { isMetered, SqliteAuditRepo } from '../../src/store/audit-repo.js';
 import { openDb } from '../../src/store/db.js';
 import { SqliteUsageRepo } from '../../src/store/usage-repo.js';
 import { silentLogger } from '../../src/telemetry/logger.js';
 import { quotaError, Quotas } from '../../src/usage/quotas.js';
 import { startRedis } from '../../test/fixtures/redis.js';
 import { httpClient, timeInterleaved } from '../lib/clients.js';
-import { requestContextOf } from '../lib/pipeline.js';
+import { requestContextOf, startAlphaHub } from '../lib/pipeline.js';
 import { fixtureArgs, startHubProcess } from '../lib/procs.js';
 import { interleaveUs, summarize, type Summary } from '../lib/stats.js';
 import type { BenchOptions, SectionResult } from '../run.js';
 
 const ARGS = { text: 'hello' };
 const round = (x: number, d = 2) => Math.round(x * 10 ** d) / 10 ** d;
-
-const interleave = interleaveUs;
 
 /** The request context of one call: bench/ada calling alpha's echo. */
 const contextOf = (hub: Hub, access: AccessControl) =>
@@ -63,17 +59,7 @@ const contextOf = (hub: Hub, access: AccessControl) =>
 /** 1: the chain without and with audit + limits + quota, terminal answering at once. */
 async function inProcess(dir: string, calls: number) {
   const log = silentLogger();
-  const hub = await startHub(
-    buildConfig({
-      http: { port: 0 },
-      store: { path: join(dir, 'hub.db') },
-      routing: { model: 'none' },
-      log: { level: 'silent' },
-      servers: { alpha: { command: process.execPath, args: fixtureArgs('alpha') } },
-    }),
-    { log },
-  );
-  await hub.ready;
+  const hub = await startAlphaHub(dir, log);
   const db = openDb(join(dir, 'ops.db'));
   try {
     const access = new AccessControl();
@@ -92,7 +78,7 @@ async function inProcess(dir: string, calls: number) {
       observers: [
         (e: AuditEvent) => writer.record(e),
         (e: AuditEvent) => {
-          if (metered(e)) quotas.charge(e.tenant, { calls: 1, cost: 0 }, e.time);
+          if (isMetered(e)) quotas.charge(e.tenant, { calls: 1, cost: 0 }, e.time);
         },
       ],
       describeArgs: argumentsRecorder({ arguments: 'hash', redact: [] }),
@@ -119,7 +105,7 @@ async function inProcess(dir: string, calls: number) {
       [toolAuditStage(audit), errorsStage(), first!, rest[0]!, limitStage('call', admit), ...rest.slice(1)],
       terminal,
     );
-    const [base, withAudit, withAll] = await interleave(
+    const [base, withAudit, withAll] = await interleaveUs(
       [() => none(contextOf(hub, access)), () => auditOnly(contextOf(hub, access)), () => all(contextOf(hub, access))],
       calls,
     );
@@ -258,7 +244,7 @@ async function limitLatency(calls: number) {
     const memory = new RateLimits(rules, { log });
     const shared = new RateLimits(rules, { log, redis: redisSchema.parse(redis.url) });
     const subject = (i: number) => ({ kind: 'call' as const, tenant: 'default', agent: 'bench', user: `u${i % 100}` });
-    const [mem, red] = await interleave([(i) => memory.check(subject(i)), (i) => shared.check(subject(i))], calls);
+    const [mem, red] = await interleaveUs([(i) => memory.check(subject(i)), (i) => shared.check(subject(i))], calls);
     await Promise.all([memory.close(), shared.close()]);
     return { memoryUs: mem!, redisUs: red!, ratioP50: round(red!.p50 / mem!.p50, 1) };
   } finally {

@@ -8,21 +8,23 @@
  * config asks for them, and then keys that look like secrets are redacted before the event is built.
  */
 
-/** What kind of request or change an event records. */
-export type AuditMethod =
-  | 'tools/call'
-  | 'find_capability'
-  | 'call_capability'
-  | 'report_outcome'
-  | 'prompts/get'
-  | 'resources/read'
-  | 'completion/complete'
-  | 'tasks'
-  /** An admin change: `/v1` writes, keys, config reloads (`admin.action` says which). */
-  | 'admin';
+/** What kind of request or change an event records (`admin`: `/v1` writes, keys, config reloads). */
+export const AUDIT_METHODS = [
+  'tools/call',
+  'find_capability',
+  'call_capability',
+  'report_outcome',
+  'prompts/get',
+  'resources/read',
+  'completion/complete',
+  'tasks',
+  'admin',
+] as const;
+export type AuditMethod = (typeof AUDIT_METHODS)[number];
 
 /** How a request ended. `denied`: refused by scopes or policy; `limited`: by a rate limit or quota. */
-export type AuditOutcome = 'success' | 'isError' | 'error' | 'denied' | 'limited';
+export const AUDIT_OUTCOMES = ['success', 'isError', 'error', 'denied', 'limited'] as const;
+export type AuditOutcome = (typeof AUDIT_OUTCOMES)[number];
 
 /** One event, as built on the hot path (the store adds `seq`, `prevHash` and `hash`). */
 export interface AuditEvent {

@@ -10,56 +10,27 @@
  */
 import { createHash } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { AuditEvent, AuditMethod, AuditOutcome, StoredAuditEvent } from '../core/audit-event.js';
+import { AUDIT_METHODS, AUDIT_OUTCOMES, type AuditEvent, type AuditOutcome } from '../core/audit-event.js';
+import type { AuditFilter, AuditPage, AuditPageResult } from '../store/audit-query.js';
+import type { AuditVerifyResult } from '../store/audit-repo.js';
+import { usageGroupBys, type UsageGroupBy } from '../store/usage-repo.js';
 import { GatewayError } from '../core/errors.js';
 import { DEFAULT_TENANT } from '../core/principal.js';
 import { adminTenantOf, principalOf } from './auth-hook.js';
 
-/** A page of audit events. */
-export interface AuditPageView {
-  readonly events: readonly StoredAuditEvent[];
-  readonly nextCursor?: string;
-}
-
 /** What the routes read and write (built by the composition root from the audit and usage stores). */
 export interface OpsPort {
-  readonly query: (
-    filter: {
-      tenant?: string | undefined;
-      agent?: string | undefined;
-      user?: string | undefined;
-      tool?: string | undefined;
-      server?: string | undefined;
-      method?: AuditMethod | undefined;
-      outcome?: AuditOutcome | undefined;
-      since?: number | undefined;
-      until?: number | undefined;
-    },
-    page: { after?: string | undefined; limit: number },
-  ) => AuditPageView;
-  readonly verify: () => { ok: true; rows: number } | { ok: false; seq: number; reason: string };
+  readonly query: (filter: AuditFilter, page: AuditPage) => AuditPageResult;
+  readonly verify: () => AuditVerifyResult;
   readonly usage: (request: {
     tenant?: string | undefined;
     from: number;
     to: number;
-    groupBy: 'tool' | 'server' | 'agent' | 'day' | 'hour' | 'method';
+    groupBy: UsageGroupBy;
   }) => unknown;
   readonly recordAdmin: (event: AuditEvent) => void;
 }
 
-const METHODS: readonly AuditMethod[] = [
-  'tools/call',
-  'find_capability',
-  'call_capability',
-  'report_outcome',
-  'prompts/get',
-  'resources/read',
-  'completion/complete',
-  'tasks',
-  'admin',
-];
-const OUTCOMES: readonly AuditOutcome[] = ['success', 'isError', 'error', 'denied', 'limited'];
-const GROUP_BYS = ['tool', 'server', 'agent', 'day', 'hour', 'method'] as const;
 const WRITES = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 const MAX_PARAM = 256;
 
@@ -90,8 +61,8 @@ export function registerOpsRoutes(
             user: text('user', q.user),
             tool: text('tool', q.tool),
             server: text('server', q.server),
-            method: oneOf('method', q.method, METHODS),
-            outcome: oneOf('outcome', q.outcome, OUTCOMES),
+            method: oneOf('method', q.method, AUDIT_METHODS),
+            outcome: oneOf('outcome', q.outcome, AUDIT_OUTCOMES),
             since: time('since', q.since),
             until: time('until', q.until),
           },
@@ -115,7 +86,7 @@ export function registerOpsRoutes(
           tenant: tenantFor(request, q.tenant),
           from,
           to,
-          groupBy: oneOf('groupBy', q.groupBy, GROUP_BYS) ?? 'tool',
+          groupBy: oneOf('groupBy', q.groupBy, usageGroupBys) ?? 'tool',
         });
       });
     },
