@@ -18,7 +18,7 @@ import { closeSync, existsSync, openSync, writeSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { formatEvents, isoTime, type ExportFormat } from './audit/export.js';
 import { defaultIo, exitCodeFor, loadCliConfig, parseFlags, printUsage, UsageError, type CliIo } from './cli-common.js';
-import type { AuditMethod, AuditOutcome, StoredAuditEvent } from './core/audit-event.js';
+import { AUDIT_METHODS, AUDIT_OUTCOMES, type StoredAuditEvent } from './core/audit-event.js';
 import { GatewayError } from './core/errors.js';
 import { MAX_AUDIT_PAGE, SqliteAuditRepo, type AuditFilter } from './store/audit-repo.js';
 import { openDb } from './store/db.js';
@@ -101,8 +101,8 @@ export async function runAuditCommand(
       user: values.user,
       tool: values.tool,
       server: values.server,
-      method: values.method as AuditMethod | undefined,
-      outcome: values.outcome as AuditOutcome | undefined,
+      method: oneOf('--method', values.method, AUDIT_METHODS),
+      outcome: oneOf('--outcome', values.outcome, AUDIT_OUTCOMES),
       since: values.since === undefined ? undefined : parseTime(values.since, '--since'),
       until: values.until === undefined ? undefined : parseTime(values.until, '--until'),
     };
@@ -213,4 +213,12 @@ async function follow(
       events = events.length < MAX_AUDIT_PAGE ? [] : repo.readAfter(filter, after, MAX_AUDIT_PAGE);
     }
   }
+}
+
+/** A flag that takes one of a closed set of values (a typo is a usage error, not an empty result). */
+function oneOf<T extends string>(flag: string, value: string | undefined, allowed: readonly T[]): T | undefined {
+  if (value === undefined) return undefined;
+  if (!(allowed as readonly string[]).includes(value))
+    throw new UsageError(`${flag} is one of ${allowed.join(', ')}, got "${value.slice(0, 40)}"`);
+  return value as T;
 }

@@ -546,5 +546,7 @@ describe('switchboard audit (CLI process)', () => {
     ]);
     const usage = cli('query', '--config', config, '--since', 'yesterday');
     expect([usage.status, usage.stderr]).toEqual([2, expect.stringMatching(/--since must be an ISO 8601 time/)]);
+    const typo = cli('query', '--config', config, '--outcome', 'denid');
+    expect([typo.status, typo.stderr]).toEqual([2, expect.stringMatching(/--outcome is one of success, .*"denid"/)]);
   });
 });
