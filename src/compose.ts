@@ -29,6 +29,7 @@ import {
   startMetricsListener,
 } from './compose-metrics.js';
 import type { Metrics } from './telemetry/metrics.js';
+import { alertsObservers, buildAlerts } from './compose-alerts.js';
 import { openDb, type Db } from './store/db.js';
 import { SqliteEmbeddingCache } from './store/embedding-cache.js';
 import { SqliteExampleStore } from './store/examples-repo.js';
@@ -298,10 +299,12 @@ async function core(config: Config, options: ComposeOptions, only?: string) {
     loadModel = () => resolveModel(loadEmbedder(config, log));
   });
   const metrics = buildMetrics(config);
-  const ops = buildOperations(config, db, log, metricsObservers(metrics));
+  const alerts = buildAlerts(config, log);
+  const ops = buildOperations(config, db, log, [...metricsObservers(metrics), ...alertsObservers(alerts)]);
   const tracer = tracing?.tracer;
   const cores = configs.map((c, i) => tenantCore(c, { log, db, model, ops, metrics, tracer }, policies[i]));
   metrics?.setSource(() => liveState({ cores, audit: ops.auditStats }));
+  alerts?.setSource(() => liveState({ cores, audit: ops.auditStats }));
   const byTenant = new Map(cores.map((c) => [c.tenant, c]));
   /** Closes the store after every tenant's buffered events (and the audit trail) are written; flushes the spans. */
   const closeDb = async () => {
@@ -319,7 +322,7 @@ async function core(config: Config, options: ComposeOptions, only?: string) {
     await model;
   };
   const home = cores[0] as TenantCore;
-  return { log, db, ops, metrics, closeDb, cores, byTenant, home, start };
+  return { log, db, ops, metrics, alerts, closeDb, cores, byTenant, home, start };
 }
 
 /**
@@ -340,7 +343,7 @@ export async function startHub(
   // The bind rule applies to the address actually bound (flag or file), checked before anything opens.
   const host = options.host ?? config.http.host;
   assertSafeBind(config, host);
-  const { log, db, ops, metrics, closeDb, cores, byTenant, home, start } = await core(config, options);
+  const { log, db, ops, metrics, alerts, closeDb, cores, byTenant, home, start } = await core(config, options);
   const { gateway, capabilities, experiments } = home;
   const { authenticator, keys, mesh } = buildIdentity(config, db, log);
   const route = (tenant: string) => {
@@ -376,6 +379,7 @@ export async function startHub(
     ops: opsPort(ops),
     admit: ops.admit,
     metrics,
+    alerts,
   });
   await app.listen({ host, port: options.port ?? config.http.port });
   const port = (app.server.address() as AddressInfo).port;
@@ -385,6 +389,8 @@ export async function startHub(
   // Servers with `mesh` get the hub's URL and a key; the URL exists only now, and upstreams start just below.
   for (const c of cores) c.gateway.setMeshCredentials(meshCredentials(c.config, mesh, url));
   const ready = start();
+  // Alerts start once start-up is over (Hub.ready): a server still making its first attempt is not down.
+  void ready.catch(() => {}).then(() => alerts?.start(url));
   let closing: Promise<void> | undefined;
   return {
     gateway,
@@ -401,6 +407,7 @@ export async function startHub(
     close: () =>
       (closing ??= (async () => {
         shuttingDown = true;
+        await alerts?.close(); // first: servers closing now are no outage
         await ready.catch(() => {});
         await Promise.all(cores.map((c) => c.gateway.close()));
         await endpoint.close();
@@ -432,7 +439,7 @@ function reloadCores(cores: readonly TenantCore[], next: Config, log: Logger, op
  */
 export async function startSidecar(config: Config, options: ComposeOptions = {}): Promise<Sidecar> {
   const owner = sidecarPrincipal(config);
-  const { log, ops, metrics, closeDb, cores, home, start } = await core(
+  const { log, ops, metrics, alerts, closeDb, cores, home, start } = await core(
     config,
     options,
     owner?.tenant ?? DEFAULT_TENANT,
@@ -440,6 +447,7 @@ export async function startSidecar(config: Config, options: ComposeOptions = {})
   const edge = serveAgentStdio(home.agentDeps, home.notifier, { startup: home.startup, principal: owner });
   const metricsPort = await startMetricsListener(config, metrics, log);
   const ready = start();
+  void ready.catch(() => {}).then(() => alerts?.start()); // a sidecar has no URL of its own: links stay empty
   let closing: Promise<void> | undefined;
   return {
     gateway: home.gateway,
@@ -447,6 +455,7 @@ export async function startSidecar(config: Config, options: ComposeOptions = {})
     ready,
     close: () =>
       (closing ??= (async () => {
+        await alerts?.close();
         await ready.catch(() => {});
         await home.gateway.close();
         await edge.close();

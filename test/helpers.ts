@@ -107,11 +107,13 @@ export function makeConfig(
     /** store.redis */
     redis?: unknown;
     telemetry?: Record<string, unknown>;
+    alerts?: Record<string, unknown>;
   } = {},
 ): Config {
   return buildConfig({
     ...(overrides.audit ? { audit: overrides.audit } : {}),
     ...(overrides.telemetry ? { telemetry: overrides.telemetry } : {}),
+    ...(overrides.alerts ? { alerts: overrides.alerts } : {}),
     ...(overrides.limits ? { limits: overrides.limits } : {}),
     ...(overrides.usage ? { usage: overrides.usage } : {}),
     ...(overrides.quotas ? { quotas: overrides.quotas } : {}),

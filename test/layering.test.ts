@@ -16,6 +16,7 @@ const RANK: Record<string, number> = {
   upstream: 2,
   index: 2,
   auth: 2,
+  alerts: 2,
   catalog: 3,
   router: 3,
   experiments: 3,

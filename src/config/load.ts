@@ -13,6 +13,7 @@ import { GatewayError } from '../core/errors.js';
 import { defaultModelsDir, resolveFrom, withConfigDir, workspaceFolderOf } from './paths.js';
 import { configTlsIssues, resolveTlsPaths, withTlsPaths } from './tls.js';
 import { configSchema, type ParsedConfig } from './schema.js';
+import { alertTenantIssues } from './alerts-schema.js';
 import { toServerSpec, type ServerSpec } from './spec.js';
 
 /** The validated configuration the gateway runs on. */
@@ -34,6 +35,8 @@ export interface Config {
   readonly usage: ParsedConfig['usage'];
   readonly quotas: ParsedConfig['quotas'];
   readonly telemetry: ParsedConfig['telemetry'];
+  /** The built-in alert engine's rules and receivers (absent: the engine is off). */
+  readonly alerts?: ParsedConfig['alerts'];
   /** Enabled servers in file order (`servers` first, then `mcpServers`). */
   readonly servers: readonly ServerSpec[];
   /** Gateway-owned fan-out tools by name. */
@@ -310,6 +313,7 @@ export function buildConfig(
           issues.push({ path: `tenants.${tenant}.shared.${i}`, message: `no top-level server named "${name}"` });
       });
     }
+    issues.push(...alertTenantIssues(data.alerts, ['default', ...Object.keys(data.tenants)]));
     // TLS files are read once here, so a missing or malformed one is reported with the rest (see tls.ts).
     issues.push(...configTlsIssues(data, base));
   }
@@ -348,6 +352,7 @@ export function buildConfig(
     usage: data.usage,
     quotas: data.quotas,
     telemetry: data.telemetry,
+    ...(data.alerts ? { alerts: data.alerts } : {}),
     virtualTools: data.virtualTools,
     experiments: data.experiments,
     pins: data.pins,

@@ -10,6 +10,7 @@
 import { auditSchema } from './audit-schema.js';
 import { concurrencySchema, limitsSchema, redisSchema } from './limits-schema.js';
 import { telemetrySchema } from './telemetry-schema.js';
+import { alertsSchema } from './alerts-schema.js';
 import { quotasSchema, usageSchema } from './usage-schema.js';
 import { z } from 'zod';
 import { authSchema, policySchema } from './auth-schema.js';
@@ -497,6 +498,8 @@ export const configSchema = z
       .prefault({}),
     /** Tracing (OpenTelemetry) and metrics (Prometheus): telemetry-schema.ts. */
     telemetry: telemetrySchema,
+    /** The built-in alert engine (alerts-schema.ts); absent: off. */
+    alerts: alertsSchema.optional(),
     log: z
       .object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') })
       .strict()

@@ -23,6 +23,7 @@ import { registerAdminRoutes, type AdminScope } from './admin.js';
 import type { Admission } from '../mcp/pipeline/stages/limit.js';
 import { registerOpsRoutes, type OpsPort } from './ops-routes.js';
 import { registerMetricsRoute, type MetricsSource } from './metrics-route.js';
+import { registerAlertsRoute, type AlertsSource } from './alerts-route.js';
 import { adminTenantOf, installAuth, principalOf } from './auth-hook.js';
 import { registerKeyRoutes } from './keys-route.js';
 import { httpsServerOptions } from './client-cert.js';
@@ -82,6 +83,8 @@ export interface HttpAppDeps {
   readonly ops?: OpsPort | undefined;
   /** Prometheus metrics at GET /metrics, behind the /v1 guard (absent: metrics off, no route). */
   readonly metrics?: MetricsSource | undefined;
+  /** The built-in alert engine at GET /v1/alerts (absent: `alerts` not configured; the route says so). */
+  readonly alerts?: AlertsSource | undefined;
   /** The address the app will listen on, when not `config.http.host` (a `--host` flag): the bind rule and
    *  the Host/Origin guard follow it. */
   readonly host?: string;
@@ -236,6 +239,7 @@ export function buildHttpApp(deps: HttpAppDeps): FastifyInstance {
   };
   if (deps.ops) registerOpsRoutes(app, deps.ops, guard);
   if (deps.metrics) registerMetricsRoute(app, deps.metrics, guard);
+  registerAlertsRoute(app, deps.alerts, guard);
   registerAdminRoutes(app, scopeOf, guard, {
     // The default tenant's admins run the gateway: they see every tenant; a tenant's admin sees its own.
     tenants: (request) => {

@@ -107,6 +107,8 @@ export function findTerminal(
     ctx.auditDetail = {
       decisionId,
       offered: result.matches.map((m) => m.tool),
+      // Whether it found a confident match: the alerts' no-match rate reads it (alerts/window.ts).
+      confident: result.confident,
       // Tools of the catalog this caller's view withholds (they took no part in the search).
       ...(view.findsAll ? {} : { withheld: view.snapshot.tools.length - view.tools.length }),
     };
