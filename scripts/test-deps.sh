@@ -8,15 +8,17 @@
 #   redis-server             test/fixtures/redis.ts: the shared store of the rate-limit tests
 #   prometheus (+ promtool)  test/fixtures/prometheus.ts, test/prometheus.test.ts: scraping, alert-rule tests
 #   prometheus-alertmanager  test/prometheus.test.ts: amtool checks deploy/alertmanager/alertmanager.yml
+#   chromium                 test/dashboard.test.ts: the dashboard in headless Chromium (playwright-core)
 set -eu
 has() { command -v "$1" >/dev/null 2>&1; }
-if has openssl && has redis-server && has prometheus && has promtool && has amtool; then exit 0; fi
+if has openssl && has redis-server && has prometheus && has promtool && has amtool && has chromium; then exit 0; fi
 export DEBIAN_FRONTEND=noninteractive
 apt-get update
 has openssl || apt-get install -y openssl
 has redis-server || apt-get install -y redis-server
 { has prometheus && has promtool; } || apt-get install -y prometheus
 has amtool || apt-get install -y prometheus-alertmanager
-for command in openssl redis-server prometheus promtool amtool; do
+has chromium || apt-get install -y chromium
+for command in openssl redis-server prometheus promtool amtool chromium; do
   has "$command" || { echo "test-deps: installed, but $command is still missing" >&2; exit 1; }
 done

@@ -48,6 +48,11 @@ const OWNERS: Record<string, string[]> = {
   'rate-limiter-flexible': ['limits'],
   ioredis: ['limits'],
   'prom-client': ['telemetry'],
+  // The dashboard's bundler runs in the hub (ui-assets.ts); tsx's own use of it is not an import of src/.
+  esbuild: ['http'],
+  // Browser libraries: only the dashboard's own folder (ui/, outside src/) imports them.
+  preact: [],
+  'chart.js': [],
   // Spans are made where the work is (the pipeline, the pools); the SDK and exporter are set up in telemetry/ only.
   '@opentelemetry/api': ['telemetry', 'gateway', 'mcp'],
   '@opentelemetry/sdk-trace-base': ['telemetry'],

@@ -1,6 +1,6 @@
 /**
  * The hub's HTTP server (fastify): `/mcp` for agents, `/v1` admin API, `/healthz`, `/readyz` and
- * `/metrics` (Prometheus, behind the /v1 guard: metrics-route.ts).
+ * `/metrics` (Prometheus, behind the /v1 guard: metrics-route.ts), `/ui` (the dashboard: ui-route.ts).
  *
  * Host and Origin headers are checked on every route while bound to loopback (DNS-rebinding
  * protection); beyond loopback only `http.allowedHosts` pass, and the process refuses to start
@@ -26,6 +26,8 @@ import { registerMetricsRoute, type MetricsSource } from './metrics-route.js';
 import { registerAlertsRoute, type AlertsSource } from './alerts-route.js';
 import { adminTenantOf, installAuth, principalOf } from './auth-hook.js';
 import { registerKeyRoutes } from './keys-route.js';
+import { registerUiRoutes } from './ui-route.js';
+import { UiSessions } from './ui-session.js';
 import { httpsServerOptions } from './client-cert.js';
 import { exceedsJsonDepth, isJsonDepthError, jsonDepthError, MAX_JSON_DEPTH } from './json-depth.js';
 
@@ -223,7 +225,7 @@ export function buildHttpApp(deps: HttpAppDeps): FastifyInstance {
     });
   });
 
-  const guard = installAuth(app, {
+  const credentialGuard = installAuth(app, {
     authenticator: deps.authenticator,
     adminToken: config.http.adminToken,
     resource: config.auth.resource,
@@ -231,6 +233,10 @@ export function buildHttpApp(deps: HttpAppDeps): FastifyInstance {
     knownTenant: (tenant) => deps.tenants.scope(tenant) !== undefined,
     log: deps.log,
   });
+  // The dashboard's session cookie stands in for the header on /ui and /v1 reads (ui-session.ts).
+  const sessions = new UiSessions({ secure: Boolean(tls), log: deps.log });
+  const guard = sessions.wrap(credentialGuard);
+  registerUiRoutes(app, { guard: credentialGuard, sessionGuard: guard, sessions, log: deps.log });
   const scopeOf = (request: FastifyRequest): AdminScope => {
     const tenant = adminTenantOf(request);
     const scope = deps.tenants.scope(tenant);

@@ -1,6 +1,6 @@
 /**
  * Vitest global setup: runs scripts/test-deps.sh, which installs the Debian packages the tests run real
- * programs from (openssl, redis-server, prometheus with promtool, prometheus-alertmanager) where a
+ * programs from (openssl, redis-server, prometheus with promtool, prometheus-alertmanager, chromium) where a
  * command is missing, so a clean CI machine needs nothing by hand. Nothing is skipped: when a package
  * cannot be installed, the run stops here with the reason instead of tests failing one by one later.
  */
