@@ -6,11 +6,9 @@
  * is killed and restarted, with two webhook receivers (Alertmanager and Slack formats) that get each
  * notification exactly once, and GET /v1/alerts along the way, tenant-scoped.
  */
-import { spawnSync } from 'node:child_process';
 import { createServer, type IncomingHttpHeaders, type Server, type ServerResponse } from 'node:http';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { AlertEngine, type Alert, type Notification } from '../src/alerts/engine.js';
 import { Deliveries } from '../src/alerts/deliver.js';
@@ -23,7 +21,6 @@ import { visibleAlerts } from '../src/http/alerts-route.js';
 import { createLogger } from '../src/telemetry/logger.js';
 import type { LiveState, ServerState } from '../src/telemetry/metrics.js';
 import {
-  ROOT,
   cleanup,
   freePort,
   makeConfig,
@@ -32,6 +29,8 @@ import {
   startTestHub,
   tempDir,
   waitFor,
+  readmeYamlFile,
+  switchboardCheck,
 } from './helpers.js';
 
 afterAll(cleanup);
@@ -569,28 +568,15 @@ describe('alerts config', () => {
   });
 
   it("the README's alerts example passes switchboard check as printed", () => {
-    const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
-    const section = readme.slice(readme.indexOf('## Alerts without Prometheus'));
-    const block = /```yaml\n([\s\S]*?)```/.exec(section)?.[1];
+    const { dir, file, block } = readmeYamlFile('## Alerts without Prometheus');
     expect(block).toContain('alerts:');
-    const dir = tempDir('switchboard-alerts-readme-');
-    const file = join(dir, 'switchboard.yaml');
-    writeFileSync(file, block!);
     expect(loadConfigFile(file, {}).alerts?.rules.map((r) => r.name)).toEqual([
       'server-down',
       'tool-errors',
       'slow-search',
       'audit-dropped',
     ]);
-    const env = { ...process.env };
-    delete env.SLACK_WEBHOOK_URL;
-    const tsx = pathToFileURL(join(ROOT, 'node_modules/tsx/dist/loader.mjs')).href;
-    const run = spawnSync(process.execPath, ['--import', tsx, join(ROOT, 'src/cli.ts'), 'check', '--config', file], {
-      cwd: dir,
-      env,
-      encoding: 'utf8',
-      timeout: 60_000,
-    });
+    const run = switchboardCheck(file, dir, ['SLACK_WEBHOOK_URL']);
     expect(run.stderr).toBe('');
     expect(run.status).toBe(0);
   });

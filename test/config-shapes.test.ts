@@ -6,12 +6,10 @@
  * (vitest runs in the repo; the files live in a temp folder), and the shipped model is found from the
  * package. The README's own reference block passes `switchboard check` as printed.
  */
-import { spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Client } from '@modelcontextprotocol/client';
 import { buildConfig, loadConfigFile, type Config } from '../src/config/load.js';
@@ -32,6 +30,8 @@ import {
   startTestHub,
   tempDir,
   textOf,
+  readmeYamlFile,
+  switchboardCheck,
 } from './helpers.js';
 
 afterAll(cleanup);
@@ -383,27 +383,13 @@ describe('paths', () => {
 
 describe('the README reference block', () => {
   it('passes switchboard check as printed, from another folder, with none of its variables set', () => {
-    const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
-    const section = readme.slice(readme.indexOf('## Configuration'));
-    const block = /```yaml\n([\s\S]*?)```/.exec(section)?.[1];
-    expect(block).toBeDefined();
-    const dir = tempDir('switchboard-readme-');
-    const file = join(dir, 'switchboard.yaml');
-    writeFileSync(file, block!);
+    const { dir, file } = readmeYamlFile('## Configuration');
     // In process, with an empty environment: nothing may be required.
     const config = loadConfigFile(file, {});
     expect(config.http.adminToken).toBeUndefined();
     expect(config.servers.map((s) => s.name)).toEqual(['github', 'search', 'old', 'slow', 'web']);
     // And through the CLI as a user runs it.
-    const env = { ...process.env };
-    for (const name of ['SWITCHBOARD_ADMIN_TOKEN', 'GITHUB_TOKEN', 'SEARCH_TOKEN']) delete env[name];
-    const tsx = pathToFileURL(join(ROOT, 'node_modules/tsx/dist/loader.mjs')).href;
-    const run = spawnSync(process.execPath, ['--import', tsx, join(ROOT, 'src/cli.ts'), 'check', '--config', file], {
-      cwd: dir,
-      env,
-      encoding: 'utf8',
-      timeout: 60_000,
-    });
+    const run = switchboardCheck(file, dir, ['SWITCHBOARD_ADMIN_TOKEN', 'GITHUB_TOKEN', 'SEARCH_TOKEN']);
     expect(run.stderr).toBe('');
     expect(run.status).toBe(0);
     expect(run.stdout).toContain('ok: 5 server(s)');

@@ -3,11 +3,12 @@
  * loopback ports, and real MCP clients of either protocol era. Everything started here is
  * registered for cleanup, so a failing test leaves no process behind.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { spawn, spawnSync, type ChildProcess, type SpawnSyncReturns } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
+import { pathToFileURL } from 'node:url';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
 import { buildConfig, type Config } from '../src/config/load.js';
@@ -301,4 +302,33 @@ export async function startEverythingHttp(
     });
   });
   return { url: `http://127.0.0.1:${port}/${mode === 'sse' ? 'sse' : 'mcp'}`, proc };
+}
+
+/**
+ * The first YAML block of the README after `heading`, written to `switchboard.yaml` in a new temp
+ * folder: the README's config examples are tested as printed.
+ */
+export function readmeYamlFile(heading: string): { dir: string; file: string; block: string } {
+  const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+  const at = readme.indexOf(heading);
+  if (at < 0) throw new Error(`README has no "${heading}"`);
+  const block = /```yaml\n([\s\S]*?)```/.exec(readme.slice(at))?.[1];
+  if (block === undefined) throw new Error(`README has no YAML block after "${heading}"`);
+  const dir = tempDir('switchboard-readme-');
+  const file = join(dir, 'switchboard.yaml');
+  writeFileSync(file, block);
+  return { dir, file, block };
+}
+
+/** `switchboard check --config file` as a user runs it, from `cwd`, with the variables in `unset` removed. */
+export function switchboardCheck(file: string, cwd: string, unset: readonly string[] = []): SpawnSyncReturns<string> {
+  const env = { ...process.env };
+  for (const name of unset) delete env[name];
+  const tsx = pathToFileURL(join(ROOT, 'node_modules/tsx/dist/loader.mjs')).href;
+  return spawnSync(process.execPath, ['--import', tsx, join(ROOT, 'src/cli.ts'), 'check', '--config', file], {
+    cwd,
+    env,
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
 }
