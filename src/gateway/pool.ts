@@ -370,7 +370,9 @@ export class ServerPool {
         throw lastError ? this.#exhausted(lastError, attempt) : this.#noInstance(method);
       tried.add(chosen);
       options.attempted?.(chosen.upstream.instance);
-      const remaining = Math.max(1, Math.round(deadline - performance.now()));
+      // The first attempt gets the call's whole timeout (only synchronous picking happened since the
+      // deadline was set, so its error names the timeout the operator configured); a retry gets what is left.
+      const remaining = attempt === 0 ? timeoutMs : Math.max(1, Math.round(deadline - performance.now()));
       try {
         const call = () => run(chosen.upstream, { ...options, timeoutMs: remaining });
         const { tracer } = this.#defaults;
