@@ -58,6 +58,7 @@ const SECTIONS: Record<string, () => Promise<Section>> = {
   operations: async () => (await import('./sections/operations.js')).operations,
   tracing: async () => (await import('./sections/tracing.js')).tracing,
   metrics: async () => (await import('./sections/metrics.js')).metrics,
+  alerts: async () => (await import('./sections/alerts.js')).alerts,
 };
 
 const cell = (s: Summary) => `${s.p50} / ${s.p90} / ${s.p99} / ${s.mean}`;
