@@ -381,11 +381,21 @@ export async function startHub(
     metrics,
     alerts,
   });
-  await app.listen({ host, port: options.port ?? config.http.port });
+  let metricsPort: Awaited<ReturnType<typeof startMetricsListener>>;
+  try {
+    await app.listen({ host, port: options.port ?? config.http.port });
+    metricsPort = await startMetricsListener(config, metrics, log);
+  } catch (error) {
+    // A port in use (the hub's or the metrics port): nothing upstream has started yet, so close what is
+    // open (the listener that did bind, the store, the audit writer, the span exporter) and leave nothing behind.
+    await app.close();
+    await Promise.all([endpoint.close(), sse.close()]);
+    await closeDb();
+    throw error;
+  }
   const port = (app.server.address() as AddressInfo).port;
   const url = `${config.http.tls ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${port}`;
   log.info({ url: `${url}/mcp`, tenants: cores.length }, 'hub listening');
-  const metricsPort = await startMetricsListener(config, metrics, log);
   // Servers with `mesh` get the hub's URL and a key; the URL exists only now, and upstreams start just below.
   for (const c of cores) c.gateway.setMeshCredentials(meshCredentials(c.config, mesh, url));
   const ready = start();

@@ -9,6 +9,7 @@
  * events directly for what a hub cannot be made to do on cue (failovers, policy and quota refusals).
  */
 import { writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type { Client } from '@modelcontextprotocol/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -21,6 +22,7 @@ import {
   connectAgent,
   fixtureEntry,
   freePort,
+  onCleanup,
   makeConfig,
   ROOT,
   startHttpFixture,
@@ -236,6 +238,22 @@ describe('metrics switches', () => {
     expect(valueOf(m, 'switchboard_tool_calls_total', { tool: 'alpha__echo', outcome: 'success' })).toBe(1);
     expect(valueOf(m, 'switchboard_server_up', { server: 'alpha' })).toBe(1);
     expect(m.filter((s) => s.name.startsWith('switchboard_') && 'tenant' in s.labels)).toEqual([]);
+  });
+
+  it('a metrics port in use fails the start and leaves nothing listening', async () => {
+    const busy = createServer();
+    await new Promise<void>((resolve) => busy.listen(0, '127.0.0.1', resolve));
+    onCleanup(() => new Promise((resolve) => busy.close(resolve)));
+    const metricsPort = (busy.address() as AddressInfo).port;
+    const port = await freePort();
+    const config = makeConfig({}, { http: { port }, telemetry: { metrics: { port: metricsPort } } });
+    await expect(startTestHub(config)).rejects.toThrow(/EADDRINUSE/);
+    // The hub's own port had bound before the metrics port failed: it is closed again.
+    await expect(fetch(`http://127.0.0.1:${port}/healthz`)).rejects.toThrow();
+    // And the same config starts once the port is free.
+    await new Promise((resolve) => busy.close(resolve));
+    const hub = await startTestHub(config);
+    expect((await fetch(`${hub.url}/healthz`)).status).toBe(200);
   });
 
   it('enabled: false serves no /metrics', async () => {
