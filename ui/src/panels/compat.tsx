@@ -24,7 +24,7 @@ export function CompatPanel(props: { tenant: string | undefined }) {
                   <th class="num">Version</th>
                   <th>Fingerprint</th>
                   <th>Last seen</th>
-                  <th>Instances (verdict, current version)</th>
+                  <th title="each instance's verdict and the version it serves now">Instances</th>
                 </tr>
               </thead>
               <tbody>
