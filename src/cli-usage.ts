@@ -3,7 +3,7 @@
  * the config names (the same file `serve` opens and meters into).
  *
  *   switchboard usage report --config F --tenant T --from ISO --to ISO
- *                            [--group-by tool|server|agent|day|hour|method] [--format csv|json]
+ *                            [--group-by tool|server|agent|tenant|day|hour|method] [--format csv|json]
  *
  * `--from` is inclusive, `--to` exclusive; each is a UTC date (2025-01-31, its midnight) or an ISO time with
  * its zone (2025-01-31T10:00:00Z, 2025-01-31T12:00+02:00). Usage is kept by the hour, so the window is

@@ -195,6 +195,11 @@ describe('the dashboard on an open loopback hub', () => {
     expect(await page.locator('#audit tbody tr', { hasText: 'alpha__fail' }).count()).toBe(1);
     await page.locator('#usage canvas').nth(1).waitFor();
     for (const painted of await paintedPixels(page, '#usage canvas')) expect(painted).toBeGreaterThan(100);
+    // Calls and errors per tenant, from one report grouped by tenant: the traffic above was all the default
+    // tenant's (alpha__fail its one error); acme, with no traffic, is drawn as zero.
+    const usage = (await page.locator('#usage [data-chart="tenants"]').getAttribute('data-usage')) ?? '';
+    expect(usage).toMatch(/^default:\d+:1,acme:0:0$/);
+    expect(Number(/^default:(\d+)/.exec(usage)?.[1])).toBeGreaterThanOrEqual(13);
     await page.locator('#compat tbody tr').first().waitFor();
     expect(await page.locator('#compat tbody tr', { hasText: 'echo' }).count()).toBeGreaterThan(0);
     expect(await page.locator('#compat .badge-compatible').count()).toBeGreaterThan(0);

@@ -316,6 +316,18 @@ describe('usage report', () => {
     expect(agents.total.cost).toBe(1.297);
   });
 
+  it('groups by tenant: every tenant of the window for the gateway admin, priced alike', () => {
+    const everyone = buildUsageReport(repo, prices, 'USD', { from: D, to: D + 24 * HOUR, groupBy: 'tenant' });
+    // globex: 999 github__search calls at 0.01 each, no duration or bytes
+    expect(everyone.lines.map((l) => [l.key, l.calls, l.cost])).toEqual([
+      ['acme', 137, 1.297],
+      ['globex', 999, 9.99],
+    ]);
+    expect(buildUsageReport(repo, prices, 'USD', { ...request, groupBy: 'tenant' }).lines.map((l) => l.key)).toEqual([
+      'acme',
+    ]);
+  });
+
   it('rounds for display only: costs to 6 decimals, the total from unrounded lines', () => {
     expect(roundTo(0.0000005, 6)).toBe(0.000001);
     expect(roundTo(1.0000004999, 6)).toBe(1);
@@ -468,7 +480,9 @@ describe('switchboard usage report (the CLI)', () => {
     expect(run(...base, '--from', '2025-01-16', '--to', '2025-01-15')).toBe(2);
     expect(lines.join('')).toMatch(/--to \(2025-01-15\) must be after --from/);
     expect(run(...base, ...window, '--group-by', 'colour')).toBe(2);
-    expect(lines.join('')).toMatch(/--group-by must be one of tool, server, agent, day, hour, method, got "colour"/);
+    expect(lines.join('')).toMatch(
+      /--group-by must be one of tool, server, agent, tenant, day, hour, method, got "colour"/,
+    );
     expect(run(...base, ...window, '--format', 'xml')).toBe(2);
     expect(lines.join('')).toMatch(/--format must be csv or json/);
     expect(run('report', '--config', plain, ...window)).toBe(2);

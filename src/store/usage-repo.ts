@@ -16,7 +16,7 @@ import { GatewayError } from '../core/errors.js';
 import type { Db } from './db.js';
 
 /** What lines are grouped by (`day` and `hour` are UTC). */
-export const usageGroupBys = ['tool', 'server', 'agent', 'day', 'hour', 'method'] as const;
+export const usageGroupBys = ['tool', 'server', 'agent', 'tenant', 'day', 'hour', 'method'] as const;
 export type UsageGroupBy = (typeof usageGroupBys)[number];
 
 /** Sums of metered requests. `durationMs` is the sum of the requests' durations. */
@@ -67,6 +67,7 @@ const KEYS: Record<UsageGroupBy, string> = {
   tool: 'tool',
   server: 'server',
   agent: 'agent',
+  tenant: 'tenant',
   method: 'method',
   day: "strftime('%Y-%m-%d', hour / 1000, 'unixepoch')",
   hour: "strftime('%Y-%m-%dT%H:00:00Z', hour / 1000, 'unixepoch')",

@@ -1,8 +1,7 @@
 /**
  * Usage (every 15 s), from the metered requests of GET /v1/usage: calls and errors per tenant over the
- * last 30 days (one report per tenant the credential may see: the API groups by tool, server, agent,
- * day, hour or method, not by tenant), and calls per hour over the last 24 hours for the tenant in view
- * (the gateway admin's default view: every tenant).
+ * last 30 days (one report grouped by tenant, covering every tenant the credential may see), and calls
+ * per hour over the last 24 hours for the tenant in view (the gateway admin's default view: every tenant).
  */
 import { useMemo } from 'preact/hooks';
 import type { ChartConfiguration } from 'chart.js';
@@ -20,18 +19,17 @@ interface TenantUsage {
   readonly errors: number;
 }
 
+/** One report grouped by tenant (every tenant the credential may see), with a zero for each tenant without usage. */
 async function perTenant(tenants: readonly string[], signal: AbortSignal): Promise<Result<TenantUsage[]>> {
-  const reports = await Promise.all(
-    tenants.map((t) => getJson<UsageReport>(`/v1/usage${query({ tenant: t, groupBy: 'method' })}`, undefined, signal)),
-  );
-  const failed = reports.find((r) => !r.ok);
-  if (failed && !failed.ok) return failed;
+  const report = await getJson<UsageReport>(`/v1/usage${query({ groupBy: 'tenant' })}`, undefined, signal);
+  if (!report.ok) return report;
+  const byTenant = new Map(report.data.lines.map((line) => [line.key, line]));
   return {
     ok: true,
-    data: reports.map((r, i) => ({
-      tenant: tenants[i] ?? '',
-      calls: r.ok ? r.data.total.calls : 0,
-      errors: r.ok ? r.data.total.errors : 0,
+    data: tenants.map((tenant) => ({
+      tenant,
+      calls: byTenant.get(tenant)?.calls ?? 0,
+      errors: byTenant.get(tenant)?.errors ?? 0,
     })),
   };
 }
@@ -56,7 +54,11 @@ function TenantChart(props: { usage: readonly TenantUsage[] }) {
   );
   const canvas = useChart(config);
   return (
-    <figure class="chart" data-chart="tenants">
+    <figure
+      class="chart"
+      data-chart="tenants"
+      data-usage={props.usage.map((u) => `${u.tenant}:${u.calls}:${u.errors}`).join(',')}
+    >
       <figcaption>Calls per tenant, last 30 days</figcaption>
       <canvas ref={canvas} role="img" aria-label="Calls and errors per tenant" />
     </figure>
