@@ -14,6 +14,7 @@ import {
   type AlertSignal,
   type SignalSpec,
 } from '../config/alerts-schema.js';
+import { compileGlob, type GlobTest } from '../core/glob.js';
 import type { LiveState } from '../telemetry/metrics.js';
 import { quantileMs, sampleKey, UNKNOWN_SERVER, type AlertWindows } from './window.js';
 
@@ -66,9 +67,9 @@ export function compileRule(config: AlertRuleConfig, windows: AlertWindows): Rul
     instance: globOf(config.where?.instance),
   };
   const matches = (labels: AlertLabels) =>
-    (!where.tenant || where.tenant.test(labels.tenant ?? '')) &&
-    (!where.server || where.server.test(labels.server ?? '')) &&
-    (!where.instance || where.instance.test(labels.instance ?? ''));
+    (!where.tenant || where.tenant(labels.tenant ?? '')) &&
+    (!where.server || where.server(labels.server ?? '')) &&
+    (!where.instance || where.instance(labels.instance ?? ''));
   const severity = config.severity;
   const steps: Step[] = [
     ...(config.notify ? [{ afterMs: 0, receivers: config.notify, severity }] : []),
@@ -253,11 +254,6 @@ export function duration(ms: number): string {
 }
 
 /** A `where` pattern: `*` matches any run of characters, nothing else is special. */
-function globOf(pattern: string | undefined): RegExp | undefined {
-  if (pattern === undefined) return undefined;
-  const source = pattern
-    .split('*')
-    .map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))
-    .join('.*');
-  return new RegExp(`^${source}$`);
+function globOf(pattern: string | undefined): GlobTest | undefined {
+  return pattern === undefined ? undefined : compileGlob(pattern);
 }

@@ -9,6 +9,7 @@
  * their own, so a userless caller is limited too, never lumped with everyone else.
  */
 import type { FailMode, LimitRule, LimitScope } from '../config/limits-schema.js';
+import { compileGlob, type GlobTest } from '../core/glob.js';
 
 /** What one limit check is about (the shape of the pipeline's AdmissionSubject). */
 export interface LimitSubject {
@@ -47,19 +48,7 @@ export interface CompiledRule {
 }
 
 type Field = 'tenant' | 'agent' | 'user' | 'tool' | 'server';
-type Test = (value: string) => boolean;
-
-function escapeRegex(text: string): string {
-  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-}
-
-/** A glob as a string test: `*` alone matches any value, no `*` compares exactly. */
-export function compileGlob(pattern: string): Test {
-  if (pattern === '*') return () => true;
-  if (!pattern.includes('*')) return (value) => value === pattern;
-  const regex = new RegExp(`^${pattern.split('*').map(escapeRegex).join('.*')}$`, 's');
-  return (value) => regex.test(value);
-}
+type Test = GlobTest;
 
 const GLOBAL: Bucket = { key: '*', subject: '*' };
 

@@ -17,6 +17,7 @@
  * lookup plus at most two regex tests; the lead caches the ScopeSet with the principal.
  */
 import { GatewayError } from '../core/errors.js';
+import { globSource } from '../core/glob.js';
 
 /** What a principal wants to do with a target: see it in a list, or use it (call, get, read). */
 export type ScopeAction = 'list' | 'call';
@@ -46,17 +47,13 @@ class Matcher {
   /** Compiles the globs into one anchored alternation (called once, after every add). */
   seal(): void {
     if (this.#globs.length === 0) return;
-    const alternatives = this.#globs.map((g) => g.split('*').map(escapeRegex).join('.*'));
+    const alternatives = this.#globs.map(globSource);
     this.#regex = new RegExp(`^(?:${alternatives.join('|')})$`, 's');
   }
 
   test(value: string): boolean {
     return this.#all || this.#exact.has(value) || (this.#regex !== undefined && this.#regex.test(value));
   }
-}
-
-function escapeRegex(text: string): string {
-  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
 const KIND_PREFIX: Record<string, Kind> = { tools: 'tool', prompts: 'prompt', resources: 'resource' };
