@@ -10,15 +10,7 @@
  * generated file cannot make evaluation or delivery unbounded.
  */
 import { z } from 'zod';
-import { closestKey, unknownKeysMessage } from './keys.js';
-
-/** A strict object whose unknown keys are reported with a "did you mean" (see keys.ts). */
-function strict<T extends z.ZodRawShape>(shape: T) {
-  const known = Object.keys(shape);
-  return z.strictObject(shape, {
-    error: (issue) => (issue.code === 'unrecognized_keys' ? unknownKeysMessage(issue.keys, known) : undefined),
-  });
-}
+import { closestKey, strictObject as strict } from './keys.js';
 
 /** What a signal's `above` is measured in: none (no threshold), a fraction 0..1, milliseconds or a count. */
 export type ThresholdKind = 'none' | 'fraction' | 'ms' | 'count';

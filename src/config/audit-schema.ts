@@ -9,7 +9,7 @@
  * (DEFAULT_REDACT_PATTERNS), so a file that adds a pattern repeats the defaults it still wants.
  */
 import { z } from 'zod';
-import { unknownKeysMessage } from './keys.js';
+import { strictObject as strict } from './keys.js';
 
 /** Key patterns whose values are never stored in full-argument mode (case-insensitive regex sources). */
 export const DEFAULT_REDACT_PATTERNS: readonly string[] = [
@@ -23,14 +23,6 @@ export const DEFAULT_REDACT_PATTERNS: readonly string[] = [
   'credential',
   'private[-_]?key',
 ];
-
-/** A strict object whose unknown keys are reported with a "did you mean" (see keys.ts). */
-function strict<T extends z.ZodRawShape>(shape: T) {
-  const known = Object.keys(shape);
-  return z.strictObject(shape, {
-    error: (issue) => (issue.code === 'unrecognized_keys' ? unknownKeysMessage(issue.keys, known) : undefined),
-  });
-}
 
 /** One redaction pattern: must compile as a JavaScript regular expression (flag `i` is added). */
 const redactPattern = z

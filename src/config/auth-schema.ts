@@ -8,15 +8,7 @@
  * `auth.mtls`). A sidecar (stdio) has no credential: its principal is `auth.stdio`.
  */
 import { z } from 'zod';
-import { unknownKeysMessage } from './keys.js';
-
-/** A strict object whose unknown keys are reported with a "did you mean" (see keys.ts). */
-function strict<T extends z.ZodRawShape>(shape: T) {
-  const known = Object.keys(shape);
-  return z.strictObject(shape, {
-    error: (issue) => (issue.code === 'unrecognized_keys' ? unknownKeysMessage(issue.keys, known) : undefined),
-  });
-}
+import { strictObject as strict } from './keys.js';
 
 /** Tenant and agent names: what API keys, claims and certificates map to. */
 export const principalName = z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'use 1 to 64 letters, digits, ".", "_" or "-"');

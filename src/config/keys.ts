@@ -4,6 +4,7 @@
  * wiser; hosts' own extra keys stay accepted (see schema.ts), and keys a host reads but Switchboard
  * cannot honour get a message of their own instead of being dropped.
  */
+import { z } from 'zod';
 import { editDistance } from '../core/edit-distance.js';
 
 /** Keys other hosts define that Switchboard refuses with an explanation rather than ignore. */
@@ -45,4 +46,15 @@ export function unknownKeysMessage(keys: readonly string[], known: readonly stri
       return `unknown key "${shown}"${close ? `; did you mean "${close}"?` : ' (the README lists the keys a server entry takes)'}`;
     })
     .join('; ');
+}
+
+/**
+ * A strict zod object whose unknown keys are reported with a "did you mean" (every config section's
+ * objects are built with it, so a misspelt key anywhere is an error at its path, never a silent default).
+ */
+export function strictObject<T extends z.ZodRawShape>(shape: T) {
+  const known = Object.keys(shape);
+  return z.strictObject(shape, {
+    error: (issue) => (issue.code === 'unrecognized_keys' ? unknownKeysMessage(issue.keys, known) : undefined),
+  });
 }

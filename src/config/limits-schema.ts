@@ -10,15 +10,7 @@
  * refuses them. See limits/rate-limits.ts.
  */
 import { z } from 'zod';
-import { unknownKeysMessage } from './keys.js';
-
-/** A strict object whose unknown keys are reported with a "did you mean" (see keys.ts). */
-function strict<T extends z.ZodRawShape>(shape: T) {
-  const known = Object.keys(shape);
-  return z.strictObject(shape, {
-    error: (issue) => (issue.code === 'unrecognized_keys' ? unknownKeysMessage(issue.keys, known) : undefined),
-  });
-}
+import { strictObject as strict } from './keys.js';
 
 /**
  * Longest interval: in-memory buckets expire on a Node timer, which cannot wait longer than 2^31-1 ms

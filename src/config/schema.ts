@@ -14,7 +14,7 @@ import { alertsSchema } from './alerts-schema.js';
 import { quotasSchema, usageSchema } from './usage-schema.js';
 import { z } from 'zod';
 import { authSchema, policySchema } from './auth-schema.js';
-import { unknownKeysMessage } from './keys.js';
+import { strictObject as strictEntry } from './keys.js';
 
 const stringMap = z.record(z.string(), z.string());
 
@@ -53,14 +53,6 @@ const commonFields = {
     groups: z.array(z.string().min(1).max(200)).max(100, 'at most 100 groups').optional(),
   }).optional(),
 };
-
-/** A strict object whose unknown keys are reported with a "did you mean" (see keys.ts). */
-function strictEntry<T extends z.ZodRawShape>(shape: T) {
-  const known = Object.keys(shape);
-  return z.strictObject(shape, {
-    error: (issue) => (issue.code === 'unrecognized_keys' ? unknownKeysMessage(issue.keys, known) : undefined),
-  });
-}
 
 /** Transport fields: a stdio command or an HTTP url (the `mcpServers` shape). */
 const transportKind = z.enum(['stdio', 'http', 'streamable-http', 'streamableHttp', 'sse']);

@@ -4,15 +4,7 @@
  * its own when `metrics.port` is set). See telemetry/tracing.ts and telemetry/metrics.ts.
  */
 import { z } from 'zod';
-import { unknownKeysMessage } from './keys.js';
-
-/** A strict object whose unknown keys are reported with a "did you mean" (see keys.ts). */
-function strict<T extends z.ZodRawShape>(shape: T) {
-  const known = Object.keys(shape);
-  return z.strictObject(shape, {
-    error: (issue) => (issue.code === 'unrecognized_keys' ? unknownKeysMessage(issue.keys, known) : undefined),
-  });
-}
+import { strictObject as strict } from './keys.js';
 
 /** Tracing: spans exported over OTLP/HTTP (JSON) to `endpoint`, sampled at `sampler.ratio`. */
 export const tracingSchema = strict({

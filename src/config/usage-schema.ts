@@ -19,15 +19,7 @@
  */
 import { z } from 'zod';
 import { principalName } from './auth-schema.js';
-import { unknownKeysMessage } from './keys.js';
-
-/** A strict object whose unknown keys are reported with a "did you mean" (see keys.ts). */
-function strict<T extends z.ZodRawShape>(shape: T) {
-  const known = Object.keys(shape);
-  return z.strictObject(shape, {
-    error: (issue) => (issue.code === 'unrecognized_keys' ? unknownKeysMessage(issue.keys, known) : undefined),
-  });
-}
+import { strictObject as strict } from './keys.js';
 
 const amount = (what: string) =>
   z
