@@ -13,6 +13,7 @@
  *   URLs and Authorization headers are secrets.
  * - `close` stops taking notifications and waits for the queues up to a deadline, then aborts the rest.
  */
+import { setTimeout as delay } from 'node:timers/promises';
 import type { AlertSeverity, ReceiverConfig, WebhookConfig } from '../config/alerts-schema.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { Notification } from './engine.js';
@@ -71,7 +72,7 @@ export class Deliveries {
     queue.running ??= this.#drain(queue).finally(() => (queue.running = undefined));
   }
 
-  /** Notifications waiting or in flight, per receiver (for tests and shutdown). */
+  /** Notifications waiting or in flight, over every receiver (for tests and shutdown). */
   pending(): number {
     let n = 0;
     for (const q of this.#queues.values()) n += q.items.length;
@@ -137,7 +138,8 @@ export class Deliveries {
         { ...about, status: result.status, error: result.error, attempt, backoffMs: backoff },
         'alert notification retry',
       );
-      await sleep(backoff, this.#abort.signal);
+      // Shutdown cuts the wait short (the loop then gives up at its next check).
+      await delay(backoff, undefined, { signal: this.#abort.signal }).catch(() => {});
     }
   }
 
@@ -177,19 +179,6 @@ export class Deliveries {
       return { ok: false, retry: true, error: reason };
     }
   }
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done, { once: true });
-  });
 }
 
 /** Go's zero time: Alertmanager's endsAt of an alert that has not ended. */

@@ -68,17 +68,16 @@ export interface AlertEngineDeps {
   readonly log?: Logger;
 }
 
+/** One tracked alert. Severity, receivers told and summary follow from `step`, `labels` and `value`. */
 interface State {
   readonly id: string;
   readonly rule: Rule;
   readonly labels: AlertLabels;
   value: number;
-  summary: string;
-  severity: AlertSeverity;
   readonly activeSince: number;
   firingSince: number | undefined;
+  /** Escalation steps delivered so far. */
   step: number;
-  readonly notified: string[];
 }
 
 /** The engine (see the header). */
@@ -128,22 +127,10 @@ export class AlertEngine {
       let alert = alerts.get(id);
       if (!alert) {
         if (alerts.size >= MAX_ALERTS_PER_RULE) continue;
-        alert = {
-          id,
-          rule,
-          labels,
-          value,
-          summary: '',
-          severity: rule.severity,
-          activeSince: now,
-          firingSince: undefined,
-          step: 0,
-          notified: [],
-        };
+        alert = { id, rule, labels, value, activeSince: now, firingSince: undefined, step: 0 };
         alerts.set(id, alert);
       }
       alert.value = value;
-      alert.summary = rule.summary(labels, value);
       if (alert.firingSince === undefined && now - alert.activeSince >= rule.forMs) alert.firingSince = now;
       if (alert.firingSince !== undefined) this.#escalate(alert, now);
     }
@@ -152,7 +139,7 @@ export class AlertEngine {
       alerts.delete(id);
       if (alert.firingSince === undefined) continue; // pending: dropped silently
       const resolved = { ...this.#view(alert), description: rule.description, resolvedAt: new Date(now).toISOString() };
-      for (const receiver of alert.notified) this.#deps.notify({ receiver, status: 'resolved', alert: resolved });
+      for (const receiver of resolved.notified) this.#deps.notify({ receiver, status: 'resolved', alert: resolved });
     }
   }
 
@@ -161,9 +148,7 @@ export class AlertEngine {
     const steps = alert.rule.steps;
     while (alert.step < steps.length && now - alert.firingSince! >= steps[alert.step]!.afterMs) {
       const step = steps[alert.step]!;
-      alert.severity = step.severity;
       alert.step++;
-      for (const receiver of step.receivers) if (!alert.notified.includes(receiver)) alert.notified.push(receiver);
       const firing = { ...this.#view(alert), description: alert.rule.description };
       for (const receiver of step.receivers) this.#deps.notify({ receiver, status: 'firing', alert: firing });
     }
@@ -172,7 +157,7 @@ export class AlertEngine {
   /** Pending and firing alerts: firing first, then by severity, then oldest first. */
   list(): Alert[] {
     const all = [...this.#alerts.values()].flatMap((alerts) => [...alerts.values()]);
-    const rank = (a: State) => ALERT_SEVERITIES.indexOf(a.severity);
+    const rank = (a: State) => ALERT_SEVERITIES.indexOf(severityOf(a));
     return all
       .sort(
         (a, b) =>
@@ -188,15 +173,16 @@ export class AlertEngine {
       id: a.id,
       rule: a.rule.name,
       signal: a.rule.signal,
-      severity: a.severity,
+      severity: severityOf(a),
       state: a.firingSince === undefined ? 'pending' : 'firing',
       labels: a.labels,
       value: a.value,
-      summary: a.summary,
+      // Built only when shown or sent, not at every evaluation.
+      summary: a.rule.summary(a.labels, a.value),
       activeSince: new Date(a.activeSince).toISOString(),
       ...(a.firingSince !== undefined ? { firingSince: new Date(a.firingSince).toISOString() } : {}),
       step: a.step,
-      notified: [...a.notified],
+      notified: toldOf(a),
     };
   }
 
@@ -213,6 +199,16 @@ export class AlertEngine {
     clearInterval(this.#timer);
     this.#timer = undefined;
   }
+}
+
+/** The severity of the last step delivered (the rule's before any). */
+function severityOf(a: State): AlertSeverity {
+  return a.step === 0 ? a.rule.severity : a.rule.steps[a.step - 1]!.severity;
+}
+
+/** The receivers of the steps delivered so far, each once, in the order first told. */
+function toldOf(a: State): string[] {
+  return [...new Set(a.rule.steps.slice(0, a.step).flatMap((s) => s.receivers))];
 }
 
 /** The alert's id: sha256 of the rule name and its labels in a fixed order, 16 hex digits. */

@@ -5,8 +5,8 @@
  * - Per request: `AlertWindows.observe` is an audit-stage observer (the same AuditEvent the audit
  *   trail, usage and metrics get), so the alerts count exactly what the rest of the gateway counts.
  *   Tool calls are counted per tenant and server by outcome, with a latency histogram; finds and their
- *   no-matches per tenant. It only increments numbers in arrays: no clock read, no allocation once a
- *   series exists.
+ *   no-matches per tenant. It only increments numbers in typed arrays (no clock read); once a series
+ *   exists, what it allocates per window is the series' key and its slot's handle.
  * - Sampled: live counters and gauges (circuit opens, tools in the catalog, audit drops) are sampled
  *   at each evaluation; a bucket keeps the smallest and largest value seen in it.
  *
@@ -43,7 +43,7 @@ class BucketSeries {
 
   /** The slot of `time` for `labels` (undefined: too old for the window, or the series cap is reached). */
   slot(labels: readonly string[], time: number): { values: Float64Array; offset: number } | undefined {
-    const key = labels.join(SEP);
+    const key = sampleKey(labels);
     let series = this.#series.get(key);
     if (!series) {
       if (this.#series.size >= MAX_SERIES) return undefined;
@@ -193,7 +193,7 @@ export class SampleWindow {
         max = Math.max(max, values[offset + 2]!);
       }
       if (min === Infinity) continue;
-      out.set(labels.join(SEP), { min, max });
+      out.set(sampleKey(labels), { min, max });
     }
     return out;
   }
