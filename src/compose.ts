@@ -303,8 +303,10 @@ async function core(config: Config, options: ComposeOptions, only?: string) {
   const ops = buildOperations(config, db, log, [...metricsObservers(metrics), ...alertsObservers(alerts)]);
   const tracer = tracing?.tracer;
   const cores = configs.map((c, i) => tenantCore(c, { log, db, model, ops, metrics, tracer }, policies[i]));
-  metrics?.setSource(() => liveState({ cores, audit: ops.auditStats }));
-  alerts?.setSource(() => liveState({ cores, audit: ops.auditStats }));
+  // One reading of the live state for both: the metrics' gauges per scrape, the alerts per evaluation.
+  const live = () => liveState({ cores, audit: ops.auditStats });
+  metrics?.setSource(live);
+  alerts?.setSource(live);
   const byTenant = new Map(cores.map((c) => [c.tenant, c]));
   /** Closes the store after every tenant's buffered events (and the audit trail) are written; flushes the spans. */
   const closeDb = async () => {

@@ -16,7 +16,6 @@ import { compileRule } from '../src/alerts/rules.js';
 import { AlertWindows, quantileMs } from '../src/alerts/window.js';
 import { buildConfig, loadConfigFile } from '../src/config/load.js';
 import type { AuditEvent } from '../src/core/audit-event.js';
-import { GatewayError } from '../src/core/errors.js';
 import { visibleAlerts } from '../src/http/alerts-route.js';
 import { createLogger } from '../src/telemetry/logger.js';
 import type { LiveState, ServerState } from '../src/telemetry/metrics.js';
@@ -31,6 +30,7 @@ import {
   waitFor,
   readmeYamlFile,
   switchboardCheck,
+  configIssues,
 } from './helpers.js';
 
 afterAll(cleanup);
@@ -498,16 +498,6 @@ describe('delivery', () => {
 // ---------------------------------------------------------------------------------------------
 // Config
 
-function issuesOf(run: () => unknown): { path: string; message: string }[] {
-  try {
-    run();
-  } catch (error) {
-    expect(error).toBeInstanceOf(GatewayError);
-    return ((error as GatewayError).details?.issues ?? []) as { path: string; message: string }[];
-  }
-  throw new Error('expected the config to be rejected');
-}
-
 describe('alerts config', () => {
   it('reports every problem at its path, through the loader', () => {
     const file = join(tempDir(), 'switchboard.yaml');
@@ -530,7 +520,7 @@ describe('alerts config', () => {
         '',
       ].join('\n'),
     );
-    const issues = issuesOf(() => loadConfigFile(file, {}));
+    const issues = configIssues(() => loadConfigFile(file, {}));
     const at = (path: string) => issues.filter((i) => i.path === path).map((i) => i.message);
     expect(at('alerts.receivers.hook.webhook.url')).toHaveLength(1);
     expect(at('alerts.receivers.both')).toEqual(['a receiver is either { webhook: { url, format } } or { log: {} }']);
@@ -559,7 +549,7 @@ describe('alerts config', () => {
       receivers: { ops: { log: {} } },
       rules: [rule('acme'), rule('acm*'), rule('default'), rule('nope')],
     };
-    const issues = issuesOf(() => buildConfig({ tenants: { acme: {} }, alerts }));
+    const issues = configIssues(() => buildConfig({ tenants: { acme: {} }, alerts }));
     expect(issues).toEqual([
       { path: 'alerts.rules[3].where.tenant', message: 'no tenant "nope" is configured (tenants: default, acme)' },
     ]);

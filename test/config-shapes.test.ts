@@ -15,7 +15,6 @@ import type { Client } from '@modelcontextprotocol/client';
 import { buildConfig, loadConfigFile, type Config } from '../src/config/load.js';
 import { findPackageRoot } from '../src/config/paths.js';
 import type { StdioSpec, UpstreamSpec } from '../src/config/spec.js';
-import { GatewayError } from '../src/core/errors.js';
 import { silentLogger } from '../src/telemetry/logger.js';
 import { TransportChoice } from '../src/upstream/http-fallback.js';
 import type { Hub } from '../src/compose.js';
@@ -32,6 +31,7 @@ import {
   textOf,
   readmeYamlFile,
   switchboardCheck,
+  configIssues,
 } from './helpers.js';
 
 afterAll(cleanup);
@@ -55,16 +55,6 @@ function instance(config: Config, name: string): UpstreamSpec {
   const spec = config.servers.find((s) => s.name === name)?.instances[0];
   if (!spec) throw new Error(`no server ${name}`);
   return spec;
-}
-
-function issuesOf(run: () => unknown): { path: string; message: string }[] {
-  try {
-    run();
-  } catch (error) {
-    expect(error).toBeInstanceOf(GatewayError);
-    return ((error as GatewayError).details?.issues ?? []) as { path: string; message: string }[];
-  }
-  throw new Error('expected the config to be rejected');
 }
 
 /** An HTTP server that speaks neither MCP transport: Express's HTML 404 page for everything. */
@@ -266,7 +256,7 @@ describe('VS Code files', () => {
   });
 
   it('rejects ${input:id} with an error naming the input, once, and never sends the literal', () => {
-    const issues = issuesOf(() =>
+    const issues = configIssues(() =>
       buildConfig(
         {
           inputs: [{ type: 'promptString', id: 'api-key' }],
@@ -300,13 +290,13 @@ describe('values that are not set', () => {
     expect(config.http.port).toBe(7420);
     expect(buildConfig({ http: { adminToken: '' } }, { env: {} }).http.adminToken).toBeUndefined();
     // A short token that is really set is still checked.
-    expect(issuesOf(() => buildConfig({ http: { adminToken: '${T}' } }, { env: { T: 'short' } }))[0]?.path).toBe(
+    expect(configIssues(() => buildConfig({ http: { adminToken: '${T}' } }, { env: { T: 'short' } }))[0]?.path).toBe(
       'http.adminToken',
     );
   });
 
   it('an unset variable used several times is one issue naming the other places', () => {
-    const issues = issuesOf(() =>
+    const issues = configIssues(() =>
       buildConfig(
         {
           servers: {

@@ -12,6 +12,7 @@ import { pathToFileURL } from 'node:url';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
 import { buildConfig, type Config } from '../src/config/load.js';
+import { GatewayError } from '../src/core/errors.js';
 import { startHub, type Hub } from '../src/compose.js';
 import { silentLogger } from '../src/telemetry/logger.js';
 
@@ -331,4 +332,15 @@ export function switchboardCheck(file: string, cwd: string, unset: readonly stri
     encoding: 'utf8',
     timeout: 60_000,
   });
+}
+
+/** The issues (path and message) of the config that `run` builds and the loader rejects. */
+export function configIssues(run: () => unknown): { path: string; message: string }[] {
+  try {
+    run();
+  } catch (error) {
+    if (!(error instanceof GatewayError)) throw error;
+    return (error.details?.issues ?? []) as { path: string; message: string }[];
+  }
+  throw new Error('expected the config to be rejected');
 }

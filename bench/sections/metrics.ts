@@ -25,13 +25,8 @@ import { AccessControl } from '../../src/gateway/access.js';
 import { compose, type Stage } from '../../src/mcp/pipeline/chain.js';
 import type { RequestContext, ToolResult } from '../../src/mcp/pipeline/context.js';
 import { toolAuditStage, type AuditObserver } from '../../src/mcp/pipeline/stages/audit.js';
-import { authorizeStage } from '../../src/mcp/pipeline/stages/authorize.js';
 import { errorsStage } from '../../src/mcp/pipeline/stages/errors.js';
 import { metricsObserver } from '../../src/mcp/pipeline/stages/metrics.js';
-import { pinStage } from '../../src/mcp/pipeline/stages/pin.js';
-import { resolveStage } from '../../src/mcp/pipeline/stages/resolve.js';
-import { sizeStage } from '../../src/mcp/pipeline/stages/size.js';
-import { validateStage } from '../../src/mcp/pipeline/stages/validate.js';
 import { ArgumentValidator } from '../../src/mcp/validate.js';
 import { SqliteAuditRepo } from '../../src/store/audit-repo.js';
 import { openDb } from '../../src/store/db.js';
@@ -39,7 +34,7 @@ import { silentLogger } from '../../src/telemetry/logger.js';
 import { Metrics } from '../../src/telemetry/metrics.js';
 import { VERSION } from '../../src/version.js';
 import { httpClient } from '../lib/clients.js';
-import { requestContextOf, startAlphaHub } from '../lib/pipeline.js';
+import { coreToolStages, requestContextOf, startAlphaHub } from '../lib/pipeline.js';
 import { fixtureArgs } from '../lib/procs.js';
 import { interleaveUs, summarize, type Summary } from '../lib/stats.js';
 import type { BenchOptions, SectionResult } from '../run.js';
@@ -72,11 +67,7 @@ async function inProcess(dir: string, calls: number) {
       const stages: Stage<ToolResult>[] = [
         toolAuditStage({ observers, describeArgs }),
         errorsStage(),
-        resolveStage(gateway, access),
-        authorizeStage(access),
-        sizeStage(gateway.config.gateway.maxRequestBytes),
-        pinStage(gateway),
-        validateStage(validator),
+        ...coreToolStages(gateway, access, validator),
       ];
       return compose(stages, terminal);
     };

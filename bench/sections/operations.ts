@@ -26,16 +26,11 @@ import type { AuditEvent } from '../../src/core/audit-event.js';
 import { anonymousPrincipal } from '../../src/core/principal.js';
 import { AccessControl } from '../../src/gateway/access.js';
 import { limitError, RateLimits } from '../../src/limits/rate-limits.js';
-import { compose, type Stage } from '../../src/mcp/pipeline/chain.js';
+import { compose } from '../../src/mcp/pipeline/chain.js';
 import type { ToolResult } from '../../src/mcp/pipeline/context.js';
 import { toolAuditStage } from '../../src/mcp/pipeline/stages/audit.js';
-import { authorizeStage } from '../../src/mcp/pipeline/stages/authorize.js';
 import { errorsStage } from '../../src/mcp/pipeline/stages/errors.js';
 import { limitStage } from '../../src/mcp/pipeline/stages/limit.js';
-import { pinStage } from '../../src/mcp/pipeline/stages/pin.js';
-import { resolveStage } from '../../src/mcp/pipeline/stages/resolve.js';
-import { sizeStage } from '../../src/mcp/pipeline/stages/size.js';
-import { validateStage } from '../../src/mcp/pipeline/stages/validate.js';
 import { ArgumentValidator } from '../../src/mcp/validate.js';
 import { isMetered, SqliteAuditRepo } from '../../src/store/audit-repo.js';
 import { openDb } from '../../src/store/db.js';
@@ -44,7 +39,7 @@ import { silentLogger } from '../../src/telemetry/logger.js';
 import { quotaError, Quotas } from '../../src/usage/quotas.js';
 import { startRedis } from '../../test/fixtures/redis.js';
 import { httpClient, timeInterleaved } from '../lib/clients.js';
-import { requestContextOf, startAlphaHub } from '../lib/pipeline.js';
+import { coreToolStages, requestContextOf, startAlphaHub } from '../lib/pipeline.js';
 import { fixtureArgs, startHubProcess } from '../lib/procs.js';
 import { interleaveUs, summarize, type Summary } from '../lib/stats.js';
 import type { BenchOptions, SectionResult } from '../run.js';
@@ -91,13 +86,7 @@ async function inProcess(dir: string, calls: number) {
     };
     const ok: ToolResult = { content: [{ type: 'text', text: 'alpha: hello' }] };
     const terminal = async () => ok;
-    const core = (): Stage<ToolResult>[] => [
-      resolveStage(gateway, access),
-      authorizeStage(access),
-      sizeStage(gateway.config.gateway.maxRequestBytes),
-      pinStage(gateway),
-      validateStage(validator),
-    ];
+    const core = () => coreToolStages(gateway, access, validator);
     const [first, ...rest] = core();
     const none = compose([errorsStage(), ...core()], terminal);
     const auditOnly = compose([toolAuditStage(audit), errorsStage(), ...core()], terminal);
