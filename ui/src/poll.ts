@@ -13,11 +13,12 @@ export function usePollWith<T>(
   intervalMs: number,
   load: (signal: AbortSignal) => Promise<Result<T>>,
 ): Result<T> | undefined {
-  const [result, setResult] = useState<Result<T> | undefined>(undefined);
+  // The answer is kept with its key, so a panel never draws the previous key's answer (another tenant's)
+  // for the render in which the key changed, before the effect below starts over.
+  const [answer, setAnswer] = useState<{ key: string; result: Result<T> } | undefined>(undefined);
   const loader = useRef(load);
   loader.current = load;
   useEffect(() => {
-    setResult(undefined);
     if (key === undefined) return undefined;
     const abort = new AbortController();
     let timer: ReturnType<typeof setTimeout> | undefined;
@@ -25,7 +26,7 @@ export function usePollWith<T>(
       if (!document.hidden) {
         const next = await loader.current(abort.signal);
         if (abort.signal.aborted) return;
-        setResult(next);
+        setAnswer({ key, result: next });
       }
       timer = setTimeout(() => void tick(), intervalMs);
     };
@@ -35,7 +36,7 @@ export function usePollWith<T>(
       clearTimeout(timer);
     };
   }, [key, intervalMs]);
-  return result;
+  return answer && answer.key === key ? answer.result : undefined;
 }
 
 /** GETs `path` every `intervalMs` as `tenant` (the latest answer; undefined until the first). */
