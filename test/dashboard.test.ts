@@ -24,7 +24,7 @@ import { UiAssets } from '../src/http/ui-assets.js';
 import { registerUiRoutes, UI_CSP } from '../src/http/ui-route.js';
 import { SESSION_TTL_MS, UiSessions } from '../src/http/ui-session.js';
 import { GatewayError } from '../src/core/errors.js';
-import { createLogger } from '../src/telemetry/logger.js';
+import { createLogger, type Logger } from '../src/telemetry/logger.js';
 import {
   cleanup,
   connectAgent,
@@ -84,6 +84,18 @@ function watch(page: Page, allowed: (url: string, status: number) => boolean = (
       problems.push(`HTTP ${response.status()}: ${response.request().method()} ${response.url()}`);
   });
   return problems;
+}
+
+/** A logger at `level` whose lines are kept in `lines` (to check what was logged, and what never was). */
+function capturedLog(level: 'debug' | 'info'): { log: Logger; lines: string[] } {
+  const lines: string[] = [];
+  const destination = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      lines.push(chunk.toString());
+      done();
+    },
+  });
+  return { log: createLogger({ level, destination }), lines };
 }
 
 /** How many pixels of a canvas are painted (0: the chart drew nothing). */
@@ -236,7 +248,7 @@ describe('the dashboard on an open loopback hub', () => {
 
 describe('the dashboard on a hub with an admin token and API keys', () => {
   let hub: Hub;
-  const lines: string[] = [];
+  const { log, lines } = capturedLog('debug');
   const cookieOf = async (context: BrowserContext) =>
     (await context.cookies()).find((c) => c.name === 'switchboard_ui');
   const admin = (path: string, init: RequestInit = {}) =>
@@ -250,15 +262,9 @@ describe('the dashboard on a hub with an admin token and API keys', () => {
     });
 
   beforeAll(async () => {
-    const destination = new Writable({
-      write(chunk: Buffer, _encoding, done) {
-        lines.push(chunk.toString());
-        done();
-      },
-    });
     hub = await startHub(
       makeConfig({ beta: { url: beta.url } }, { http: { adminToken: ADMIN }, auth: { mode: 'apiKey' } }),
-      { log: createLogger({ level: 'debug', destination }) },
+      { log },
     );
     onCleanup(() => hub.close());
     await hub.ready;
@@ -385,16 +391,7 @@ describe('dashboard assets that fail to build', () => {
     writeFileSync(join(root, 'src/main.tsx'), 'export const = ;\n');
     writeFileSync(join(root, 'src/signin.ts'), 'export {};\n');
     writeFileSync(join(root, 'tsconfig.json'), '{}');
-    const lines: string[] = [];
-    const log = createLogger({
-      level: 'info',
-      destination: new Writable({
-        write(chunk: Buffer, _encoding, done) {
-          lines.push(chunk.toString());
-          done();
-        },
-      }),
-    });
+    const { log, lines } = capturedLog('info');
     const assets = new UiAssets(root);
     const app = Fastify();
     onCleanup(() => app.close());

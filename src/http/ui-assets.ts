@@ -1,7 +1,7 @@
 /**
  * The dashboard's assets (the top-level `ui/` folder): its browser code bundled by esbuild's JS API in
  * memory (no file written, minified, ES2022 modules), and its HTML and CSS read as they are. The build
- * runs once per process, on the first request that needs it, and is kept as a promise, so concurrent
+ * runs once per app (a hub process builds one), on the first request that needs it, and is kept as a promise, so concurrent
  * first requests share one build and a failed build is reported once, not retried per request (an
  * install whose ui/ is broken does not mend itself while the process runs).
  *

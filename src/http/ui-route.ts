@@ -14,11 +14,11 @@
  * revalidate by ETag. A failed build of the assets is a 500 with esbuild's messages in the log.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { asGatewayError, GatewayError } from '../core/errors.js';
+import { GatewayError } from '../core/errors.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { AdminGuard } from './auth-hook.js';
 import { UiAssets, type UiBundle, type UiFileName } from './ui-assets.js';
-import type { UiSessions } from './ui-session.js';
+import { isRefusal, type UiSessions } from './ui-session.js';
 
 /** The Content-Security-Policy of every /ui response. */
 export const UI_CSP = [
@@ -52,21 +52,16 @@ function wantsHtml(request: FastifyRequest): boolean {
 /** Registers the dashboard's routes (see the header). */
 export function registerUiRoutes(app: FastifyInstance, deps: UiRouteDeps): void {
   const assets = deps.assets ?? new UiAssets();
-  let reported = false;
-  const bundle = async (): Promise<UiBundle> => {
-    try {
-      return await assets.get();
-    } catch (error) {
-      if (!reported) {
-        reported = true;
-        deps.log.error(
-          { err: (error as Error).message, ui: assets.root },
-          'dashboard assets failed to build: /ui answers 500',
-        );
-      }
+  // Kept like the build itself, so a failed build is logged once and every request after it answers 500.
+  let built: Promise<UiBundle> | undefined;
+  const bundle = (): Promise<UiBundle> =>
+    (built ??= assets.get().catch((error: unknown) => {
+      deps.log.error(
+        { err: (error as Error).message, ui: assets.root },
+        'dashboard assets failed to build: /ui answers 500',
+      );
       throw new GatewayError('INTERNAL', 'the dashboard failed to build; the hub log says why');
-    }
-  };
+    }));
   const send = async (request: FastifyRequest, reply: FastifyReply, name: UiFileName) => {
     const file = (await bundle())[name];
     const page = name.endsWith('.html');
@@ -75,45 +70,41 @@ export function registerUiRoutes(app: FastifyInstance, deps: UiRouteDeps): void 
     return reply.type(file.type).send(file.body);
   };
 
-  app.register(
-    async (ui) => {
-      ui.addHook('onSend', async (_request, reply) => {
-        void reply
-          .header('content-security-policy', UI_CSP)
-          .header('x-content-type-options', 'nosniff')
-          .header('referrer-policy', 'no-referrer')
-          .header('x-frame-options', 'DENY');
-      });
+  app.register(async (ui) => {
+    ui.addHook('onSend', async (_request, reply) => {
+      void reply
+        .header('content-security-policy', UI_CSP)
+        .header('x-content-type-options', 'nosniff')
+        .header('referrer-policy', 'no-referrer')
+        .header('x-frame-options', 'DENY');
+    });
 
-      const page = async (request: FastifyRequest, reply: FastifyReply) => {
-        try {
-          await deps.sessionGuard(request, reply);
-        } catch (error) {
-          const code = asGatewayError(error).code;
-          if ((code === 'UNAUTHORIZED' || code === 'FORBIDDEN') && wantsHtml(request))
-            return reply.header('cache-control', 'no-store').redirect('/ui/signin', 303);
-          throw error;
-        }
-        return send(request, reply, 'index.html');
-      };
-      ui.get('/ui', page);
-      ui.get('/ui/', page);
-      ui.get('/ui/app.js', { onRequest: deps.sessionGuard }, (request, reply) => send(request, reply, 'app.js'));
-      ui.get('/ui/app.css', { onRequest: deps.sessionGuard }, (request, reply) => send(request, reply, 'app.css'));
-      ui.get('/ui/signin', (request, reply) => send(request, reply, 'signin.html'));
-      ui.get('/ui/signin.js', (request, reply) => send(request, reply, 'signin.js'));
-      ui.get('/ui/signin.css', (request, reply) => send(request, reply, 'signin.css'));
+    const page = async (request: FastifyRequest, reply: FastifyReply) => {
+      try {
+        await deps.sessionGuard(request, reply);
+      } catch (error) {
+        if (isRefusal(error) && wantsHtml(request))
+          return reply.header('cache-control', 'no-store').redirect('/ui/signin', 303);
+        throw error;
+      }
+      return send(request, reply, 'index.html');
+    };
+    ui.get('/ui', page);
+    ui.get('/ui/', page);
+    ui.get('/ui/app.js', { onRequest: deps.sessionGuard }, (request, reply) => send(request, reply, 'app.js'));
+    ui.get('/ui/app.css', { onRequest: deps.sessionGuard }, (request, reply) => send(request, reply, 'app.css'));
+    ui.get('/ui/signin', (request, reply) => send(request, reply, 'signin.html'));
+    ui.get('/ui/signin.js', (request, reply) => send(request, reply, 'signin.js'));
+    ui.get('/ui/signin.css', (request, reply) => send(request, reply, 'signin.css'));
 
-      ui.get('/ui/session', async (request, reply) => {
-        void reply.header('cache-control', 'no-store');
-        return { session: deps.sessions.has(request) };
-      });
-      ui.post('/ui/session', async (request, reply) => {
-        void reply.header('cache-control', 'no-store');
-        return deps.sessions.signIn(request, reply, deps.guard);
-      });
-      ui.delete('/ui/session', async (request, reply) => deps.sessions.signOut(request, reply));
-    },
-    { prefix: '' },
-  );
+    ui.get('/ui/session', async (request, reply) => {
+      void reply.header('cache-control', 'no-store');
+      return { session: deps.sessions.has(request) };
+    });
+    ui.post('/ui/session', async (request, reply) => {
+      void reply.header('cache-control', 'no-store');
+      return deps.sessions.signIn(request, reply, deps.guard);
+    });
+    ui.delete('/ui/session', async (request, reply) => deps.sessions.signOut(request, reply));
+  });
 }

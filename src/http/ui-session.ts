@@ -49,7 +49,8 @@ function sessionPath(url: string): boolean {
   return path === '/ui' || path.startsWith('/ui/') || path.startsWith('/v1/');
 }
 
-function isRefusal(error: unknown): boolean {
+/** True for the guard's refusals (401 and 403), as opposed to a fault. */
+export function isRefusal(error: unknown): boolean {
   const code = asGatewayError(error).code;
   return code === 'UNAUTHORIZED' || code === 'FORBIDDEN';
 }
@@ -94,15 +95,14 @@ export class UiSessions {
    */
   wrap(guard: AdminGuard): AdminGuard {
     return async (request, reply) => {
-      const key = this.#sessionKey(request);
-      const session = key === undefined ? undefined : this.#sessions.get(key);
-      if (key === undefined || !session) return guard(request, reply);
-      request.headers.authorization = `Bearer ${session.token}`;
+      const live = this.#usable(request);
+      if (!live) return guard(request, reply);
+      request.headers.authorization = `Bearer ${live.session.token}`;
       try {
         await guard(request, reply);
       } catch (error) {
         if (isRefusal(error)) {
-          this.#sessions.delete(key);
+          this.#sessions.delete(live.key);
           this.#log.info({ ip: request.ip }, 'dashboard session ended: its credential was refused');
         }
         throw error;
@@ -112,8 +112,7 @@ export class UiSessions {
 
   /** True when the request carries a live session cookie. */
   has(request: FastifyRequest): boolean {
-    const id = cookieValue(request.headers.cookie, SESSION_COOKIE);
-    return id !== undefined && this.#live(digest(id)) !== undefined;
+    return this.#live(request) !== undefined;
   }
 
   /**
@@ -154,23 +153,25 @@ export class UiSessions {
     return { signedOut };
   }
 
-  /** The digest of a live session the request may use (a read of /ui or /v1 without its own header). */
-  #sessionKey(request: FastifyRequest): string | undefined {
+  /** The live session the request may use: a read of /ui or /v1 without its own header. */
+  #usable(request: FastifyRequest): { key: string; session: Session } | undefined {
     if (request.headers.authorization !== undefined) return undefined;
     if (!READS.has(request.method) || !sessionPath(request.url)) return undefined;
-    const id = cookieValue(request.headers.cookie, SESSION_COOKIE);
-    if (id === undefined || id === '') return undefined;
-    const key = digest(id);
-    return this.#live(key) ? key : undefined;
+    return this.#live(request);
   }
 
-  #live(key: string): Session | undefined {
+  /** The live session the request's cookie names (its digest and entry); an expired one is dropped. */
+  #live(request: FastifyRequest): { key: string; session: Session } | undefined {
+    const id = cookieValue(request.headers.cookie, SESSION_COOKIE);
+    if (!id) return undefined;
+    const key = digest(id);
     const session = this.#sessions.get(key);
-    if (session && session.expires <= this.#now()) {
+    if (!session) return undefined;
+    if (session.expires <= this.#now()) {
       this.#sessions.delete(key);
       return undefined;
     }
-    return session;
+    return { key, session };
   }
 
   #prune(): void {

@@ -32,7 +32,7 @@ export function registerCharts(): void {
 }
 
 /** A palette that reads on white, one colour per series (arms, tenants). */
-export const COLORS = ['#2563eb', '#db2777', '#16a34a', '#ea580c', '#7c3aed', '#0891b2', '#ca8a04', '#475569'];
+const COLORS = ['#2563eb', '#db2777', '#16a34a', '#ea580c', '#7c3aed', '#0891b2', '#ca8a04', '#475569'];
 
 /** The colour of series `i`, with `alpha` (0..1) for fills. */
 export function color(i: number, alpha = 1): string {

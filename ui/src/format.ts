@@ -1,4 +1,4 @@
-/** Small formatters the panels share: percentages, milliseconds, times, numbers. */
+/** Small formatters the panels share: percentages, milliseconds, times, scores. */
 
 /** 0.1234 -> "12.3%". */
 export function pct(x: number, digits = 1): string {
@@ -18,11 +18,6 @@ export function time(at: number | string): string {
   if (Number.isNaN(date.getTime())) return String(at);
   const clock = date.toLocaleTimeString([], { hour12: false });
   return date.toDateString() === new Date().toDateString() ? clock : `${date.toLocaleDateString()} ${clock}`;
-}
-
-/** A count with thousands separators. */
-export function count(x: number): string {
-  return x.toLocaleString();
 }
 
 /** A score to three decimals. */

@@ -3,9 +3,8 @@
  * the engine sorts them. A hub without the engine (no `alerts` section: `enabled: false`, or a build
  * without the route: 404) shows "alert engine off"; Prometheus users alert from the shipped rules.
  */
-import { Badge, Note, Panel } from '../panel.js';
+import { Badge, Note, Panel, Status } from '../panel.js';
 import { usePoll } from '../poll.js';
-import { describeError } from '../api.js';
 import { time } from '../format.js';
 import type { Alert, AlertsAnswer } from '../types.js';
 
@@ -34,35 +33,35 @@ function AlertRow(props: { alert: Alert }) {
 /** The alerts panel. */
 export function AlertsPanel(props: { tenant: string | undefined }) {
   const result = usePoll<AlertsAnswer>('/v1/alerts', 5000, props.tenant);
-  let body;
-  if (!result) body = <Note>Loading…</Note>;
-  else if ((!result.ok && result.status === 404) || (result.ok && !result.data.enabled))
-    body = <Note kind="off">Alert engine off (no alerts section in the config).</Note>;
-  else if (!result.ok) body = <Note kind="error">{describeError(result)}</Note>;
-  else if (result.data.alerts.length === 0) body = <Note>No alerts pending or firing.</Note>;
-  else
-    body = (
-      <table class="table compact">
-        <thead>
-          <tr>
-            <th>State</th>
-            <th>Severity</th>
-            <th>Rule</th>
-            <th>Where</th>
-            <th>Summary</th>
-            <th class="num">Value</th>
-            <th>Since</th>
-            <th class="num">Step</th>
-            <th>Notified</th>
-          </tr>
-        </thead>
-        <tbody>
-          {result.data.alerts.map((a) => (
-            <AlertRow key={a.id} alert={a} />
-          ))}
-        </tbody>
-      </table>
-    );
+  const off = result && (result.ok ? !result.data.enabled : result.status === 404);
+  const body = off ? (
+    <Note kind="off">Alert engine off (no alerts section in the config).</Note>
+  ) : (
+    <Status result={result} empty="No alerts pending or firing." isEmpty={(d) => d.alerts.length === 0}>
+      {(d) => (
+        <table class="table compact">
+          <thead>
+            <tr>
+              <th>State</th>
+              <th>Severity</th>
+              <th>Rule</th>
+              <th>Where</th>
+              <th>Summary</th>
+              <th class="num">Value</th>
+              <th>Since</th>
+              <th class="num">Step</th>
+              <th>Notified</th>
+            </tr>
+          </thead>
+          <tbody>
+            {d.alerts.map((a) => (
+              <AlertRow key={a.id} alert={a} />
+            ))}
+          </tbody>
+        </table>
+      )}
+    </Status>
+  );
   const firing = result?.ok ? result.data.alerts.filter((a) => a.state === 'firing').length : 0;
   return (
     <Panel id="alerts" title="Alerts" aside={firing ? <Badge value={`${firing} firing`} class="badge-firing" /> : null}>

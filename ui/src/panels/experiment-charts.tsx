@@ -5,14 +5,15 @@
  */
 import { useMemo } from 'preact/hooks';
 import type { ChartConfiguration } from 'chart.js';
-import { color, useChart } from '../charts.js';
+import { color } from '../charts.js';
+import { ChartFigure } from '../panel.js';
 import type { ArmReport } from '../types.js';
 
 type Interval = [number, number];
 type RateChart = ChartConfiguration<'bar' | 'line', (number | Interval)[], string>;
 
 /** Which rate a plot shows. */
-export type RateKind = 'successRate' | 'errorRate';
+type RateKind = 'successRate' | 'errorRate';
 
 const RATE_LABEL: Record<RateKind, string> = { successRate: 'success rate', errorRate: 'error rate' };
 
@@ -73,23 +74,25 @@ function latencyConfig(arms: readonly ArmReport[]): ChartConfiguration<'bar', (n
 /** One rate of every arm, with its intervals. */
 export function RateChart(props: { arms: readonly ArmReport[]; kind: RateKind }) {
   const config = useMemo(() => rateConfig(props.arms, props.kind), [props.arms, props.kind]);
-  const canvas = useChart(config);
   return (
-    <figure class="chart" data-chart={props.kind}>
-      <figcaption>{`${RATE_LABEL[props.kind]} per arm, 95% Wilson interval`}</figcaption>
-      <canvas ref={canvas} role="img" aria-label={`${RATE_LABEL[props.kind]} per arm with 95% intervals`} />
-    </figure>
+    <ChartFigure
+      chart={props.kind}
+      caption={`${RATE_LABEL[props.kind]} per arm, 95% Wilson interval`}
+      label={`${RATE_LABEL[props.kind]} per arm with 95% intervals`}
+      config={config}
+    />
   );
 }
 
 /** The latency plot of a report. */
 export function LatencyChart(props: { arms: readonly ArmReport[] }) {
   const config = useMemo(() => latencyConfig(props.arms), [props.arms]);
-  const canvas = useChart(config);
   return (
-    <figure class="chart" data-chart="latency">
-      <figcaption>Latency per arm (p50, p95)</figcaption>
-      <canvas ref={canvas} role="img" aria-label="Latency p50 and p95 per arm" />
-    </figure>
+    <ChartFigure
+      chart="latency"
+      caption="Latency per arm (p50, p95)"
+      label="Latency p50 and p95 per arm"
+      config={config}
+    />
   );
 }

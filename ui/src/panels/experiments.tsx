@@ -7,8 +7,13 @@ import { useState } from 'preact/hooks';
 import { Badge, Note, Panel, Status } from '../panel.js';
 import { usePoll } from '../poll.js';
 import { ms, pct } from '../format.js';
-import type { ExperimentReport, ExperimentView } from '../types.js';
+import type { ExperimentReport, ExperimentView, Rate } from '../types.js';
 import { LatencyChart, RateChart } from './experiment-charts.js';
+
+/** A rate with its 95% interval: "12.3% [10.1%, 14.9%]". */
+function interval(r: Rate): string {
+  return `${pct(r.rate)} [${pct(r.low)}, ${pct(r.high)}]`;
+}
 
 function ArmTable(props: { report: ExperimentReport }) {
   return (
@@ -39,8 +44,8 @@ function ArmTable(props: { report: ExperimentReport }) {
             <td class="num">{a.exposures}</td>
             <td class="num">{a.units}</td>
             <td class="num">{a.calls}</td>
-            <td class="num">{`${pct(a.successRate.rate)} [${pct(a.successRate.low)}, ${pct(a.successRate.high)}]`}</td>
-            <td class="num">{`${pct(a.errorRate.rate)} [${pct(a.errorRate.low)}, ${pct(a.errorRate.high)}]`}</td>
+            <td class="num">{interval(a.successRate)}</td>
+            <td class="num">{interval(a.errorRate)}</td>
             <td class="num">{ms(a.latencyMs.p50)}</td>
             <td class="num">{ms(a.latencyMs.p95)}</td>
             <td class="num">
@@ -58,7 +63,7 @@ function ArmTable(props: { report: ExperimentReport }) {
 function Report(props: { name: string; tenant: string | undefined }) {
   const result = usePoll<ExperimentReport>(`/v1/experiments/${encodeURIComponent(props.name)}`, 10_000, props.tenant);
   return (
-    <Status result={result} empty="" isEmpty={() => false}>
+    <Status result={result}>
       {(r) => (
         <div class="report">
           {r.why !== 'running' ? <p class="dim">{r.why}</p> : null}

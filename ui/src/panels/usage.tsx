@@ -6,8 +6,8 @@
 import { useMemo } from 'preact/hooks';
 import type { ChartConfiguration } from 'chart.js';
 import { getJson, query, type Result } from '../api.js';
-import { color, useChart } from '../charts.js';
-import { Panel, Status } from '../panel.js';
+import { color } from '../charts.js';
+import { ChartFigure, Panel, Status } from '../panel.js';
 import { usePoll, usePollWith } from '../poll.js';
 import type { Tenant, UsageReport } from '../types.js';
 
@@ -52,16 +52,14 @@ function TenantChart(props: { usage: readonly TenantUsage[] }) {
     }),
     [props.usage],
   );
-  const canvas = useChart(config);
   return (
-    <figure
-      class="chart"
-      data-chart="tenants"
-      data-usage={props.usage.map((u) => `${u.tenant}:${u.calls}:${u.errors}`).join(',')}
-    >
-      <figcaption>Calls per tenant, last 30 days</figcaption>
-      <canvas ref={canvas} role="img" aria-label="Calls and errors per tenant" />
-    </figure>
+    <ChartFigure
+      chart="tenants"
+      caption="Calls per tenant, last 30 days"
+      label="Calls and errors per tenant"
+      config={config}
+      data={{ 'data-usage': props.usage.map((u) => `${u.tenant}:${u.calls}:${u.errors}`).join(',') }}
+    />
   );
 }
 
@@ -101,12 +99,13 @@ function HourlyChart(props: { report: UsageReport; from: number }) {
       },
     };
   }, [props.report, props.from]);
-  const canvas = useChart(config);
   return (
-    <figure class="chart" data-chart="hourly">
-      <figcaption>Calls per hour, last 24 hours</figcaption>
-      <canvas ref={canvas} role="img" aria-label="Calls and errors per hour" />
-    </figure>
+    <ChartFigure
+      chart="hourly"
+      caption="Calls per hour, last 24 hours"
+      label="Calls and errors per hour"
+      config={config}
+    />
   );
 }
 
@@ -124,9 +123,7 @@ export function UsagePanel(props: { tenant: string | undefined; tenants: readonl
         <Status result={tenants} empty="No tenants." isEmpty={(d) => d.length === 0}>
           {(d) => <TenantChart usage={d} />}
         </Status>
-        <Status result={hourly} empty="" isEmpty={() => false}>
-          {(d) => <HourlyChart report={d} from={from} />}
-        </Status>
+        <Status result={hourly}>{(d) => <HourlyChart report={d} from={from} />}</Status>
       </div>
     </Panel>
   );
