@@ -35,6 +35,8 @@ export interface Config {
   readonly usage: ParsedConfig['usage'];
   readonly quotas: ParsedConfig['quotas'];
   readonly telemetry: ParsedConfig['telemetry'];
+  /** Durable async tool calls (tasks-schema.ts); global, not per tenant. */
+  readonly tasks: ParsedConfig['tasks'];
   /** The built-in alert engine's rules and receivers (absent: the engine is off). */
   readonly alerts?: ParsedConfig['alerts'];
   /** Enabled servers in file order (`servers` first, then `mcpServers`). */
@@ -352,6 +354,7 @@ export function buildConfig(
     usage: data.usage,
     quotas: data.quotas,
     telemetry: data.telemetry,
+    tasks: data.tasks,
     ...(data.alerts ? { alerts: data.alerts } : {}),
     virtualTools: data.virtualTools,
     experiments: data.experiments,

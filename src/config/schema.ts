@@ -10,6 +10,7 @@
 import { auditSchema } from './audit-schema.js';
 import { concurrencySchema, limitsSchema, redisSchema } from './limits-schema.js';
 import { telemetrySchema } from './telemetry-schema.js';
+import { tasksSchema } from './tasks-schema.js';
 import { alertsSchema } from './alerts-schema.js';
 import { quotasSchema, usageSchema } from './usage-schema.js';
 import { z } from 'zod';
@@ -490,6 +491,8 @@ export const configSchema = z
       .prefault({}),
     /** Tracing (OpenTelemetry) and metrics (Prometheus): telemetry-schema.ts. */
     telemetry: telemetrySchema,
+    /** Durable async tool calls (tasks-schema.ts); not read yet. */
+    tasks: tasksSchema,
     /** The built-in alert engine (alerts-schema.ts); absent: off. */
     alerts: alertsSchema.optional(),
     log: z

@@ -277,6 +277,50 @@ const MIGRATIONS: readonly string[] = [
      bytes_out INTEGER NOT NULL,
      PRIMARY KEY (tenant, hour, agent, tool, server, method)
    ) STRICT, WITHOUT ROWID;`,
+  // Durable tasks (issue 14; store/tasks-repo.ts, core/tasks.ts): one row per task, id unique per
+  // tenant; times are epoch milliseconds; JSON columns are checked by json_valid. Lists are newest
+  // first by (created_at, id): tasks_owner serves an agent's own list, tasks_created and tasks_status
+  // the admin's (scanned backwards), tasks_status also recovery's unfinished tasks and the counts;
+  // tasks_expiry the purge; tasks_upstream maps an upstream task to at most one gateway task.
+  `CREATE TABLE tasks (
+     tenant TEXT NOT NULL,
+     id TEXT NOT NULL,
+     owner TEXT NOT NULL,
+     principal TEXT NOT NULL CHECK (json_valid(principal)),
+     session TEXT,
+     origin TEXT NOT NULL CHECK (origin IN ('2025-11-25', '2026-07-28', 'handle')),
+     method TEXT NOT NULL,
+     tool TEXT NOT NULL,
+     server TEXT,
+     request TEXT CHECK (request IS NULL OR json_valid(request)),
+     args_hash TEXT NOT NULL,
+     rerun_safe INTEGER NOT NULL CHECK (rerun_safe IN (0, 1)),
+     mode TEXT NOT NULL CHECK (mode IN ('gateway', 'upstream')),
+     upstream_instance TEXT,
+     upstream_task_id TEXT,
+     upstream_era TEXT CHECK (upstream_era IS NULL OR upstream_era IN ('2025-11-25', '2026-07-28')),
+     status TEXT NOT NULL CHECK (status IN ('working', 'input_required', 'completed', 'failed', 'cancelled')),
+     status_message TEXT,
+     progress REAL,
+     progress_total REAL,
+     created_at INTEGER NOT NULL,
+     updated_at INTEGER NOT NULL,
+     deadline_at INTEGER NOT NULL,
+     ttl_ms INTEGER NOT NULL CHECK (ttl_ms >= 0),
+     expires_at INTEGER NOT NULL,
+     poll_interval_ms INTEGER NOT NULL CHECK (poll_interval_ms >= 0),
+     result TEXT CHECK (result IS NULL OR json_valid(result)),
+     error TEXT CHECK (error IS NULL OR json_valid(error)),
+     runs INTEGER NOT NULL DEFAULT 1 CHECK (runs >= 1),
+     version INTEGER NOT NULL DEFAULT 0 CHECK (version >= 0),
+     PRIMARY KEY (tenant, id)
+   ) STRICT;
+   CREATE INDEX tasks_owner ON tasks (tenant, owner, created_at, id);
+   CREATE INDEX tasks_created ON tasks (tenant, created_at, id);
+   CREATE INDEX tasks_status ON tasks (tenant, status, created_at, id);
+   CREATE INDEX tasks_expiry ON tasks (tenant, expires_at, id);
+   CREATE UNIQUE INDEX tasks_upstream ON tasks (tenant, server, upstream_instance, upstream_task_id)
+     WHERE upstream_task_id IS NOT NULL;`,
 ];
 
 /** The user_version of a fully migrated file. */
