@@ -20,9 +20,28 @@ import type { CatalogView } from '../../gateway/access.js';
 import type { UnitIds } from '../../gateway/experiments.js';
 import type { CallContext } from '../passthrough.js';
 import type { Span } from '../../telemetry/trace-context.js';
+import type { AgentChannel } from '../../core/channel.js';
+import type { TaskOrigin, TaskRecord } from '../../core/tasks.js';
+
+/**
+ * An agent's request to run a call as a task: the task stage creates the task and calls `created`
+ * with it at once (the edge answers with the handle), then runs the call to its end.
+ */
+export interface TaskIntent {
+  readonly origin: TaskOrigin;
+  /** The TTL the agent asked for (clamped by tasks.maxTtlMs); absent: tasks.defaultTtlMs. */
+  readonly ttlMs?: number | undefined;
+  /** The agent session, where notifications about the task go (stdio, 2025 sessions). */
+  readonly session?: string | undefined;
+  /** Hears the call's progress too (a 2025 session's progress notifications with the agent's token). */
+  readonly progress?: ((p: { progress: number; total?: number; message?: string }) => void) | undefined;
+  /** An unfinished task to run again (a re-run after a gateway restart) instead of creating one. */
+  readonly resume?: TaskRecord | undefined;
+  readonly created: (task: TaskRecord) => void;
+}
 
 /** What kind of agent request a context carries (each has its chain: see chains.ts). */
-export type AgentMethod = Exclude<AuditMethod, 'tasks' | 'admin'>;
+export type AgentMethod = Exclude<AuditMethod, 'admin'>;
 
 /** One agent request on its way through the pipeline. */
 export interface RequestContext {
@@ -45,10 +64,30 @@ export interface RequestContext {
   readonly params?: Readonly<Record<string, unknown>> | undefined;
   /** The request's `_meta` (traceparent, pins, decision ids), as the agent sent it. */
   readonly meta: Record<string, unknown> | undefined;
-  /** The SDK's handler context: abort signal, notifications, the agent channel of pass-through. */
-  readonly sdk: CallContext;
-  /** The agent's abort signal. */
-  readonly signal: AbortSignal;
+  /**
+   * The SDK's handler context: abort signal, notifications, the agent channel of pass-through. Absent
+   * for a call the gateway starts itself (a task re-run after a restart: no agent request is open).
+   */
+  readonly sdk?: CallContext | undefined;
+  /**
+   * The signal that aborts the call: the agent's, until the task stage makes the request a task and
+   * replaces it with the task's own (a task outlives the request that created it).
+   */
+  signal: AbortSignal;
+  /**
+   * Where the upstream's progress goes: absent, to the agent's progress token of this request (if it
+   * sent one). The task stage sets it to the task's record.
+   */
+  progress?: ((p: { progress: number; total?: number; message?: string }) => void) | undefined;
+  /**
+   * Set by the task stage: the request has been answered with a task handle, so the upstream's
+   * questions can no longer ride it; they go to `channel` (absent: the relay's other rules decide).
+   */
+  detached?: { readonly channel?: AgentChannel | undefined } | undefined;
+  /** The call's deadline in ms from now, when something shorter than the server's timeout applies (a task's). */
+  timeoutMs?: number | undefined;
+  /** Set by the edge when the agent asked to run this call as a task (see stages/task.ts). */
+  readonly task?: TaskIntent | undefined;
   /** performance.now() when the request entered. */
   readonly startedAt: number;
   /** The find_capability decision this call follows, when the agent says so (learning, experiments). */

@@ -12,8 +12,12 @@ import { resolvedTool, type ToolResult } from './context.js';
 /** Forwards the call upstream. */
 export function invokeTerminal(gateway: Gateway): Terminal<ToolResult> {
   return (ctx) => {
-    const progressToken = ctx.sdk.mcpReq._meta?.progressToken;
-    const { channel } = ctx.sdk;
+    const { sdk } = ctx;
+    const progressToken = sdk?.mcpReq._meta?.progressToken;
+    const onprogress =
+      ctx.progress ??
+      (sdk && progressToken !== undefined ? (p: Progress) => void notifyProgress(sdk, progressToken, p) : undefined);
+    const channel = ctx.detached ? ctx.detached.channel : sdk?.channel;
     const meta = ctx.metaOut ? { ...ctx.meta, ...ctx.metaOut } : ctx.meta;
     return gateway.callTool(ctx.target ?? resolvedTool(ctx), ctx.args, forwardMeta(meta), {
       signal: ctx.signal,
@@ -22,17 +26,16 @@ export function invokeTerminal(gateway: Gateway): Terminal<ToolResult> {
       ...(channel ? { channel } : {}),
       ...(ctx.pin ? { pin: ctx.pin } : {}),
       ...(ctx.instances ? { instances: ctx.instances } : {}),
-      ...(progressToken !== undefined ? { onprogress: (p) => void notifyProgress(ctx.sdk, progressToken, p) } : {}),
+      ...(ctx.timeoutMs !== undefined ? { timeoutMs: ctx.timeoutMs } : {}),
+      ...(onprogress ? { onprogress } : {}),
     });
   };
 }
 
+type Progress = { progress: number; total?: number; message?: string };
+
 /** Re-emits an upstream progress update with the agent's own token. */
-async function notifyProgress(
-  ctx: ServerContext,
-  progressToken: string | number,
-  p: { progress: number; total?: number; message?: string },
-): Promise<void> {
+async function notifyProgress(ctx: ServerContext, progressToken: string | number, p: Progress): Promise<void> {
   try {
     await ctx.mcpReq.notify({ method: 'notifications/progress', params: { progressToken, ...p } });
   } catch {

@@ -24,6 +24,6 @@ export function completionTerminal(gateway: Gateway): Terminal<CompletionResult>
 }
 
 function forwardOptions(ctx: RequestContext) {
-  const { channel } = ctx.sdk;
+  const channel = ctx.sdk?.channel;
   return { signal: ctx.signal, ...(channel ? { channel } : {}) };
 }

@@ -42,7 +42,7 @@ export function traceStage<R>(tracer: Tracer, read: Reading<R> = () => OK): Stag
     name: 'trace',
     run(ctx, next) {
       if (ctx.span) return annotate(ctx, ctx.span, next);
-      const parent = remoteParent(ctx.meta, ctx.sdk.http?.req?.headers);
+      const parent = remoteParent(ctx.meta, ctx.sdk?.http?.req?.headers);
       const method = rpcMethod(ctx);
       const span = tracer.startSpan(
         method,
