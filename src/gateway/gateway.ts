@@ -37,6 +37,20 @@ import { ServerPool, type InstanceSelector, type PoolDefaults, type PoolStatus }
 import { suggest } from './suggest.js';
 import type { Tracer } from '../telemetry/trace-context.js';
 import { branchSpan } from './trace-spans.js';
+import type { UpstreamTaskEra } from '../core/tasks.js';
+import {
+  UpstreamTaskRunner,
+  type FollowOptions,
+  type UpstreamTaskCreated,
+  type UpstreamTaskRef,
+} from './tasks/upstream-tasks.js';
+
+export type {
+  FollowOptions,
+  UpstreamTaskCreated,
+  UpstreamTaskRef,
+  UpstreamTaskStatus,
+} from './tasks/upstream-tasks.js';
 
 /**
  * Hands a server that asked for `mesh` its gateway credential (compose.ts builds it from auth/mesh-keys.ts
@@ -130,6 +144,8 @@ export class Gateway {
   #mesh: MeshProvider | undefined;
   /** Sessionful agents: log levels, resource subscriptions, requests outside a call. */
   readonly agents: AgentRegistry;
+  /** Upstream tasks: created on servers that offer them, followed to their end (tasks/upstream-tasks.ts). */
+  readonly #upstreamTasks: UpstreamTaskRunner;
 
   constructor(deps: GatewayDeps) {
     this.agents = new AgentRegistry({
@@ -167,6 +183,14 @@ export class Gateway {
       ...(secrets.length > 0 ? { redact: (text: string) => redactText(text, secrets) } : {}),
       tracer: deps.tracer,
     };
+    this.#upstreamTasks = new UpstreamTaskRunner({
+      pool: (server) => this.#upstreams.get(server)?.pool,
+      selector: (tool, pool, options) => this.#selector(tool, pool, options),
+      log: this.#log.child({ component: 'upstream-tasks' }),
+      mode: () => this.config.tasks.upstream,
+      poll: () => this.config.tasks.upstreamPoll,
+      callTimeoutMs: gateway.callTimeoutMs,
+    });
     this.#federation.onChange((change) => {
       // Virtual tools take their input schema from their backends: follow the catalog.
       if (change.tools && Object.keys(this.config.virtualTools).length > 0)
@@ -309,14 +333,10 @@ export class Gateway {
     const started = performance.now();
     try {
       const safe = retrySafe(tool.name, tool.tool.annotations, entry.pool.spec.retrySafe);
-      const result = await entry.pool.callTool(
-        tool.name,
-        args,
-        meta,
-        safe,
-        options,
-        this.#selector(tool, entry.pool, options),
-      );
+      // A tool its upstream runs only as a task (2025 `required`): the task is created and followed here.
+      const result = this.#upstreamTasks.requiresTask(tool)
+        ? await this.#upstreamTasks.callThrough(tool, args, meta, options)
+        : await entry.pool.callTool(tool.name, args, meta, safe, options, this.#selector(tool, entry.pool, options));
       this.#log.info(
         {
           tool: tool.id,
@@ -334,6 +354,41 @@ export class Gateway {
       );
       throw error;
     }
+  }
+
+  /**
+   * The era in which this tool's server would run it as a task (the server declares tasks for tools/call
+   * and the tool's execution.taskSupport is optional or required, for 2025; the tasks extension for
+   * 2026), else undefined (also for virtual tools, and with `tasks.upstream: never`).
+   */
+  upstreamTaskSupport(tool: CatalogTool): UpstreamTaskEra | undefined {
+    return this.#upstreamTasks.support(tool);
+  }
+
+  /**
+   * Starts the call as an upstream task. Fails over only while the request was not sent. An upstream that
+   * answers with a plain result (it may) gives `{kind: 'result'}`. The ref's task id is the upstream's:
+   * keep it inside the gateway.
+   */
+  createUpstreamTask(
+    tool: CatalogTool,
+    args: Record<string, unknown> | undefined,
+    meta: Record<string, unknown> | undefined,
+    options: CallOptions & { ttlMs: number },
+  ): Promise<UpstreamTaskCreated> {
+    return this.#upstreamTasks.create(tool, args, meta, options);
+  }
+
+  /**
+   * Follows an upstream task to its end: the final CallToolResult (an isError one too), or the upstream's
+   * JSON-RPC error (code, message, data kept), or a GatewayError: UPSTREAM_TIMEOUT at `deadlineAt` (after
+   * tasks/cancel upstream), UPSTREAM_UNAVAILABLE once the server or instance is gone, UPSTREAM_FAILED with
+   * `details.notFound` when the upstream no longer knows the task. `signal` cancels (tasks/cancel upstream,
+   * then the signal's reason); `detach` stops following and leaves the task running (shutdown). Works for
+   * a ref read back after a restart.
+   */
+  followUpstreamTask(ref: UpstreamTaskRef, options: FollowOptions): Promise<CallToolResult> {
+    return this.#upstreamTasks.follow(ref, options);
   }
 
   /** Routes prompts/get by exposed prompt id. */

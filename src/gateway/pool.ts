@@ -36,6 +36,8 @@ import type { CompleteRequestParams, CompleteResult, LoggingLevel } from '../cor
 import { ConcurrencyLimiter } from '../limits/concurrency.js';
 import type { Tracer } from '../telemetry/trace-context.js';
 import { attemptSpan } from './trace-spans.js';
+import type { TaskCreation } from '../upstream/task-client.js';
+import type { UpstreamTaskEra } from '../core/tasks.js';
 
 /** Narrows the instances a call may use. */
 export interface InstanceSelector {
@@ -197,6 +199,68 @@ export class ServerPool {
     } finally {
       release();
     }
+  }
+
+  /** The era in which `tool` would run as an upstream task on an instance that can take it now (undefined: none). */
+  taskEra(tool: string): UpstreamTaskEra | undefined {
+    for (const i of this.#available(tool)) {
+      const era = this.#taskEraOf(i, tool);
+      if (era) return era;
+    }
+    return undefined;
+  }
+
+  /** The tool's `execution.taskSupport` as the instances that can take it now declare it (the first that does). */
+  taskSupport(tool: string): string | undefined {
+    for (const i of this.#available(tool)) {
+      const support = i.part?.tools.find((t) => t.name === tool)?.execution?.taskSupport;
+      if (support) return support;
+    }
+    return undefined;
+  }
+
+  /**
+   * Starts the call as an upstream task on an instance that runs the tool as a task, failing over only
+   * while nothing was sent (a repeated creation could start the work twice). Follow-ups go to the
+   * instance named in the answer ({@link instance}), never elsewhere.
+   */
+  async createTask(
+    name: string,
+    args: Record<string, unknown> | undefined,
+    meta: Record<string, unknown> | undefined,
+    ttlMs: number,
+    options: ForwardOptions,
+    select?: InstanceSelector,
+  ): Promise<{ instance: string; creation: TaskCreation }> {
+    const tasking: InstanceSelector = {
+      accept: (id) => {
+        const i = this.#instances.find((x) => x.upstream.instance === id);
+        return !!i && this.#taskEraOf(i, name) !== undefined && (!select || select.accept(id));
+      },
+      reject: () => select?.reject() ?? this.#noInstance('tools/call as a task'),
+    };
+    let instance = '';
+    const creation = await this.#route(
+      'tools/call',
+      name,
+      false,
+      (upstream, o) => {
+        instance = upstream.instance;
+        return upstream.tasks.create(name, args, meta, ttlMs, o);
+      },
+      options,
+      tasking,
+    );
+    return { instance, creation };
+  }
+
+  /** The instance with this id (undefined once it is gone). */
+  instance(id: string): Upstream | undefined {
+    return this.#instances.find((i) => i.upstream.instance === id)?.upstream;
+  }
+
+  #taskEraOf(i: Instance, tool: string): UpstreamTaskEra | undefined {
+    return i.upstream.tasks.era(i.part?.tools.find((t) => t.name === tool)?.execution?.taskSupport);
   }
 
   /** Instance ids, in listed order. */

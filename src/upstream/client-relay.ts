@@ -4,6 +4,8 @@
  *
  * A server's request to its client carries no reference to the call it serves (not on stdio, not
  * in the 2025 revisions), so the relay finds the agent by this rule, in order:
+ *   0. a request tagged with an upstream task (related-task `_meta`) the gateway follows: that
+ *      task's channel (bindTask; 2025 tasks deliver their questions long after the call returned);
  *   1. the call whose async context the request arrives in (2026-07-28 `input_required` rounds,
  *      which the SDK fulfils inside the call, and HTTP responses streamed on the call's POST);
  *   2. the calls in flight on this connection, when they all come from one agent connection;
@@ -16,7 +18,7 @@
  * and how many were dropped is reported in a later warning message.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { ProtocolError, ProtocolErrorCode, type Client } from '@modelcontextprotocol/client';
+import { ProtocolError, ProtocolErrorCode, RELATED_TASK_META_KEY, type Client } from '@modelcontextprotocol/client';
 import type { AgentChannel, ClientRequestMethod, LogMessage } from '../core/channel.js';
 import { DEFAULT_LOG_RATE, LogLimiter, type LogRate } from './notify-limits.js';
 
@@ -44,6 +46,8 @@ export class ClientRelay {
   readonly #scope = new AsyncLocalStorage<AgentChannel>();
   /** In-flight calls per channel (a channel may have several). */
   readonly #active = new Map<AgentChannel, number>();
+  /** Channels of followed upstream tasks, by the upstream's task id (rule 0). */
+  readonly #tasks = new Map<string, AgentChannel>();
   readonly #hooks: RelayHooks;
   readonly #label: string;
   readonly #logs: LogLimiter;
@@ -69,7 +73,7 @@ export class ClientRelay {
   attach(client: Client): void {
     for (const method of METHODS) {
       client.setRequestHandler(method, async (request, ctx) => {
-        const channel = this.#channel();
+        const channel = this.#taskChannel(request.params) ?? this.#channel();
         if (!channel) {
           throw new ProtocolError(
             ProtocolErrorCode.InvalidRequest,
@@ -106,6 +110,21 @@ export class ClientRelay {
       if (left === 0) this.#active.delete(channel);
       else this.#active.set(channel, left);
     }
+  }
+
+  /** Routes the server's requests tagged with upstream task `taskId` to `channel` until the returned function is called. */
+  bindTask(taskId: string, channel: AgentChannel): () => void {
+    this.#tasks.set(taskId, channel);
+    return () => {
+      if (this.#tasks.get(taskId) === channel) this.#tasks.delete(taskId);
+    };
+  }
+
+  /** Rule 0: the channel of the followed task a request is tagged with. */
+  #taskChannel(params: unknown): AgentChannel | undefined {
+    const meta = (params as { _meta?: Record<string, unknown> } | undefined)?._meta;
+    const taskId = (meta?.[RELATED_TASK_META_KEY] as { taskId?: unknown } | undefined)?.taskId;
+    return typeof taskId === 'string' ? this.#tasks.get(taskId) : undefined;
   }
 
   /** The channel a server-to-client message belongs to, by the rule in the header. */

@@ -38,6 +38,8 @@ import { TransportChoice } from './http-fallback.js';
 import type { ChildGuard } from './child-guard.js';
 import { isOversizeError, type Oversize } from './result-limit.js';
 import { ProgressThinner, type Progress } from './notify-limits.js';
+import { TaskClient, UpstreamTasks } from './task-client.js';
+import { TASK_MARKER } from './tasks-wire.js';
 
 /** Where an upstream is in its lifecycle. */
 export type UpstreamState = 'connecting' | 'ready' | 'reconnecting' | 'draining' | 'closed';
@@ -125,7 +127,7 @@ export class Upstream {
     Pick<UpstreamOptions, 'childGuard' | 'eraMemo' | 'redact'>;
   readonly #hooks: UpstreamHooks;
   #state: UpstreamState = 'connecting';
-  #client: Client | undefined;
+  #client: TaskClient | undefined;
   #built: BuiltTransport | undefined;
   /** Streamable HTTP or legacy SSE, for a url that may serve either (see http-fallback.ts). */
   readonly #transports: TransportChoice;
@@ -154,6 +156,8 @@ export class Upstream {
   readonly #subscriptions = new Set<string>();
   /** The log level agents asked for (re-applied after a reconnect). */
   #logLevel: LoggingLevel | undefined;
+  /** Upstream tasks on this server (task-client.ts): created, polled and cancelled over this connection. */
+  readonly tasks: UpstreamTasks;
 
   constructor(spec: UpstreamSpec, log: Logger, options: UpstreamOptions, hooks: UpstreamHooks) {
     this.spec = spec;
@@ -165,6 +169,13 @@ export class Upstream {
       spec.instance === spec.name ? `server "${spec.name}"` : `server "${spec.name}" (instance ${spec.instance})`,
       hooks,
     );
+    this.tasks = new UpstreamTasks({
+      server: spec.name,
+      instance: spec.instance,
+      forward: (method, run, options) => this.#forward(method, run, options),
+      client: () => (this.#state === 'ready' ? this.#client : undefined),
+      relay: this.#relay,
+    });
   }
 
   get name(): string {
@@ -245,7 +256,7 @@ export class Upstream {
     options: ForwardOptions,
   ): Promise<CallToolResult> {
     const meta = withTraceMeta(agentMeta);
-    return this.#forward(
+    const result = await this.#forward(
       'tools/call',
       (client, requestOptions) =>
         client.callTool(
@@ -254,6 +265,14 @@ export class Upstream {
         ),
       options,
     );
+    // A task answer to a call that never declared the tasks extension breaks the 2026 spec; its id stays inside.
+    if (result._meta?.[TASK_MARKER] !== undefined)
+      throw new GatewayError(
+        'UPSTREAM_FAILED',
+        `${this.#label} answered tools/call with a task although the call did not declare the tasks extension`,
+        { server: this.name, instance: this.instance, sent: true },
+      );
+    return result;
   }
 
   /** Gets a prompt from this server. */
@@ -343,7 +362,7 @@ export class Upstream {
 
   async #forward<T>(
     method: string,
-    run: (client: Client, options: object) => Promise<T>,
+    run: (client: TaskClient, options: object) => Promise<T>,
     options: ForwardOptions,
   ): Promise<T> {
     const client = this.#client;
@@ -443,7 +462,7 @@ export class Upstream {
           'the server sends notifications faster than the gateway takes them; reading from it is paused in short steps',
         ),
     });
-    const client = new Client(
+    const client = new TaskClient(
       { name: 'switchboard', version: '0.1.0' },
       {
         versionNegotiation: this.#negotiation(),
@@ -457,6 +476,7 @@ export class Upstream {
           resources: { autoRefresh: false, debounceMs: 0, onChanged: () => this.#listChanged() },
         },
       },
+      this.tasks.hooks,
     );
     this.#relay.attach(client);
     this.#built = built;
