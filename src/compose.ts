@@ -49,6 +49,10 @@ import { holdFirstAnswers } from './startup.js';
 import { CapabilityIndex } from './index/capability-index.js';
 import { createLogger, type Logger } from './telemetry/logger.js';
 import { VERSION } from './version.js';
+import { follower, rerunner } from './compose-tasks.js';
+import { TaskRegistry } from './gateway/tasks/registry.js';
+import { recoverTasks, schedulePurge } from './gateway/tasks/upkeep.js';
+import { SqliteTaskStore } from './store/tasks-repo.js';
 import type { Tracer } from './telemetry/trace-context.js';
 
 /** Options shared by both modes. */
@@ -205,6 +209,13 @@ function tenantCore(config: Config, shared: Shared, policy: PolicyFiles | undefi
     providers: (id) => capabilities.providers(id),
   });
   const validator = new ArgumentValidator();
+  const tasks = config.tasks.enabled
+    ? new TaskRegistry({
+        store: new SqliteTaskStore(db, { tenant }),
+        config: config.tasks,
+        log: log.child({ component: 'tasks' }),
+      })
+    : undefined;
   const agentDeps: AgentServerDeps = {
     gateway,
     capabilities,
@@ -228,8 +239,11 @@ function tenantCore(config: Config, shared: Shared, policy: PolicyFiles | undefi
       admit: shared.ops.admit,
       metrics: shared.metrics,
       tracer: shared.tracer,
+      tasks,
     }),
+    tasks,
   };
+  const stopPurge = tasks ? schedulePurge(tasks, log) : () => {};
   // Agents' first answers wait for start-up (see holdFirstAnswers); the edges get the gate before
   // `start()` opens it, because they exist first.
   let openGate: (gate: Promise<void>) => void = () => {};
@@ -250,7 +264,18 @@ function tenantCore(config: Config, shared: Shared, policy: PolicyFiles | undefi
       const ready = gateway.start();
       const gate = holdFirstAnswers(ready, gateway, config.gateway.startupWaitMs, log);
       openGate(gate);
+      // Tasks unfinished at the last stop are resumed once the upstreams have been tried (see upkeep.ts).
+      if (tasks)
+        void gate.then(() =>
+          recoverTasks(tasks, { rerun: rerunner(agentDeps), follow: follower(gateway, tasks) }, log),
+        );
       return { ready, gate };
+    },
+    tasks,
+    /** Stops the tasks first at shutdown: their calls are aborted and left unfinished for the next start. */
+    stopTasks: () => {
+      stopPurge();
+      tasks?.close();
     },
     /** Writes what is buffered (experiment events, learned examples); the store closes after every tenant. */
     flush: () => {
@@ -421,6 +446,7 @@ export async function startHub(
         shuttingDown = true;
         await alerts?.close(); // first: servers closing now are no outage
         await ready.catch(() => {});
+        for (const c of cores) c.stopTasks();
         await Promise.all(cores.map((c) => c.gateway.close()));
         await endpoint.close();
         await sse.close();
@@ -469,6 +495,7 @@ export async function startSidecar(config: Config, options: ComposeOptions = {})
       (closing ??= (async () => {
         await alerts?.close();
         await ready.catch(() => {});
+        home.stopTasks();
         await home.gateway.close();
         await edge.close();
         await metricsPort?.close();

@@ -183,9 +183,12 @@ describe('exposure', () => {
     );
     const agent = await connectAgent(discovery.url);
     await waitFor(async () => (await fetch(`${discovery.url}/readyz`)).status === 200, 10_000, 'ready');
+    // get_call and cancel_call follow call_capability's async calls (tasks are on by default).
     expect((await agent.listTools()).tools.map((t) => t.name).sort()).toEqual([
       'call_capability',
+      'cancel_call',
       'find_capability',
+      'get_call',
       'report_outcome',
     ]);
     expect(

@@ -51,10 +51,13 @@ describe.each(['legacy', 'modern'] as const)('a %s-era agent', (era) => {
         'web__add',
       ]),
     );
-    // Beside the catalog, the default exposure ("both") lists the two meta-tools.
+    // Beside the catalog, the default exposure ("both") lists the meta-tools (get_call and cancel_call
+    // follow call_capability's async calls).
     expect(names.filter((n) => !/^(everything|alpha|web)__/.test(n)).sort()).toEqual([
       'call_capability',
+      'cancel_call',
       'find_capability',
+      'get_call',
       'report_outcome',
     ]);
     const longRunning = tools.find((t) => t.name === 'everything__trigger-long-running-operation');

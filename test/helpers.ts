@@ -110,9 +110,11 @@ export function makeConfig(
     redis?: unknown;
     telemetry?: Record<string, unknown>;
     alerts?: Record<string, unknown>;
+    tasks?: Record<string, unknown>;
   } = {},
 ): Config {
   return buildConfig({
+    ...(overrides.tasks ? { tasks: overrides.tasks } : {}),
     ...(overrides.audit ? { audit: overrides.audit } : {}),
     ...(overrides.telemetry ? { telemetry: overrides.telemetry } : {}),
     ...(overrides.alerts ? { alerts: overrides.alerts } : {}),

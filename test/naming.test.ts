@@ -4,7 +4,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { cleanup, connectAgent, fixtureEntry, makeConfig, startTestHub, textOf } from './helpers.js';
 
-const META = new Set(['find_capability', 'call_capability', 'report_outcome']);
+const META = new Set(['find_capability', 'call_capability', 'report_outcome', 'get_call', 'cancel_call']);
 
 afterEach(cleanup);
 

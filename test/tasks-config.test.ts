@@ -26,14 +26,12 @@ const DEFAULTS = {
   minRetentionMs: 60_000,
   pollIntervalMs: 1_000,
   callTimeoutMs: 3_600_000,
-  promoteAfterMs: 0,
   upstream: 'auto',
   upstreamPoll: { minMs: 250, maxMs: 10_000 },
   maxActive: 10_000,
   maxPerOwner: 1_000,
   purgeIntervalMs: 60_000,
   restart: { rerun: 'safe' },
-  auditPolls: false,
 };
 
 describe('config: tasks', () => {
@@ -53,14 +51,12 @@ describe('config: tasks', () => {
       minRetentionMs: 0,
       pollIntervalMs: 100,
       callTimeoutMs: 1,
-      promoteAfterMs: 300_000,
       upstream: 'never',
       upstreamPoll: { minMs: 500, maxMs: 500 },
       maxActive: 5,
       maxPerOwner: 5,
       purgeIntervalMs: 1_000,
       restart: { rerun: 'never' },
-      auditPolls: true,
     };
     expect(buildConfig({ tasks }, { env: {} }).tasks).toEqual(tasks);
   });
@@ -81,14 +77,12 @@ describe('config: tasks', () => {
       minRetentionMs: -1,
       pollIntervalMs: 1.5,
       callTimeoutMs: 0,
-      promoteAfterMs: 300_001,
       upstream: 'always',
       upstreamPoll: { minMs: 5, maxMs: 600_001 },
       maxActive: 0,
       maxPerOwner: 1_000_001,
       purgeIntervalMs: 86_400_001,
       restart: { rerun: 'always' },
-      auditPolls: 1,
     });
     const at = Object.fromEntries(issues.map((issue) => [issue.path, issue.message]));
     expect(Object.keys(at).sort()).toEqual(
@@ -99,7 +93,6 @@ describe('config: tasks', () => {
         'tasks.minRetentionMs',
         'tasks.pollIntervalMs',
         'tasks.callTimeoutMs',
-        'tasks.promoteAfterMs',
         'tasks.upstream',
         'tasks.upstreamPoll.minMs',
         'tasks.upstreamPoll.maxMs',
@@ -107,7 +100,6 @@ describe('config: tasks', () => {
         'tasks.maxPerOwner',
         'tasks.purgeIntervalMs',
         'tasks.restart.rerun',
-        'tasks.auditPolls',
       ].sort(),
     );
     expect(at).toMatchObject({

@@ -1,7 +1,6 @@
 /**
  * The `tasks` section: durable async tool calls (issue 14; docs/design/issue-14-tasks.md §4.3). Global:
- * every tenant's core uses the same settings. Not read by anything yet; the task registry, its stage and
- * handlers come in later commits.
+ * every tenant's core uses the same settings (each core has its own registry: gateway/tasks/registry.ts).
  *
  * Durations are milliseconds and at most MAX_TASK_TIMER_MS: deadlines, TTLs and sweeps are Node timers,
  * and a timer asked to wait longer than 2^31-1 ms fires at once. Cross-field rules (a default TTL
@@ -9,15 +8,7 @@
  * at the field to change.
  */
 import { z } from 'zod';
-import { unknownKeysMessage } from './keys.js';
-
-/** A strict object whose unknown keys are reported with a "did you mean" (see keys.ts). */
-function strict<T extends z.ZodRawShape>(shape: T) {
-  const known = Object.keys(shape);
-  return z.strictObject(shape, {
-    error: (issue) => (issue.code === 'unrecognized_keys' ? unknownKeysMessage(issue.keys, known) : undefined),
-  });
-}
+import { strictObject as strict } from './keys.js';
 
 /** Longest duration a setting may name: the longest a Node timer waits (2^31-1 ms, about 24.8 days). */
 export const MAX_TASK_TIMER_MS = 2_147_483_647;
@@ -67,8 +58,6 @@ export const tasksSchema = strict({
   pollIntervalMs: ms('pollIntervalMs', 100, 300_000).default(1_000),
   /** Deadline of a task-run call when its server sets no timeoutMs (gateway.callTimeoutMs stays for plain calls). */
   callTimeoutMs: ms('callTimeoutMs', 1).default(3_600_000),
-  /** 2026-07-28 agents: a call still running after this becomes a task (0: at once). */
-  promoteAfterMs: ms('promoteAfterMs', 0, 300_000).default(0),
   /** `auto`: use an upstream's own tasks where it offers them; `never`: the gateway runs every task. */
   upstream: z.enum(['auto', 'never'], { error: 'use "auto" (the default) or "never"' }).default('auto'),
   upstreamPoll: upstreamPollSchema,
@@ -82,8 +71,6 @@ export const tasksSchema = strict({
     /** After a restart, re-run gateway-run calls that are read-only or idempotent (`safe`), or fail them all (`never`). */
     rerun: z.enum(['safe', 'never'], { error: 'use "safe" (the default) or "never"' }).default('safe'),
   }).prefault({}),
-  /** Audit polls (tasks/get, get_call) too; off, the other task requests are audited and polls are not. */
-  auditPolls: z.boolean().default(false),
 })
   .superRefine((tasks, ctx) => {
     if (tasks.defaultTtlMs > tasks.maxTtlMs)

@@ -36,6 +36,12 @@ export const ErrorCodes = {
   LIMITS_UNAVAILABLE: { status: 503, caller: false, retryable: true },
   /** The server is at its concurrency limit (every slot taken and the queue full, or the wait too long). */
   UPSTREAM_BUSY: { status: 503, caller: false, retryable: true },
+  /** Too many unfinished tasks (tasks.maxActive, tasks.maxPerOwner): retry once some have ended. */
+  TASK_LIMIT: { status: 429, caller: true, retryable: true },
+  /** The task was cancelled (by its agent, an admin, or its TTL) before it ended. */
+  CANCELLED: { status: 409, caller: true, retryable: false },
+  /** The gateway restarted while the call ran; it may have taken effect, so it is not repeated. */
+  INTERRUPTED: { status: 503, caller: false, retryable: false },
   INTERNAL: { status: 500, caller: false, retryable: false },
 } as const satisfies Record<string, { status: number; caller: boolean; retryable: boolean }>;
 

@@ -54,6 +54,11 @@ export class AgentRegistry {
     this.#sessions.set(session.connection, session);
   }
 
+  /** The channel of a registered connection (a task of its agent asks through it). */
+  channelOf(connection: string): AgentChannel | undefined {
+    return this.#sessions.get(connection)?.channel;
+  }
+
   /** Forgets a connection: its level, and its subscriptions (unsubscribing upstream where it was the last). */
   remove(connection: string): void {
     if (!this.#sessions.delete(connection)) return;

@@ -316,6 +316,23 @@ export class Gateway {
     );
   }
 
+  /**
+   * True when the tool's call may run again without harm (read-only or idempotent, or its server says
+   * so): failover repeats such a call, and a task of it is re-run after a gateway restart.
+   */
+  isRetrySafe(tool: CatalogTool): boolean {
+    if (tool.server === GATEWAY_SERVER && !this.#upstreams.has(GATEWAY_SERVER)) {
+      const virtual = this.config.virtualTools[tool.name];
+      const snapshot = this.catalog;
+      return (virtual?.tools ?? []).every((id) => {
+        const backend = snapshot.toolById.get(id);
+        return backend !== undefined && backend.server !== GATEWAY_SERVER && this.isRetrySafe(backend);
+      });
+    }
+    const entry = this.#upstreams.get(tool.server);
+    return entry !== undefined && retrySafe(tool.name, tool.tool.annotations, entry.pool.spec.retrySafe);
+  }
+
   /** Routes a tool call to the server that owns the tool. */
   async callTool(
     tool: CatalogTool,

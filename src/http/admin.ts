@@ -10,6 +10,7 @@ import { GatewayError } from '../core/errors.js';
 import type { Capabilities } from '../gateway/capabilities.js';
 import type { ExperimentRunner } from '../gateway/experiments.js';
 import type { Gateway } from '../gateway/gateway.js';
+import type { TaskRegistry } from '../gateway/tasks/registry.js';
 
 /**
  * True when the Authorization header carries `token`, compared in constant time: both sides are hashed
@@ -25,6 +26,8 @@ export interface AdminScope {
   readonly gateway: Gateway;
   readonly capabilities: Capabilities;
   readonly experiments: ExperimentRunner;
+  /** The tenant's tasks (absent: tasks.enabled is false). */
+  readonly tasks?: TaskRegistry | undefined;
 }
 
 /**

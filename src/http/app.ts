@@ -22,6 +22,7 @@ import type { Authenticator } from '../auth/authenticator.js';
 import { registerAdminRoutes, type AdminScope } from './admin.js';
 import type { Admission } from '../mcp/pipeline/stages/limit.js';
 import { registerOpsRoutes, type OpsPort } from './ops-routes.js';
+import { registerTasksRoutes } from './tasks-routes.js';
 import { registerMetricsRoute, type MetricsSource } from './metrics-route.js';
 import { registerAlertsRoute, type AlertsSource } from './alerts-route.js';
 import { adminTenantOf, installAuth, principalOf } from './auth-hook.js';
@@ -246,6 +247,7 @@ export function buildHttpApp(deps: HttpAppDeps): FastifyInstance {
   if (deps.ops) registerOpsRoutes(app, deps.ops, guard);
   if (deps.metrics) registerMetricsRoute(app, deps.metrics, guard);
   registerAlertsRoute(app, deps.alerts, guard);
+  registerTasksRoutes(app, (request) => scopeOf(request).tasks, guard);
   registerAdminRoutes(app, scopeOf, guard, {
     // The default tenant's admins run the gateway: they see every tenant; a tenant's admin sees its own.
     tenants: (request) => {

@@ -26,11 +26,20 @@ import { agentInstructions, DECISION_META_KEY, META_TOOLS, metaToolDefinitions, 
 import type { ViewWatch } from './notifier.js';
 import { paginate } from './paginate.js';
 import { toProtocolError } from './protocol-errors.js';
-import { GatewayServer } from './gateway-server.js';
+import { GatewayServer, TaskAnswer } from './gateway-server.js';
+import { isTerminal, type TaskRecord } from '../core/tasks.js';
+import type { TaskRegistry } from '../gateway/tasks/registry.js';
+import { declaresTasks, installTaskHandlers, TASK_CAPABILITIES } from './tasks/handlers.js';
+import { isModernRequest } from './tasks/ops.js';
+import { task2025, task2026 } from './tasks/render.js';
+import { startAsTask } from './tasks/start.js';
 import type { InputExchanges } from './input-exchange.js';
 import { installPassthrough, PASSTHROUGH_CAPABILITIES, type CallContext } from './passthrough.js';
 import type { Chains } from './pipeline/chains.js';
-import type { AgentMethod, RequestContext } from './pipeline/context.js';
+import type { AgentMethod, RequestContext, TaskIntent } from './pipeline/context.js';
+
+/** A task intent before the task stage adds its `created` callback. */
+type TaskIntentBase = Omit<TaskIntent, 'created'>;
 import type { Pipeline } from './pipeline/chain.js';
 import type { ArgumentValidator } from './validate.js';
 
@@ -53,6 +62,8 @@ export interface AgentServerDeps {
   readonly access: AccessControl;
   /** The chains agent requests run through, one per method (built once by pipeline/chains.ts). */
   readonly chains: Chains;
+  /** The tenant's tasks (both eras' tasks, call_capability async); absent: tasks.enabled is false. */
+  readonly tasks?: TaskRegistry | undefined;
 }
 
 /** How one agent-facing server instance is connected. */
@@ -78,13 +89,16 @@ export function createAgentServer(deps: AgentServerDeps, options: AgentServerOpt
         prompts: { listChanged: true },
         resources: { listChanged: true, subscribe: true },
         ...PASSTHROUGH_CAPABILITIES,
+        ...(deps.tasks ? TASK_CAPABILITIES : {}),
       },
       instructions: agentInstructions(deps.capabilities !== undefined && deps.exposure !== 'full'),
     },
   );
 
   const { capabilities } = deps;
-  const meta = capabilities && deps.exposure !== 'full' ? metaToolDefinitions : [];
+  const { tasks } = deps;
+  // get_call and cancel_call (the last two) only where calls can run as tasks.
+  const meta = capabilities && deps.exposure !== 'full' ? metaToolDefinitions.slice(0, tasks ? undefined : 3) : [];
   /** One id per agent-facing server instance: a stdio connection, a legacy HTTP session, or a modern request. */
   const connectionId = randomUUID();
   /** Runs a request as input_required rounds, so an upstream's questions reach this agent. */
@@ -127,7 +141,12 @@ export function createAgentServer(deps: AgentServerDeps, options: AgentServerOpt
 
   server.setRequestHandler('tools/list', async (request, ctx) => {
     const view = viewOf(ctx, request.params?._meta);
-    const all = deps.exposure === 'discovery' ? meta : [...meta, ...view.tools.map((t) => t.tool)];
+    // With tasks every catalog tool may run as one (the gateway runs it, or follows the upstream's own
+    // task); an upstream's "required" is served for plain calls too, so agents see "optional".
+    const tools = view.tools.map((t) =>
+      tasks ? { ...t.tool, execution: { ...t.tool.execution, taskSupport: 'optional' as const } } : t.tool,
+    );
+    const all = deps.exposure === 'discovery' ? meta : [...meta, ...tools];
     const page = paginate(all, view.snapshot.version, request.params?.cursor);
     return { tools: [...page.items], ...(page.nextCursor ? { nextCursor: page.nextCursor } : {}) };
   });
@@ -145,6 +164,46 @@ export function createAgentServer(deps: AgentServerDeps, options: AgentServerOpt
     return deps.chains.tool(requestContext(method, name, args, callMeta, ctx, decisionId, { version }));
   }
 
+  /**
+   * The task an agent asks for with a tools/call: a 2025 agent sends `params.task`; a 2026 agent
+   * declares the tasks extension on the request, and the gateway then runs the call as a task.
+   */
+  function taskAsked(params: { task?: unknown }, ctx: CallContext): TaskIntentBase | undefined {
+    if (!tasks) return undefined;
+    const session = options.sessionful ? connectionId : undefined;
+    if (isModernRequest(ctx)) return declaresTasks(ctx) ? { origin: '2026-07-28', session } : undefined;
+    if (typeof params.task !== 'object' || params.task === null) return undefined;
+    const { ttl } = params.task as { ttl?: unknown };
+    const token = ctx.mcpReq._meta?.progressToken;
+    return {
+      origin: '2025-11-25',
+      session,
+      ...(typeof ttl === 'number' && Number.isFinite(ttl) ? { ttlMs: ttl } : {}),
+      // The agent's progress token stays valid for the task's life (2025-11-25): progress keeps coming.
+      ...(token !== undefined && session
+        ? {
+            progress: (p) =>
+              void server
+                .notification({ method: 'notifications/progress', params: { progressToken: token, ...p } })
+                .catch(() => {}),
+          }
+        : {}),
+    };
+  }
+
+  /** Answers a tools/call with the task it became, and (2025 sessions) tells the agent of every change. */
+  function taskAnswer(task: TaskRecord, intent: TaskIntentBase): TaskAnswer {
+    if (intent.origin === '2026-07-28') return new TaskAnswer({ resultType: 'task', ...task2026(task) });
+    if (intent.session && tasks) {
+      const off = tasks.onChange((changed) => {
+        if (changed.id !== task.id) return;
+        if (isTerminal(changed.status)) off();
+        server.notification({ method: 'notifications/tasks/status', params: task2025(changed) }).catch(() => off());
+      });
+    }
+    return new TaskAnswer({ task: task2025(task) });
+  }
+
   /** The pipeline context of one agent request; identity is fixed here, once. */
   function requestContext(
     method: AgentMethod,
@@ -153,7 +212,11 @@ export function createAgentServer(deps: AgentServerDeps, options: AgentServerOpt
     callMeta: Record<string, unknown> | undefined,
     ctx: CallContext,
     decisionId: string | undefined,
-    extra: { version?: string | undefined; params?: Readonly<Record<string, unknown>> } = {},
+    extra: {
+      version?: string | undefined;
+      params?: Readonly<Record<string, unknown>>;
+      task?: TaskIntent | undefined;
+    } = {},
   ): RequestContext {
     const units = unitsOf(ctx, callMeta);
     const caller = principal ?? anonymousPrincipal(units.agent, units.user); // callerOf, without a second unitsOf
@@ -171,6 +234,7 @@ export function createAgentServer(deps: AgentServerDeps, options: AgentServerOpt
       decisionId,
       version: extra.version,
       ...(extra.params ? { params: extra.params } : {}),
+      ...(extra.task ? { task: extra.task } : {}),
     };
   }
 
@@ -183,7 +247,12 @@ export function createAgentServer(deps: AgentServerDeps, options: AgentServerOpt
       const metaChain = meta.length > 0 ? metaChainOf(name) : undefined;
       if (metaChain) return metaChain(requestContext(metaMethod(name), name, args ?? {}, callMeta, ctx, undefined));
       const decisionId = typeof callMeta?.[DECISION_META_KEY] === 'string' ? callMeta[DECISION_META_KEY] : undefined;
-      return forward('tools/call', name, args, callMeta, decisionId, ctx);
+      const intent = taskAsked(request.params, ctx);
+      if (!intent) return forward('tools/call', name, args, callMeta, decisionId, ctx);
+      const started = await startAsTask(intent, (task) =>
+        deps.chains.tool(requestContext('tools/call', name, args, callMeta, ctx, decisionId, { task })),
+      );
+      return 'task' in started ? (taskAnswer(started.task, intent) as never) : started.result;
     }),
   );
 
@@ -193,8 +262,28 @@ export function createAgentServer(deps: AgentServerDeps, options: AgentServerOpt
     if (!chains) return undefined;
     if (name === META_TOOLS.find) return chains.find;
     if (name === META_TOOLS.call) return chains.call;
+    if (name === META_TOOLS.getCall) return chains.getCall;
+    if (name === META_TOOLS.cancelCall) return chains.cancelCall;
     return name === META_TOOLS.report ? chains.report : undefined;
   }
+
+  const taskChain = deps.chains.tasks;
+  if (tasks && taskChain)
+    installTaskHandlers(server, (method, params, ctx) =>
+      taskChain(
+        requestContext(
+          'tasks',
+          method,
+          undefined,
+          params._meta as Record<string, unknown> | undefined,
+          ctx,
+          undefined,
+          {
+            params,
+          },
+        ),
+      ),
+    );
 
   server.setRequestHandler('prompts/list', async (request, ctx) => {
     const view = viewOf(ctx, request.params?._meta);
@@ -268,9 +357,10 @@ export function watchView(deps: AgentServerDeps, server: Server, principal?: Pri
   return viewWatch(deps, () => connectionCaller(server, principal));
 }
 
-/** The pipeline method of a meta-tool name (only called for the three meta-tool names). */
+/** The pipeline method of a meta-tool name (only called for meta-tool names). */
 function metaMethod(name: string): AgentMethod {
   if (name === META_TOOLS.find) return 'find_capability';
+  if (name === META_TOOLS.getCall || name === META_TOOLS.cancelCall) return 'tasks';
   return name === META_TOOLS.call ? 'call_capability' : 'report_outcome';
 }
 

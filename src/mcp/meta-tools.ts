@@ -13,7 +13,13 @@ import type { FindResult } from '../gateway/capabilities.js';
 export const DECISION_META_KEY = 'io.switchboard/decisionId';
 
 /** Names of the meta-tools. */
-export const META_TOOLS = { find: 'find_capability', call: 'call_capability', report: 'report_outcome' } as const;
+export const META_TOOLS = {
+  find: 'find_capability',
+  call: 'call_capability',
+  report: 'report_outcome',
+  getCall: 'get_call',
+  cancelCall: 'cancel_call',
+} as const;
 
 /** `_meta` key for a per-call tool version pin (e.g. "v1"). */
 export const PIN_META_KEY = 'io.switchboard/pin';
@@ -134,6 +140,12 @@ export const metaToolDefinitions: readonly Tool[] = [
           type: 'string',
           description: 'Pin the tool version (e.g. "v1"): the call goes to a backend compatible with it.',
         },
+        async: {
+          type: 'boolean',
+          default: false,
+          description:
+            'Answer at once with a handle instead of waiting for the result (for long-running tools); follow it with get_call and stop it with cancel_call.',
+        },
       },
       additionalProperties: false,
     },
@@ -154,6 +166,40 @@ export const metaToolDefinitions: readonly Tool[] = [
       additionalProperties: false,
     },
     annotations: { readOnlyHint: false, idempotentHint: false, openWorldHint: false },
+  },
+  {
+    name: META_TOOLS.getCall,
+    title: 'Get an async call',
+    description:
+      "The status, progress and (once it ended) the result of a call started with call_capability's async: true. With waitMs, waits up to that long for a change first.",
+    inputSchema: {
+      type: 'object',
+      properties: {
+        handle: { type: 'string', maxLength: 64, description: 'The handle call_capability returned.' },
+        waitMs: {
+          type: 'integer',
+          minimum: 0,
+          maximum: 30000,
+          default: 0,
+          description: 'Wait up to this many milliseconds for the status or progress to change (at most 30000).',
+        },
+      },
+      required: ['handle'],
+      additionalProperties: false,
+    },
+    annotations: { readOnlyHint: true, idempotentHint: true, openWorldHint: false },
+  },
+  {
+    name: META_TOOLS.cancelCall,
+    title: 'Cancel an async call',
+    description: 'Cancels a call started with async: true; the cancel reaches the server that runs it.',
+    inputSchema: {
+      type: 'object',
+      properties: { handle: { type: 'string', maxLength: 64, description: 'The handle call_capability returned.' } },
+      required: ['handle'],
+      additionalProperties: false,
+    },
+    annotations: { readOnlyHint: false, idempotentHint: true, openWorldHint: false },
   },
 ];
 

@@ -74,11 +74,14 @@ const COLUMNS =
 const HOUR_MS = 3_600_000;
 
 /**
- * True when an event counts as usage: every request but admin changes and refusals (`denied`,
+ * True when an event counts as usage: every request but admin changes, task requests (get_call,
+ * cancel_call: reads of a call that is itself billed once, when it ends) and refusals (`denied`,
  * `limited`), which stay in the trail but are never billed or charged against quotas.
  */
 export function isMetered(event: Pick<AuditEvent, 'method' | 'outcome'>): boolean {
-  return event.method !== 'admin' && event.outcome !== 'denied' && event.outcome !== 'limited';
+  return (
+    event.method !== 'admin' && event.method !== 'tasks' && event.outcome !== 'denied' && event.outcome !== 'limited'
+  );
 }
 
 /** Options of the store. */

@@ -3,10 +3,12 @@
  * (see docs/architecture.md, "The call pipeline"):
  *
  *   tools/call                    audit -> errors -> hops -> resolve -> authorize -> limit -> size -> pin
- *                                   -> validate -> learn -> experiment -> invoke
+ *                                   -> validate -> learn -> experiment -> task -> invoke
  *   find_capability               audit -> errors -> limit -> arguments -> metrics -> search
  *   call_capability (the request) audit -> errors -> arguments -> route (by need) -> the tool chain, or fan-out
  *   report_outcome                audit -> errors -> arguments -> record
+ *   get_call, cancel_call         audit -> errors -> arguments -> the task registry
+ *   tasks/* (both eras)           audit -> errors -> the task registry (tasks/ops.ts)
  *   prompts/get                   audit -> errors -> resolve -> authorize -> get
  *   resources/read                audit -> errors -> resolve -> authorize -> read
  *   completion/complete           audit -> errors -> resolve -> complete
@@ -54,6 +56,10 @@ import { sizeStage } from './stages/size.js';
 import { validateStage } from './stages/validate.js';
 import { policySpan, stageSpan, toolTraceStage, traceStage } from './stages/trace.js';
 import type { Tracer } from '../../telemetry/trace-context.js';
+import type { TaskRegistry } from '../../gateway/tasks/registry.js';
+import { cancelCallTerminal, getCallTerminal } from './meta-tasks.js';
+import { taskOpsTerminal } from '../tasks/ops.js';
+import { taskStage } from './stages/task.js';
 
 /** What the tool chain's stages need. */
 export interface ToolChainDeps {
@@ -75,6 +81,8 @@ export interface ToolChainDeps {
   readonly metrics?: Metrics | undefined;
   /** The tracer of telemetry.tracing; absent: no trace stage and no stage spans. */
   readonly tracer?: Tracer | undefined;
+  /** The tenant's tasks; absent (tasks.enabled: false): no task stage, no get_call or cancel_call. */
+  readonly tasks?: TaskRegistry | undefined;
 }
 
 /** Builds the tool chain in its declared order. */
@@ -94,6 +102,8 @@ export function toolChain(deps: ToolChainDeps): Pipeline<ToolResult> {
     validateStage(deps.validator),
     ...(deps.capabilities ? [learnStage(deps.capabilities)] : []),
     ...(deps.experiments ? [experimentStage(deps.gateway, deps.experiments)] : []),
+    // Last: only a call that passed every check becomes a task (and its outcome is still recorded above).
+    ...(deps.tasks ? [taskStage(deps.gateway, deps.tasks)] : []),
   ];
   return compose(stages, invokeTerminal(deps.gateway));
 }
@@ -107,16 +117,21 @@ export interface Chains {
         readonly find: Pipeline<ToolResult>;
         readonly call: Pipeline<ToolResult>;
         readonly report: Pipeline<ToolResult>;
+        /** get_call and cancel_call; absent when tasks are off. */
+        readonly getCall?: Pipeline<ToolResult> | undefined;
+        readonly cancelCall?: Pipeline<ToolResult> | undefined;
       }
     | undefined;
   readonly prompt: Pipeline<PromptResult>;
   readonly resource: Pipeline<ResourceResult>;
   readonly completion: Pipeline<CompletionResult>;
+  /** Both eras' tasks/* methods; absent when tasks are off. */
+  readonly tasks?: Pipeline<Record<string, unknown>> | undefined;
 }
 
 /** Builds every chain in its declared order. */
 export function chains(deps: ToolChainDeps): Chains {
-  const { gateway, access, capabilities, validator } = deps;
+  const { gateway, access, capabilities, validator, tasks } = deps;
   const tool = toolChain(deps);
   const { tracer } = deps;
   /** The outer stages before `stages`: trace (with a tracer), then audit (with observers). */
@@ -158,8 +173,14 @@ export function chains(deps: ToolChainDeps): Chains {
             deps.admit ? stageSpan(tracer, limitStage('find', deps.admit)) : undefined,
             deps.metrics ? findMetricsStage(deps.metrics) : undefined,
           ),
-          call: metaChain(META_DEFINITIONS.call, callTerminal({ gateway, access, capabilities, tool })),
+          call: metaChain(META_DEFINITIONS.call, callTerminal({ gateway, access, capabilities, tool, tasks })),
           report: metaChain(META_DEFINITIONS.report, reportTerminal(deps.experiments)),
+          ...(tasks
+            ? {
+                getCall: metaChain(META_DEFINITIONS.getCall, getCallTerminal(tasks)),
+                cancelCall: metaChain(META_DEFINITIONS.cancelCall, cancelCallTerminal(tasks)),
+              }
+            : {}),
         }
       : undefined,
     prompt: compose(
@@ -179,5 +200,6 @@ export function chains(deps: ToolChainDeps): Chains {
       resourceTerminal(gateway),
     ),
     completion: compose(audited([protocolErrorsStage(), completionResolveStage()]), completionTerminal(gateway)),
+    ...(tasks ? { tasks: compose(audited([protocolErrorsStage()]), taskOpsTerminal(tasks)) } : {}),
   };
 }

@@ -21,7 +21,20 @@ import type { UnitIds } from '../../gateway/experiments.js';
 import type { CallContext } from '../passthrough.js';
 import type { Span } from '../../telemetry/trace-context.js';
 import type { AgentChannel } from '../../core/channel.js';
+import type { UpstreamTaskRef, UpstreamTaskStatus } from '../../gateway/gateway.js';
 import type { TaskOrigin, TaskRecord } from '../../core/tasks.js';
+
+/** How invoke runs a call as an upstream task (set by the task stage). */
+export interface UpstreamTaskPlan {
+  readonly ttlMs: number;
+  readonly deadlineAt: number;
+  readonly poll: { readonly minMs: number; readonly maxMs: number };
+  /** Aborted at gateway shutdown: stop following, leave the upstream task running. */
+  readonly detach: AbortSignal;
+  /** The upstream task exists (record where it is before following it). */
+  readonly created: (ref: UpstreamTaskRef) => void;
+  readonly onStatus: (status: UpstreamTaskStatus) => void;
+}
 
 /**
  * An agent's request to run a call as a task: the task stage creates the task and calls `created`
@@ -84,6 +97,11 @@ export interface RequestContext {
    * questions can no longer ride it; they go to `channel` (absent: the relay's other rules decide).
    */
   detached?: { readonly channel?: AgentChannel | undefined } | undefined;
+  /**
+   * Set by the task stage when the call's server runs it as a task of its own: invoke creates the
+   * upstream task and follows it to its end instead of calling the tool (see gateway/tasks/).
+   */
+  upstreamTask?: UpstreamTaskPlan | undefined;
   /** The call's deadline in ms from now, when something shorter than the server's timeout applies (a task's). */
   timeoutMs?: number | undefined;
   /** Set by the edge when the agent asked to run this call as a task (see stages/task.ts). */

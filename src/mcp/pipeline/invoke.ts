@@ -5,9 +5,10 @@
  * progress callback that re-emits each upstream progress with the agent's own token.
  */
 import type { ServerContext } from '@modelcontextprotocol/server';
-import type { Gateway } from '../../gateway/gateway.js';
+import type { CatalogTool } from '../../catalog/snapshot.js';
+import type { CallOptions, Gateway } from '../../gateway/gateway.js';
 import type { Terminal } from './chain.js';
-import { resolvedTool, type ToolResult } from './context.js';
+import { resolvedTool, type ToolResult, type UpstreamTaskPlan } from './context.js';
 
 /** Forwards the call upstream. */
 export function invokeTerminal(gateway: Gateway): Terminal<ToolResult> {
@@ -19,7 +20,8 @@ export function invokeTerminal(gateway: Gateway): Terminal<ToolResult> {
       (sdk && progressToken !== undefined ? (p: Progress) => void notifyProgress(sdk, progressToken, p) : undefined);
     const channel = ctx.detached ? ctx.detached.channel : sdk?.channel;
     const meta = ctx.metaOut ? { ...ctx.meta, ...ctx.metaOut } : ctx.meta;
-    return gateway.callTool(ctx.target ?? resolvedTool(ctx), ctx.args, forwardMeta(meta), {
+    const tool = ctx.target ?? resolvedTool(ctx);
+    const options: CallOptions = {
       signal: ctx.signal,
       agent: ctx.units.agent,
       attempted: (instance) => (ctx.attempts ??= []).push(instance),
@@ -28,11 +30,38 @@ export function invokeTerminal(gateway: Gateway): Terminal<ToolResult> {
       ...(ctx.instances ? { instances: ctx.instances } : {}),
       ...(ctx.timeoutMs !== undefined ? { timeoutMs: ctx.timeoutMs } : {}),
       ...(onprogress ? { onprogress } : {}),
-    });
+    };
+    const plan = ctx.upstreamTask;
+    if (!plan) return gateway.callTool(tool, ctx.args, forwardMeta(meta), options);
+    return upstreamTask(gateway, tool, ctx.args, forwardMeta(meta), options, plan);
   };
 }
 
 type Progress = { progress: number; total?: number; message?: string };
+
+/** Creates the call as an upstream task and follows it to its end (the server may answer at once instead). */
+async function upstreamTask(
+  gateway: Gateway,
+  tool: CatalogTool,
+  args: Record<string, unknown> | undefined,
+  meta: Record<string, unknown> | undefined,
+  options: CallOptions,
+  plan: UpstreamTaskPlan,
+): Promise<ToolResult> {
+  const created = await gateway.createUpstreamTask(tool, args, meta, { ...options, ttlMs: plan.ttlMs });
+  if (created.kind === 'result') return created.result;
+  plan.created(created.ref);
+  plan.onStatus(created.status);
+  return gateway.followUpstreamTask(created.ref, {
+    signal: options.signal ?? new AbortController().signal,
+    deadlineAt: plan.deadlineAt,
+    poll: plan.poll,
+    onStatus: plan.onStatus,
+    detach: plan.detach,
+    ...(options.onprogress ? { onProgress: options.onprogress } : {}),
+    ...(options.channel ? { channel: options.channel } : {}),
+  });
+}
 
 /** Re-emits an upstream progress update with the agent's own token. */
 async function notifyProgress(ctx: ServerContext, progressToken: string | number, p: Progress): Promise<void> {

@@ -32,6 +32,11 @@ import type { RequestContext, ToolResult } from './context.js';
 import { routeArm } from './stages/experiment.js';
 import { HOPS_META_KEY, nextHops } from './stages/hops.js';
 import { noteDecision } from './stages/trace.js';
+import { argsHash } from './stages/task.js';
+import { ownerKey } from '../../core/tasks.js';
+import type { TaskRegistry } from '../../gateway/tasks/registry.js';
+import { handleResult } from '../tasks/render.js';
+import { startAsTask } from '../tasks/start.js';
 
 /** The error for a need or tool id over its length limit (checked before any search or suggestion). */
 export function needTooLong(gateway: Gateway, args: Record<string, unknown>): GatewayError | undefined {
@@ -73,6 +78,8 @@ export const META_DEFINITIONS = {
   find: metaToolDefinitions[0] as Tool,
   call: metaToolDefinitions[1] as Tool,
   report: metaToolDefinitions[2] as Tool,
+  getCall: metaToolDefinitions[3] as Tool,
+  cancelCall: metaToolDefinitions[4] as Tool,
 } as const;
 
 /** The search itself. */
@@ -163,6 +170,8 @@ export interface CallDeps {
   readonly access: AccessControl;
   readonly capabilities: Capabilities;
   readonly tool: Pipeline<ToolResult>;
+  /** The tenant's tasks (`async: true`); absent: tasks are disabled. */
+  readonly tasks?: TaskRegistry | undefined;
 }
 
 /** call_capability (see the module comment). */
@@ -221,10 +230,19 @@ export function callTerminal(deps: CallDeps): Terminal<ToolResult> {
     }
     const note = (result: ToolResult) => (routed ? withRouting(result, routed) : result);
     const version = typeof args.version === 'string' ? args.version : undefined;
+    const background = args.async === true;
+    if (background && !deps.tasks)
+      return errorResult(new GatewayError('BAD_REQUEST', 'async calls are off on this gateway (tasks.enabled: false)'));
     // The meta-tool call's _meta (hop count, traceparent) is the chosen tool's: a loop through it is counted.
-    const forward = () => {
+    const forward = async (): Promise<ToolResult> => {
       ctx.forwarded = true; // the tool chain's audit stage records this call
-      return deps.tool(forwardedContext(ctx, tool, toolArgs, decisionId, version));
+      const forwarded = forwardedContext(ctx, tool, toolArgs, decisionId, version);
+      if (!background) return deps.tool(forwarded);
+      // Refused before it could run (unknown tool, policy, arguments): the plain refusal, no handle.
+      const started = await startAsTask({ origin: 'handle', session: ctx.units.session }, (task) =>
+        deps.tool({ ...forwarded, task }),
+      );
+      return 'task' in started ? handleResult(started.task) : started.result;
     };
     if (args.fanout === true) {
       const providers = providersFor(deps, ctx, tool, toolArgs);
@@ -233,17 +251,18 @@ export function callTerminal(deps: CallDeps): Terminal<ToolResult> {
       // Fan-out does not run the tool chain: the hop count is checked and passed on here.
       const hops = nextHops(ctx.meta, gateway.config.gateway.maxHops, tool);
       if (hops instanceof GatewayError) return errorResult(hops);
-      try {
-        return note(
-          await gateway.fanOut(
-            `call_capability(${tool})`,
-            providers,
-            toolArgs,
-            { [HOPS_META_KEY]: hops },
-            { strategy, ...(typeof args.quorum === 'number' ? { quorum: args.quorum } : {}) },
-            { signal: ctx.signal },
-          ),
+      const fan = (signal: AbortSignal, timeoutMs?: number) =>
+        gateway.fanOut(
+          `call_capability(${tool})`,
+          providers,
+          toolArgs,
+          { [HOPS_META_KEY]: hops },
+          { strategy, ...(typeof args.quorum === 'number' ? { quorum: args.quorum } : {}) },
+          { signal, ...(timeoutMs !== undefined ? { timeoutMs } : {}) },
         );
+      if (background && deps.tasks) return note(fanOutTask(deps.tasks, ctx, tool, toolArgs, fan));
+      try {
+        return note(await fan(ctx.signal));
       } catch (error) {
         if (ctx.signal.aborted) throw error;
         return errorResult(asGatewayError(error));
@@ -251,6 +270,38 @@ export function callTerminal(deps: CallDeps): Terminal<ToolResult> {
     }
     return note(await forward());
   };
+}
+
+/**
+ * call_capability `async` with `fanout`: the fan-out runs as a task of its own (fan-out does not run the
+ * tool chain), so a cancel or the deadline aborts every branch. It is never re-run after a restart:
+ * which branches had run is not recorded.
+ */
+function fanOutTask(
+  tasks: TaskRegistry,
+  ctx: RequestContext,
+  tool: string,
+  args: Record<string, unknown>,
+  fan: (signal: AbortSignal, timeoutMs: number) => Promise<ToolResult>,
+): ToolResult {
+  const { task } = tasks.create({
+    owner: ownerKey(ctx.principal),
+    principal: ctx.principal,
+    session: ctx.units.session ?? null,
+    origin: 'handle',
+    method: ctx.method,
+    tool: `call_capability(${tool})`,
+    server: null,
+    request: null,
+    argsHash: argsHash(args),
+    rerunSafe: false,
+    mode: 'gateway',
+    upstreamInstance: null,
+    upstreamTaskId: null,
+    upstreamEra: null,
+  });
+  tasks.run(task, (signal) => fan(signal, Math.max(1, task.deadlineAt - Date.now()))).catch(() => {});
+  return handleResult(task);
 }
 
 /** The tool chain's context for the call call_capability chose: same principal, view and request. */
