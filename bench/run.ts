@@ -59,6 +59,7 @@ const SECTIONS: Record<string, () => Promise<Section>> = {
   tracing: async () => (await import('./sections/tracing.js')).tracing,
   metrics: async () => (await import('./sections/metrics.js')).metrics,
   alerts: async () => (await import('./sections/alerts.js')).alerts,
+  tasks: async () => (await import('./sections/tasks.js')).tasks,
 };
 
 const cell = (s: Summary) => `${s.p50} / ${s.p90} / ${s.p99} / ${s.mean}`;
