@@ -33,10 +33,6 @@ function spec(principal = ada, extra: Partial<TaskSpec> = {}): TaskSpec {
     request: null,
     argsHash: 'h',
     rerunSafe: false,
-    mode: 'gateway',
-    upstreamInstance: null,
-    upstreamTaskId: null,
-    upstreamEra: null,
     ...extra,
   };
 }

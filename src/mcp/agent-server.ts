@@ -27,7 +27,7 @@ import type { ViewWatch } from './notifier.js';
 import { paginate } from './paginate.js';
 import { toProtocolError } from './protocol-errors.js';
 import { GatewayServer, TaskAnswer } from './gateway-server.js';
-import { isTerminal, type TaskRecord } from '../core/tasks.js';
+import type { TaskRecord } from '../core/tasks.js';
 import type { TaskRegistry } from '../gateway/tasks/registry.js';
 import { declaresTasks, installTaskHandlers, TASK_CAPABILITIES } from './tasks/handlers.js';
 import { isModernRequest } from './tasks/ops.js';
@@ -195,9 +195,7 @@ export function createAgentServer(deps: AgentServerDeps, options: AgentServerOpt
   function taskAnswer(task: TaskRecord, intent: TaskIntentBase): TaskAnswer {
     if (intent.origin === '2026-07-28') return new TaskAnswer({ resultType: 'task', ...task2026(task) });
     if (intent.session && tasks) {
-      const off = tasks.onChange((changed) => {
-        if (changed.id !== task.id) return;
-        if (isTerminal(changed.status)) off();
+      const off = tasks.watch(task.id, (changed) => {
         server.notification({ method: 'notifications/tasks/status', params: task2025(changed) }).catch(() => off());
       });
     }

@@ -33,23 +33,11 @@ import {
 import type { TasksConfig } from '../../config/tasks-schema.js';
 import type { Logger } from '../../telemetry/logger.js';
 
-/** What a new task is (the registry adds the id, times, TTL, deadline and status). */
-export type TaskSpec = Omit<
-  NewTask,
-  | 'id'
-  | 'status'
-  | 'statusMessage'
-  | 'progress'
-  | 'progressTotal'
-  | 'createdAt'
-  | 'updatedAt'
-  | 'deadlineAt'
-  | 'ttlMs'
-  | 'expiresAt'
-  | 'pollIntervalMs'
-  | 'result'
-  | 'error'
-> & {
+/**
+ * What a new task is: everything fixed at creation but its id and time (the registry adds those, the
+ * TTL, deadline and status; it starts gateway-run, and mapUpstream records an upstream task later).
+ */
+export type TaskSpec = Omit<NewTask, keyof TaskPatch | 'id' | 'createdAt'> & {
   /** The TTL the agent asked for; absent: tasks.defaultTtlMs. Clamped to tasks.maxTtlMs. */
   readonly ttlMs?: number | undefined;
 };
@@ -77,7 +65,7 @@ interface Live {
   askCount: number;
 }
 
-/** A change of a task, for listeners (notifications to sessions, metrics). */
+/** A change of a task, for its watchers (status notifications to 2025 sessions). */
 export type TaskListener = (task: TaskRecord) => void;
 
 /** Options of the registry. */
@@ -97,7 +85,8 @@ export class TaskRegistry {
   readonly #now: () => number;
   readonly #live = new Map<string, Live>();
   readonly #waiters = new Map<string, Set<() => void>>();
-  readonly #listeners = new Set<TaskListener>();
+  /** Who hears of each change of a task (2025 sessions' status notifications), by task id. */
+  readonly #watchers = new Map<string, Set<TaskListener>>();
   /**
    * Unfinished tasks per owner, for the caps: counted once from the store, then kept current by
    * create and settle, so admitting a task reads no rows.
@@ -113,11 +102,6 @@ export class TaskRegistry {
     this.config = options.config;
     this.#log = options.log;
     this.#now = options.now ?? Date.now;
-  }
-
-  /** Tasks whose calls run in this process now. */
-  get liveCount(): number {
-    return this.#live.size;
   }
 
   /** Aborted when the registry closes: what a follower of an upstream task detaches on. */
@@ -175,6 +159,10 @@ export class TaskRegistry {
       pollIntervalMs: this.config.pollIntervalMs,
       result: null,
       error: null,
+      mode: 'gateway',
+      upstreamInstance: null,
+      upstreamTaskId: null,
+      upstreamEra: null,
     });
     unfinished.set(spec.owner, mine + 1);
     this.#unfinishedTotal++;
@@ -372,10 +360,15 @@ export class TaskRegistry {
     return undefined;
   }
 
-  /** Hears every change of every task (returns the unsubscribe). */
-  onChange(listener: TaskListener): () => void {
-    this.#listeners.add(listener);
-    return () => this.#listeners.delete(listener);
+  /** Hears every change of task `id` until it has ended or the returned unsubscribe is called. */
+  watch(id: string, listener: TaskListener): () => void {
+    const set = this.#watchers.get(id) ?? new Set<TaskListener>();
+    this.#watchers.set(id, set);
+    set.add(listener);
+    return () => {
+      set.delete(listener);
+      if (set.size === 0 && this.#watchers.get(id) === set) this.#watchers.delete(id);
+    };
   }
 
   /**
@@ -491,14 +484,17 @@ export class TaskRegistry {
     const task = this.store.get(id);
     const waiters = this.#waiters.get(id);
     if (waiters) for (const wake of [...waiters]) wake();
-    if (task)
-      for (const listener of this.#listeners) {
+    const watchers = this.#watchers.get(id);
+    if (task && watchers) {
+      for (const listener of [...watchers]) {
         try {
           listener(task);
         } catch (error) {
           this.#log.warn({ task: id, err: (error as Error).message }, 'a task listener failed');
         }
       }
+      if (isTerminal(task.status)) this.#watchers.delete(id); // an ended task changes no more
+    }
     return task;
   }
 }

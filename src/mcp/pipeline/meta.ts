@@ -295,10 +295,6 @@ function fanOutTask(
     request: null,
     argsHash: argsHash(args),
     rerunSafe: false,
-    mode: 'gateway',
-    upstreamInstance: null,
-    upstreamTaskId: null,
-    upstreamEra: null,
   });
   tasks.run(task, (signal) => fan(signal, Math.max(1, task.deadlineAt - Date.now()))).catch(() => {});
   return handleResult(task);

@@ -41,10 +41,6 @@ export function taskStage(gateway: Gateway, registry: TaskRegistry): Stage<ToolR
           server: tool.server,
           ...rerunOf(ctx, gateway.isRetrySafe(tool)),
           argsHash: argsHash(ctx.args),
-          mode: 'gateway',
-          upstreamInstance: null,
-          upstreamTaskId: null,
-          upstreamEra: null,
           ttlMs: intent.ttlMs,
         }).task;
       intent.created(task);
