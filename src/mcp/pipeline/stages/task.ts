@@ -47,7 +47,10 @@ export function taskStage(gateway: Gateway, registry: TaskRegistry): Stage<ToolR
       // Where the server runs it as a task of its own, the gateway follows that task (a virtual tool's
       // fan-out never does: its branches are plain calls).
       const era = gateway.upstreamTaskSupport(tool);
-      const session = intent.session ? gateway.agents.channelOf(intent.session) : undefined;
+      // A 2026 agent is never asked outside a request (that era has no server-to-client requests): its
+      // task's questions are parked for tasks/update, even on a stdio connection.
+      const session =
+        intent.session && task.origin !== '2026-07-28' ? gateway.agents.channelOf(intent.session) : undefined;
       return registry.run(task, (signal) => {
         ctx.signal = signal;
         ctx.detached = { channel: new TaskChannel(registry, task.id, task.origin, session) };
