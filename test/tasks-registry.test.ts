@@ -143,9 +143,12 @@ describe.each(stores)('task registry (%s store)', (_name, makeStore) => {
     const tasks = registry(makeStore());
     const { task } = tasks.create(spec());
     const run = tasks.run(task, never);
+    // A tasks/result waiting for the end is let go, with the task as it is (the request can be made again).
+    const waiting = tasks.waitForEnd(task.id, ownerKey(ada), new AbortController().signal);
     tasks.close();
     await run.catch(() => {});
     expect(tasks.get(task.id)?.status).toBe('working');
+    expect((await waiting)?.status).toBe('working');
     expect(() => tasks.create(spec())).toThrow(/shutting down/);
   });
 

@@ -225,7 +225,7 @@ export class TaskRegistry {
   /** Records progress: current in memory at once, written at most once a second (and with each status change). */
   progress(id: string, p: { progress: number; total?: number | undefined; message?: string | undefined }): void {
     const live = this.#live.get(id);
-    if (!live) return;
+    if (!live || this.#closed) return; // closed: the store may be gone; the task is taken up again after the restart
     const now = this.#now();
     if (now - live.progressWrittenAt < 1_000) return;
     live.progressWrittenAt = now;
@@ -240,7 +240,7 @@ export class TaskRegistry {
   /** Records a status change of an unfinished task (working ⇄ input_required) and its message. */
   status(id: string, status: 'working' | 'input_required', statusMessage?: string): void {
     const live = this.#live.get(id);
-    if (!live) return;
+    if (!live || this.#closed) return;
     this.#patch(id, {
       // While a question waits for the agent, the task reads input_required whatever the upstream says.
       status: live.asks.size > 0 ? 'input_required' : status,
@@ -351,10 +351,13 @@ export class TaskRegistry {
     return this.get(id, owner);
   }
 
-  /** Waits until the task has ended (tasks/result); undefined when it is not found or `signal` aborts first. */
+  /**
+   * Waits until the task has ended (tasks/result): the task as it is then, unfinished when `signal`
+   * aborted or the registry closed first; undefined when it is not found.
+   */
   async waitForEnd(id: string, owner: TaskOwner | undefined, signal: AbortSignal): Promise<TaskRecord | undefined> {
     for (let task = this.get(id, owner); task;) {
-      if (isTerminal(task.status) || signal.aborted) return task;
+      if (isTerminal(task.status) || signal.aborted || this.#closed) return task;
       task = await this.waitForChange(id, owner, task.version, 60_000, signal);
     }
     return undefined;

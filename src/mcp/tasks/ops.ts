@@ -99,7 +99,11 @@ export function taskOpsTerminal(registry: TaskRegistry): Terminal<Answer> {
 async function result(registry: TaskRegistry, task: TaskRecord, signal: AbortSignal): Promise<Answer> {
   const ended = isTerminal(task.status) ? task : await registry.waitForEnd(task.id, task.owner, signal);
   if (!ended) throw notFound();
-  if (!isTerminal(ended.status)) throw new ProtocolError(ProtocolErrorCode.InternalError, 'the request was cancelled');
+  if (!isTerminal(ended.status))
+    throw new ProtocolError(
+      ProtocolErrorCode.InternalError,
+      'the task has not ended: the wait was cut short (the request was cancelled, or the gateway is shutting down); ask again',
+    );
   if (ended.status === 'failed' && ended.error && typeof ended.error.code === 'number') {
     const { code, message, data } = jsonRpcErrorOf(ended.error);
     throw new ProtocolError(code, message, data);
