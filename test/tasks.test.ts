@@ -12,8 +12,23 @@ import {
   TaskStatusNotificationSchema,
   CallToolResultSchema,
 } from '@modelcontextprotocol/sdk/types.js';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Client as V1Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StdioClientTransport as V1Stdio } from '@modelcontextprotocol/sdk/client/stdio.js';
 import type { Hub } from '../src/compose.js';
-import { cleanup, everythingEntry, fixtureEntry, makeConfig, startTestHub, textOf, waitFor } from './helpers.js';
+import {
+  cleanup,
+  everythingEntry,
+  fixtureEntry,
+  makeConfig,
+  onCleanup,
+  ROOT,
+  startTestHub,
+  tempDir,
+  textOf,
+  waitFor,
+} from './helpers.js';
 import { connectV1, post2026 } from './tasks-agents.js';
 
 afterAll(cleanup);
@@ -216,4 +231,44 @@ describe('task limits and switching tasks off', () => {
     const created = await post2026(off.url, 'tools/call', { name: 'alpha__echo', arguments: { text: 'x' } });
     expect(created.result?.resultType).not.toBe('task');
   });
+});
+
+describe('a stdio sidecar', () => {
+  it('serves a 2025 agent a task with status and progress notifications on its connection', async () => {
+    const dir = tempDir();
+    const file = join(dir, 'sidecar.json');
+    writeFileSync(
+      file,
+      JSON.stringify({
+        store: { path: join(dir, 'sidecar.db') },
+        log: { level: 'error' },
+        mcpServers: { alpha: fixtureEntry('alpha') },
+      }),
+    );
+    const agent = new V1Client({ name: 'stdio-agent', version: '1' }, { capabilities: {} });
+    await agent.connect(
+      new V1Stdio({
+        command: process.execPath,
+        args: ['--import', 'tsx', join(ROOT, 'src/cli.ts'), 'stdio', '--config', file],
+        cwd: ROOT,
+        stderr: 'ignore',
+      }),
+    );
+    onCleanup(() => agent.close());
+    const progress: number[] = [];
+    const statuses: string[] = [];
+    agent.setNotificationHandler(ProgressNotificationSchema, (n) => void progress.push(n.params.progress));
+    agent.setNotificationHandler(TaskStatusNotificationSchema, (n) => void statuses.push(n.params.status));
+    const { task } = await agent.request(
+      {
+        method: 'tools/call',
+        params: { name: 'alpha__slow', arguments: { ms: 1_500, steps: 3 }, task: {}, _meta: { progressToken: 7 } },
+      },
+      CreateTaskResultSchema,
+    );
+    const result = await agent.experimental.tasks.getTaskResult(task.taskId, CallToolResultSchema);
+    expect(textOf(result)).toBe('slept 1500');
+    await waitFor(() => statuses.includes('completed'));
+    expect(progress).toEqual([1, 2, 3]);
+  }, 60_000);
 });
