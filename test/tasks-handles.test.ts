@@ -57,8 +57,10 @@ describe.each(['legacy', 'modern'] as const)('handles (%s agent)', (era) => {
       return structured.status === 'completed' ? structured : undefined;
     });
     expect(textOf(done.result as { content: unknown })).toBe('slept 1200');
-    // A wait returned on a change (progress), not only at the end.
+    // A wait returned on a change (progress), not only at the end; and each call waited for one (progress
+    // is written at most once a second, so a handful of calls saw the whole run, not a busy poll).
     expect(seen.some((h) => h.status === 'working' && h.progress !== undefined)).toBe(true);
+    expect(seen.length).toBeLessThanOrEqual(6);
   });
 
   it('a call refused before it runs is answered plainly, with no handle', async () => {
@@ -104,6 +106,7 @@ describe.each(['legacy', 'modern'] as const)('handles (%s agent)', (era) => {
       const now = await Promise.all([stats(agent, 'alpha'), stats(agent, 'beta')]);
       return now.every((s, i) => s.cancelled > (before[i]?.cancelled ?? 0));
     });
+    expect((await call('get_call', { handle: started.handle })).structured.status).toBe('cancelled');
   });
 
   it('an unknown handle is not found', async () => {

@@ -28,21 +28,26 @@ beforeAll(async () => {
       { http: { adminToken: ADMIN }, auth: { mode: 'apiKey' }, routing: { exposure: 'both' } },
     ),
   );
-  for (const agent of ['owner', 'other']) {
+  // `twin` is another credential with the owner's agent name: the credential, not the name, owns a task.
+  for (const [name, agent] of [
+    ['owner', 'owner'],
+    ['other', 'other'],
+    ['twin', 'owner'],
+  ] as const) {
     const response = await fetch(`${hub.url}/v1/keys`, {
       method: 'POST',
       headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' },
       body: JSON.stringify({ tenant: 'default', agent, scopes: ['*'] }),
     });
     expect(response.status).toBe(201);
-    keys[agent] = ((await response.json()) as { key: string }).key;
+    keys[name] = ((await response.json()) as { key: string }).key;
   }
 }, 60_000);
 
 describe('task isolation', () => {
   it("another credential's 2025 agent cannot see, wait for, list or cancel the task", async () => {
     const owner = await connectV1(hub.url, 'same-name', keys.owner);
-    const other = await connectV1(hub.url, 'same-name', keys.other);
+    const other = await connectV1(hub.url, 'same-name', keys.twin);
     const { task } = await owner.request(
       { method: 'tools/call', params: { name: 'alpha__slow', arguments: { ms: 30_000, steps: 30 }, task: {} } },
       CreateTaskResultSchema,

@@ -72,6 +72,38 @@ describe('tasks across a restart', () => {
   }, 90_000);
 });
 
+describe('a re-run stopped by the next shutdown', () => {
+  it('stays unfinished and runs again at the start after, instead of failing', async () => {
+    const store = `${tempDir()}/switchboard.db`;
+    const config = () => makeConfig({ everything: everythingEntry() }, { store, http: { adminToken: ADMIN } });
+    const start = async () => {
+      const hub = await startHub(config(), { log: silentLogger() });
+      onCleanup(() => hub.close());
+      await hub.ready;
+      return hub;
+    };
+    const first = await start();
+    const agent = await connectV1(first.url, 'twice');
+    const { task } = await agent.request(
+      {
+        method: 'tools/call',
+        params: { name: 'everything__trigger-long-running-operation', arguments: { duration: 4, steps: 4 }, task: {} },
+      },
+      CreateTaskResultSchema,
+    );
+    await first.close();
+    const second = await start();
+    // The re-run is under way (runs 2), then the second gateway stops too.
+    await waitFor(async () => (await admin(second.url, `/v1/tasks/${task.taskId}`)).runs === 2);
+    await second.close();
+    const third = await start();
+    const again = await connectV1(third.url, 'twice');
+    const result = await again.experimental.tasks.getTaskResult(task.taskId, CallToolResultSchema);
+    expect(textOf(result)).toMatch(/Long running operation completed/);
+    expect((await admin(third.url, `/v1/tasks/${task.taskId}`)).runs).toBe(3);
+  }, 90_000);
+});
+
 async function admin(url: string, path: string): Promise<Record<string, unknown>> {
   const response = await fetch(`${url}${path}`, { headers: { authorization: `Bearer ${ADMIN}` } });
   expect(response.status).toBe(200);

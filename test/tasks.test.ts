@@ -168,6 +168,31 @@ describe('gateway tasks', () => {
       const now = await Promise.all([statsOf(agent, 'alpha'), statsOf(agent, 'beta')]);
       return now.every((s, i) => s.cancelled > (before[i]?.cancelled ?? 0));
     });
+    expect((await agent.experimental.tasks.getTask(created.task.taskId)).status).toBe('cancelled');
+  });
+
+  it('call_capability runs as a task in both eras (2025 params.task, 2026 extension)', async () => {
+    const agent = await connectV1(hub.url);
+    const args = { tool: 'alpha__slow', arguments: { ms: 300, steps: 2 } };
+    const created = await agent.request(
+      { method: 'tools/call', params: { name: 'call_capability', arguments: args, task: {} } },
+      CreateTaskResultSchema,
+    );
+    const result = await agent.experimental.tasks.getTaskResult(created.task.taskId, CallToolResultSchema);
+    expect(textOf(result)).toBe('slept 300');
+    const modern = await post2026(hub.url, 'tools/call', { name: 'call_capability', arguments: args });
+    expect(modern.result?.resultType).toBe('task');
+    const done = await waitFor(async () => {
+      const got = await post2026(hub.url, 'tasks/get', { taskId: modern.result?.taskId });
+      return got.result?.status === 'completed' ? got.result : undefined;
+    });
+    expect(textOf(done.result as { content: unknown })).toBe('slept 300');
+    // The meta-tools that only read answer at once, task or not.
+    const found = await post2026(hub.url, 'tools/call', {
+      name: 'find_capability',
+      arguments: { capability: 'sleep' },
+    });
+    expect(found.result?.resultType).not.toBe('task');
   });
 });
 

@@ -72,7 +72,7 @@ export type TaskOwner = string & { readonly [ownerBrand]: true };
  * the user (a JWT's end user) separates the users of one agent credential.
  *
  * Without auth (`auth.mode: none`, source `none`) there is no subject, so the owner is the agent name
- * the client declared itself (`clientInfo.name`): weak, since any local client may claim any name and
+ * the client declared itself (`clientInfo.name`), without the user hint: weak, since any local client may claim any name and
  * two clients of one name share their tasks. What still protects a task then is its id, 128 random
  * bits that both protocol eras treat as a bearer secret; hubs that serve more than one person should
  * turn auth on.
@@ -82,7 +82,8 @@ export function ownerKey(principal: Principal): TaskOwner {
     principal.tenant,
     principal.source,
     principal.subject ?? principal.agent,
-    principal.user ?? null,
+    // Without auth the user is a per-request `_meta` hint that task requests do not repeat.
+    principal.source === 'none' ? null : (principal.user ?? null),
   ]) as TaskOwner;
 }
 

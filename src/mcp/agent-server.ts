@@ -31,7 +31,7 @@ import type { TaskRecord } from '../core/tasks.js';
 import type { TaskRegistry } from '../gateway/tasks/registry.js';
 import { declaresTasks, installTaskHandlers, TASK_CAPABILITIES } from './tasks/handlers.js';
 import { isModernRequest } from './tasks/ops.js';
-import { task2025, task2026 } from './tasks/render.js';
+import { handleResult, task2025, task2026 } from './tasks/render.js';
 import { startAsTask } from './tasks/start.js';
 import type { InputExchanges } from './input-exchange.js';
 import { installPassthrough, PASSTHROUGH_CAPABILITIES, type CallContext } from './passthrough.js';
@@ -164,13 +164,18 @@ export function createAgentServer(deps: AgentServerDeps, options: AgentServerOpt
     return deps.chains.tool(requestContext(method, name, args, callMeta, ctx, decisionId, { version }));
   }
 
+  /** The connection a task's questions and notifications go to, when it outlives requests (a session). */
+  function sessionOf(): string | undefined {
+    return options.sessionful ? connectionId : undefined;
+  }
+
   /**
    * The task an agent asks for with a tools/call: a 2025 agent sends `params.task`; a 2026 agent
    * declares the tasks extension on the request, and the gateway then runs the call as a task.
    */
   function taskAsked(params: { task?: unknown }, ctx: CallContext): TaskIntentBase | undefined {
     if (!tasks) return undefined;
-    const session = options.sessionful ? connectionId : undefined;
+    const session = sessionOf();
     if (isModernRequest(ctx)) return declaresTasks(ctx) ? { origin: '2026-07-28', session } : undefined;
     if (typeof params.task !== 'object' || params.task === null) return undefined;
     const { ttl } = params.task as { ttl?: unknown };
@@ -178,7 +183,7 @@ export function createAgentServer(deps: AgentServerDeps, options: AgentServerOpt
     return {
       origin: '2025-11-25',
       session,
-      ...(typeof ttl === 'number' && Number.isFinite(ttl) ? { ttlMs: ttl } : {}),
+      ...(typeof ttl === 'number' && Number.isFinite(ttl) ? { ttlMs: Math.floor(ttl) } : {}),
       // The agent's progress token stays valid for the task's life (2025-11-25): progress keeps coming.
       ...(token !== undefined && session
         ? {
@@ -243,7 +248,22 @@ export function createAgentServer(deps: AgentServerDeps, options: AgentServerOpt
       if (name.length > MAX_NAME_LENGTH && !gateway.catalog.toolById.has(name))
         throw toProtocolError(new GatewayError('BAD_REQUEST', tooLong('tool name', name, MAX_NAME_LENGTH)));
       const metaChain = meta.length > 0 ? metaChainOf(name) : undefined;
-      if (metaChain) return metaChain(requestContext(metaMethod(name), name, args ?? {}, callMeta, ctx, undefined));
+      if (metaChain) {
+        const metaArgs = args ?? {};
+        // call_capability runs as a task when the agent asks in its era's way, or with `async: true`
+        // (then it answers with a handle); the other meta-tools answer at once.
+        const intent =
+          name !== META_TOOLS.call
+            ? undefined
+            : (taskAsked(request.params, ctx) ??
+              (metaArgs.async === true && tasks ? { origin: 'handle' as const, session: sessionOf() } : undefined));
+        const run = (task?: TaskIntent) =>
+          metaChain(requestContext(metaMethod(name), name, metaArgs, callMeta, ctx, undefined, { task }));
+        if (!intent) return run();
+        const started = await startAsTask(intent, run);
+        if ('result' in started) return started.result;
+        return intent.origin === 'handle' ? handleResult(started.task) : (taskAnswer(started.task, intent) as never);
+      }
       const decisionId = typeof callMeta?.[DECISION_META_KEY] === 'string' ? callMeta[DECISION_META_KEY] : undefined;
       const intent = taskAsked(request.params, ctx);
       if (!intent) return forward('tools/call', name, args, callMeta, decisionId, ctx);

@@ -6,8 +6,9 @@
  *   with the related-task key so the agent knows which task asks;
  * - a 2026 agent: the question is parked on the task (input_required, `inputRequests` in tasks/get)
  *   until the agent answers with tasks/update;
- * - a call_capability handle without a session: nobody can answer, so the question is refused at
- *   once with a reason the upstream can read.
+ * - any other agent without a session (a call_capability handle; a 2025 task taken up again after a
+ *   restart, when its session is gone): nobody can answer, so the question is refused at once with a
+ *   reason the upstream can read.
  */
 import type { AgentChannel, ClientRequestMethod, LogMessage } from '../../core/channel.js';
 import type { TaskOrigin } from '../../core/tasks.js';
@@ -42,9 +43,10 @@ export class TaskChannel implements AgentChannel {
       };
       return this.session.request(method, { ...params, _meta: meta }, signal);
     }
-    if (this.origin === 'handle')
+    // Only a 2026 agent reads parked questions (tasks/get inputRequests) and answers them (tasks/update).
+    if (this.origin !== '2026-07-28')
       return Promise.reject(
-        new Error(`the agent started this call with async: true and cannot answer ${method} (no session to ask on)`),
+        new Error(`the agent that started this task cannot be asked ${method} now (it has no session to ask on)`),
       );
     return this.registry.ask(this.taskId, method, params, signal);
   }

@@ -58,6 +58,9 @@ interface Live {
   cause?: AbortCause;
   timer?: NodeJS.Timeout;
   progressWrittenAt: number;
+  /** Progress newer than the last write, written by `progressTimer` (at most one write a second). */
+  pendingProgress?: TaskPatch;
+  progressTimer?: NodeJS.Timeout;
   /** Follows an upstream task: a shutdown detaches it instead of aborting (the upstream task goes on). */
   upstream?: boolean;
   /** Parked questions by key (unique for the task's life). */
@@ -104,6 +107,11 @@ export class TaskRegistry {
     this.#now = options.now ?? Date.now;
   }
 
+  /** True once the registry has closed (shutdown): nothing new starts. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
   /** Aborted when the registry closes: what a follower of an upstream task detaches on. */
   get detachSignal(): AbortSignal {
     return this.#detach.signal;
@@ -142,7 +150,7 @@ export class TaskRegistry {
         `you have ${maxPerOwner} unfinished tasks already (tasks.maxPerOwner); wait for one to end or cancel one`,
       );
     const now = this.#now();
-    const ttlMs = Math.max(1_000, Math.min(spec.ttlMs ?? this.config.defaultTtlMs, this.config.maxTtlMs));
+    const ttlMs = Math.floor(Math.max(1_000, Math.min(spec.ttlMs ?? this.config.defaultTtlMs, this.config.maxTtlMs)));
     const { ttlMs: _asked, ...rest } = spec;
     const task = this.store.insert({
       ...rest,
@@ -186,6 +194,7 @@ export class TaskRegistry {
       throw error;
     } finally {
       clearTimeout(live.timer);
+      clearTimeout(live.progressTimer);
       for (const ask of live.asks.values()) ask.reject(new Error('the task ended before its agent answered'));
       this.#live.delete(task.id);
     }
@@ -222,19 +231,35 @@ export class TaskRegistry {
     return settled ?? this.store.get(id);
   }
 
-  /** Records progress: current in memory at once, written at most once a second (and with each status change). */
+  /**
+   * Records progress, at most one write a second: an update sooner than that is kept and written when
+   * the second is up (the latest one wins), so a reader never sees progress older than a second.
+   */
   progress(id: string, p: { progress: number; total?: number | undefined; message?: string | undefined }): void {
     const live = this.#live.get(id);
     if (!live || this.#closed) return; // closed: the store may be gone; the task is taken up again after the restart
-    const now = this.#now();
-    if (now - live.progressWrittenAt < 1_000) return;
-    live.progressWrittenAt = now;
     const statusMessage = p.message ?? (p.total !== undefined ? `${p.progress}/${p.total}` : `${p.progress}`);
-    this.#patch(id, {
+    live.pendingProgress = {
       progress: p.progress,
       progressTotal: p.total ?? null,
       statusMessage: statusMessage.slice(0, TASK_TEXT_LIMITS.statusMessage),
-    });
+    };
+    const wait = live.progressWrittenAt + 1_000 - this.#now();
+    if (wait <= 0) this.#flushProgress(id, live);
+    else if (!live.progressTimer) {
+      live.progressTimer = setTimeout(() => this.#flushProgress(id, live), wait);
+      live.progressTimer.unref?.();
+    }
+  }
+
+  #flushProgress(id: string, live: Live): void {
+    clearTimeout(live.progressTimer);
+    live.progressTimer = undefined;
+    const patch = live.pendingProgress;
+    live.pendingProgress = undefined;
+    if (!patch || this.#closed || !this.#live.has(id)) return;
+    live.progressWrittenAt = this.#now();
+    this.#patch(id, patch);
   }
 
   /** Records a status change of an unfinished task (working ⇄ input_required) and its message. */
@@ -333,7 +358,7 @@ export class TaskRegistry {
     signal?: AbortSignal,
   ): Promise<TaskRecord | undefined> {
     const first = this.get(id, owner);
-    if (!first || first.version > version || isTerminal(first.status) || ms <= 0) return first;
+    if (!first || first.version > version || isTerminal(first.status) || ms <= 0 || signal?.aborted) return first;
     await new Promise<void>((resolve) => {
       const waiters = this.#waiters.get(id) ?? new Set();
       this.#waiters.set(id, waiters);
@@ -363,8 +388,16 @@ export class TaskRegistry {
     return undefined;
   }
 
-  /** Hears every change of task `id` until it has ended or the returned unsubscribe is called. */
+  /**
+   * Hears every change of task `id` until it has ended or the returned unsubscribe is called; a task
+   * that has ended already is told once, at once (its call may fail before the watcher comes).
+   */
   watch(id: string, listener: TaskListener): () => void {
+    const now = this.store.get(id);
+    if (!now || isTerminal(now.status)) {
+      if (now) listener(now);
+      return () => {};
+    }
     const set = this.#watchers.get(id) ?? new Set<TaskListener>();
     this.#watchers.set(id, set);
     set.add(listener);

@@ -37,6 +37,7 @@ export function recoverTasks(registry: TaskRegistry, resumers: TaskResumers, log
   let followed = 0;
   let failed = 0;
   const now = Date.now();
+  if (registry.closed) return { rerun, followed, failed }; // shut down before start-up finished
   for (const task of registry.store.active()) {
     if (registry.isLive(task.id)) continue; // started in this process already
     if (task.deadlineAt <= now) {
@@ -66,15 +67,21 @@ export function recoverTasks(registry: TaskRegistry, resumers: TaskResumers, log
     void resume(again)
       .catch(() => {})
       .then(() => {
-        // Refused before it could run (the tool is gone, policy now says no): still not left hanging.
-        if (!registry.isLive(task.id) && !isTerminal(registry.store.get(task.id)?.status ?? 'failed'))
+        // Refused before it could run (the tool is gone, policy now says no): still not left hanging. A
+        // run that a shutdown stopped stays unfinished on purpose (the next start takes it up).
+        if (registry.closed || registry.isLive(task.id)) return;
+        const status = registry.store.get(task.id)?.status;
+        if (status && !isTerminal(status))
           registry.fail(
             task.id,
             new GatewayError('INTERRUPTED', 'the task could not be started again after a gateway restart', {
               task: task.id,
             }),
           );
-      });
+      })
+      .catch((error: Error) =>
+        log.warn({ task: task.id, err: error.message }, 'a recovered task could not be settled'),
+      );
   }
   if (rerun + followed + failed > 0) log.info({ rerun, followed, failed }, 'tasks recovered after a restart');
   return { rerun, followed, failed };
@@ -93,16 +100,30 @@ function interrupted(task: TaskRecord): GatewayError {
   );
 }
 
-/** Deletes expired tasks (see the module comment); returns how many went. */
+/** Most batches one purge runs (each at most MAX_TASK_BATCH rows), so a backlog is worked off but a sweep stays short. */
+const MAX_BATCHES = 20;
+
+/**
+ * Deletes expired tasks (see the module comment), a batch at a time until none is left or a batch
+ * changed nothing (every row in it still runs here); returns how many went.
+ */
 export function purgeTasks(registry: TaskRegistry, now = Date.now()): number {
-  const expired = registry.store.expired(now, MAX_TASK_BATCH);
-  const gone: string[] = [];
-  for (const task of expired) {
-    if (isTerminal(task.status)) gone.push(task.id);
-    else if (!registry.isLive(task.id))
-      registry.fail(task.id, new GatewayError('UPSTREAM_TIMEOUT', 'the task ran past its TTL', { task: task.id }));
+  let deleted = 0;
+  for (let batch = 0; batch < MAX_BATCHES; batch++) {
+    const expired = registry.store.expired(now, MAX_TASK_BATCH);
+    const gone: string[] = [];
+    let failed = 0;
+    for (const task of expired) {
+      if (isTerminal(task.status)) gone.push(task.id);
+      else if (!registry.isLive(task.id)) {
+        registry.fail(task.id, new GatewayError('UPSTREAM_TIMEOUT', 'the task ran past its TTL', { task: task.id }));
+        failed++;
+      }
+    }
+    if (gone.length > 0) deleted += registry.store.delete(gone);
+    if (expired.length < MAX_TASK_BATCH || gone.length + failed === 0) break;
   }
-  return gone.length > 0 ? registry.store.delete(gone) : 0;
+  return deleted;
 }
 
 /** Runs the purge every tasks.purgeIntervalMs; returns the stop. */

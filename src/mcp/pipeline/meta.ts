@@ -28,15 +28,13 @@ import {
 import { errorResult } from '../tool-errors.js';
 import type { ArgumentValidator } from '../validate.js';
 import type { Pipeline, Stage, Terminal } from './chain.js';
-import type { RequestContext, ToolResult } from './context.js';
+import type { RequestContext, TaskIntent, ToolResult } from './context.js';
 import { routeArm } from './stages/experiment.js';
 import { HOPS_META_KEY, nextHops } from './stages/hops.js';
 import { noteDecision } from './stages/trace.js';
 import { argsHash } from './stages/task.js';
 import { ownerKey } from '../../core/tasks.js';
 import type { TaskRegistry } from '../../gateway/tasks/registry.js';
-import { handleResult } from '../tasks/render.js';
-import { startAsTask } from '../tasks/start.js';
 
 /** The error for a need or tool id over its length limit (checked before any search or suggestion). */
 export function needTooLong(gateway: Gateway, args: Record<string, unknown>): GatewayError | undefined {
@@ -230,19 +228,14 @@ export function callTerminal(deps: CallDeps): Terminal<ToolResult> {
     }
     const note = (result: ToolResult) => (routed ? withRouting(result, routed) : result);
     const version = typeof args.version === 'string' ? args.version : undefined;
-    const background = args.async === true;
-    if (background && !deps.tasks)
+    if (args.async === true && !deps.tasks)
       return errorResult(new GatewayError('BAD_REQUEST', 'async calls are off on this gateway (tasks.enabled: false)'));
     // The meta-tool call's _meta (hop count, traceparent) is the chosen tool's: a loop through it is counted.
-    const forward = async (): Promise<ToolResult> => {
+    // As a task (the edge set ctx.task), the tool chain's task stage makes the chosen call the task.
+    const forward = () => {
       ctx.forwarded = true; // the tool chain's audit stage records this call
       const forwarded = forwardedContext(ctx, tool, toolArgs, decisionId, version);
-      if (!background) return deps.tool(forwarded);
-      // Refused before it could run (unknown tool, policy, arguments): the plain refusal, no handle.
-      const started = await startAsTask({ origin: 'handle', session: ctx.units.session }, (task) =>
-        deps.tool({ ...forwarded, task }),
-      );
-      return 'task' in started ? handleResult(started.task) : started.result;
+      return deps.tool(ctx.task ? { ...forwarded, task: ctx.task } : forwarded);
     };
     if (args.fanout === true) {
       const providers = providersFor(deps, ctx, tool, toolArgs);
@@ -260,7 +253,7 @@ export function callTerminal(deps: CallDeps): Terminal<ToolResult> {
           { strategy, ...(typeof args.quorum === 'number' ? { quorum: args.quorum } : {}) },
           { signal, ...(timeoutMs !== undefined ? { timeoutMs } : {}) },
         );
-      if (background && deps.tasks) return note(fanOutTask(deps.tasks, ctx, tool, toolArgs, fan));
+      if (ctx.task && deps.tasks) return note(await fanOutTask(deps.tasks, ctx, ctx.task, tool, toolArgs, fan));
       try {
         return note(await fan(ctx.signal));
       } catch (error) {
@@ -273,31 +266,34 @@ export function callTerminal(deps: CallDeps): Terminal<ToolResult> {
 }
 
 /**
- * call_capability `async` with `fanout`: the fan-out runs as a task of its own (fan-out does not run the
- * tool chain), so a cancel or the deadline aborts every branch. It is never re-run after a restart:
- * which branches had run is not recorded.
+ * call_capability with `fanout` as a task: the fan-out runs as a task of its own (fan-out does not run
+ * the tool chain), so a cancel or the deadline aborts every branch. Resolves when it has ended (the
+ * edge answered once the task existed), so this request's audit event records the real outcome. It
+ * is never re-run after a restart: which branches had run is not recorded.
  */
-function fanOutTask(
+async function fanOutTask(
   tasks: TaskRegistry,
   ctx: RequestContext,
+  intent: TaskIntent,
   tool: string,
   args: Record<string, unknown>,
   fan: (signal: AbortSignal, timeoutMs: number) => Promise<ToolResult>,
-): ToolResult {
+): Promise<ToolResult> {
   const { task } = tasks.create({
     owner: ownerKey(ctx.principal),
     principal: ctx.principal,
-    session: ctx.units.session ?? null,
-    origin: 'handle',
+    session: intent.session ?? null,
+    origin: intent.origin,
     method: ctx.method,
     tool: `call_capability(${tool})`,
     server: null,
     request: null,
     argsHash: argsHash(args),
     rerunSafe: false,
+    ttlMs: intent.ttlMs,
   });
-  tasks.run(task, (signal) => fan(signal, Math.max(1, task.deadlineAt - Date.now()))).catch(() => {});
-  return handleResult(task);
+  intent.created(task);
+  return tasks.run(task, (signal) => fan(signal, Math.max(1, task.deadlineAt - Date.now())));
 }
 
 /** The tool chain's context for the call call_capability chose: same principal, view and request. */
