@@ -32,53 +32,18 @@ import { httpClient } from '../lib/clients.js';
 import { fixtureArgs } from '../lib/procs.js';
 import { interleaveUs, summarize } from '../lib/stats.js';
 import type { BenchOptions, SectionResult } from '../run.js';
+import { post2026 } from '../../test/tasks-agents.js';
 
 const LIVE = 1_000;
 const SLOW_MS = 2_000;
 const round = (x: number, d = 2) => Math.round(x * 10 ** d) / 10 ** d;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-let nextId = 1;
-/** One raw 2026-07-28 request to the hub (the v2 client refuses `resultType: "task"` answers). */
+/** One raw 2026-07-28 request to the hub (the v2 client refuses `resultType: "task"` answers); its result. */
 async function post(url: string, method: string, params: Record<string, unknown>, tasks = true) {
-  const name = (params.name ?? params.taskId) as string;
-  const response = await fetch(`${url}/mcp`, {
-    method: 'POST',
-    headers: {
-      'content-type': 'application/json',
-      accept: 'application/json, text/event-stream',
-      'mcp-protocol-version': '2026-07-28',
-      'mcp-method': method,
-      'mcp-name': name,
-    },
-    body: JSON.stringify({
-      jsonrpc: '2.0',
-      id: nextId++,
-      method,
-      params: {
-        ...params,
-        _meta: {
-          'io.modelcontextprotocol/protocolVersion': '2026-07-28',
-          'io.modelcontextprotocol/clientInfo': { name: 'bench', version: '1' },
-          'io.modelcontextprotocol/clientCapabilities': tasks
-            ? { extensions: { 'io.modelcontextprotocol/tasks': {} } }
-            : {},
-        },
-      },
-    }),
-  });
-  const text = await response.text();
-  const json = text.startsWith('{')
-    ? text
-    : (
-        text
-          .split('\n')
-          .filter((l) => l.startsWith('data:'))
-          .at(-1) ?? ''
-      ).slice(5);
-  const body = JSON.parse(json) as { result?: Record<string, unknown>; error?: { message: string } };
-  if (body.error || !body.result) throw new Error(`${method}: ${body.error?.message ?? 'no answer'}`);
-  return body.result;
+  const answer = await post2026(url, method, params, { tasks, agent: 'bench' });
+  if (answer.error || !answer.result) throw new Error(`${method}: ${answer.error?.message ?? 'no answer'}`);
+  return answer.result;
 }
 
 /** An admin API answer (loopback without auth: open). */
