@@ -96,7 +96,7 @@ describe.each([
 ] as const)('upstream task on %s (%s)', (server, era) => {
   it('is created upstream, relays its statuses, and ends with the result', async () => {
     expect(gateway.upstreamTaskSupport(tool(`${server}__job`))).toBe(era);
-    const ref = await createJob(server, { steps: 3, stepMs: 100, label: `${server}-ok` });
+    const ref = await createJob(server, { steps: 3, stepMs: 300, label: `${server}-ok` });
     expect(ref).toMatchObject({ server, instance: server, era });
     expect(ref.taskId).toMatch(/\S/);
     const statuses: string[] = [];
@@ -105,7 +105,12 @@ describe.each([
       follow({ onStatus: (s) => statuses.push(`${s.status} ${s.statusMessage}`) }),
     );
     expect(textOf(result)).toBe(`job ${server}-ok done after 3 steps`);
-    expect(statuses).toContain('working step 3/3');
+    // Every status seen is relayed, in order. Which steps are seen depends on when the polls land
+    // (the last step's message can be followed by the end at once, as a loaded CI machine showed),
+    // so the test asks for steps in order, not for one step in particular.
+    const steps = statuses.flatMap((s) => /^working step (\d)\/3$/.exec(s)?.[1] ?? []).map(Number);
+    expect(steps.length).toBeGreaterThan(0);
+    expect(steps).toEqual([...steps].sort((a, b) => a - b));
     // The upstream's task id stays inside the gateway (v1 tags results with it).
     expect(JSON.stringify(result)).not.toContain(ref.taskId);
   });
