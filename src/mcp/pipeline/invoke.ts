@@ -21,7 +21,7 @@ export function invokeTerminal(gateway: Gateway): Terminal<ToolResult> {
     const channel = ctx.detached ? ctx.detached.channel : sdk?.channel;
     const meta = ctx.metaOut ? { ...ctx.meta, ...ctx.metaOut } : ctx.meta;
     const tool = ctx.target ?? resolvedTool(ctx);
-    const options: CallOptions = {
+    const options: CallOptions & { signal: AbortSignal } = {
       signal: ctx.signal,
       agent: ctx.units.agent,
       attempted: (instance) => (ctx.attempts ??= []).push(instance),
@@ -45,15 +45,16 @@ async function upstreamTask(
   tool: CatalogTool,
   args: Record<string, unknown> | undefined,
   meta: Record<string, unknown> | undefined,
-  options: CallOptions,
+  options: CallOptions & { signal: AbortSignal },
   plan: UpstreamTaskPlan,
 ): Promise<ToolResult> {
+  const { signal } = options;
   const created = await gateway.createUpstreamTask(tool, args, meta, { ...options, ttlMs: plan.ttlMs });
   if (created.kind === 'result') return created.result;
   plan.created(created.ref);
   plan.onStatus(created.status);
   return gateway.followUpstreamTask(created.ref, {
-    signal: options.signal ?? new AbortController().signal,
+    signal,
     deadlineAt: plan.deadlineAt,
     poll: plan.poll,
     onStatus: plan.onStatus,

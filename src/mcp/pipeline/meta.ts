@@ -32,7 +32,7 @@ import type { RequestContext, TaskIntent, ToolResult } from './context.js';
 import { routeArm } from './stages/experiment.js';
 import { HOPS_META_KEY, nextHops } from './stages/hops.js';
 import { noteDecision } from './stages/trace.js';
-import { argsHash } from './stages/task.js';
+import { argsHash } from '../../audit/redact.js';
 import { ownerKey } from '../../core/tasks.js';
 import type { TaskRegistry } from '../../gateway/tasks/registry.js';
 

@@ -13,7 +13,7 @@
  * longer cancels it (only a cancel of the task does), and the upstream's questions no longer ride the
  * request that was answered.
  */
-import { createHash } from 'node:crypto';
+import { argsHash } from '../../../audit/redact.js';
 import { ownerKey, type TaskRecord, type TaskRequest } from '../../../core/tasks.js';
 import type { Gateway } from '../../../gateway/gateway.js';
 import type { TaskRegistry } from '../../../gateway/tasks/registry.js';
@@ -40,7 +40,7 @@ export function taskStage(gateway: Gateway, registry: TaskRegistry): Stage<ToolR
           tool: tool.id,
           server: tool.server,
           ...rerunOf(ctx, gateway.isRetrySafe(tool)),
-          argsHash: argsHash(ctx.args),
+          argsHash: argsHash(ctx.args ?? {}),
           ttlMs: intent.ttlMs,
         }).task;
       intent.created(task);
@@ -100,11 +100,4 @@ function rerunOf(ctx: RequestContext, safe: boolean): { rerunSafe: boolean; requ
       ...(ctx.decisionId !== undefined ? { decisionId: ctx.decisionId } : {}),
     },
   };
-}
-
-/** The arguments' hash, as the audit trail writes it (sha256 of their JSON, hex). */
-export function argsHash(args: Record<string, unknown> | undefined): string {
-  return createHash('sha256')
-    .update(JSON.stringify(args ?? {}))
-    .digest('hex');
 }
