@@ -90,7 +90,20 @@ export function capabilityDoc(
   ]
     .filter(Boolean)
     .join('. ');
-  return { id: tool.id, server: tool.server, name: tool.name, params, lexical, embedText };
+  const hints = tool.tool.annotations;
+  const annotations = {
+    ...(typeof hints?.readOnlyHint === 'boolean' ? { readOnlyHint: hints.readOnlyHint } : {}),
+    ...(typeof hints?.destructiveHint === 'boolean' ? { destructiveHint: hints.destructiveHint } : {}),
+  };
+  return {
+    id: tool.id,
+    server: tool.server,
+    name: tool.name,
+    params,
+    lexical,
+    embedText,
+    ...(Object.keys(annotations).length ? { annotations } : {}),
+  };
 }
 
 /** How one need is routed: index search, z-score fusion, scoring with live signals. */

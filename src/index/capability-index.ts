@@ -8,7 +8,7 @@
  * and a confidence.
  */
 import { createHash } from 'node:crypto';
-import type { Embedder, Hit, LexicalDocument, LexicalIndex, VectorIndex } from './types.js';
+import type { Embedder, Hit, LexicalDocument, LexicalField, LexicalIndex, VectorIndex } from './types.js';
 import { ExactIndex } from './vector/exact.js';
 import type { VectorSnapshotStore } from './vector/persist.js';
 
@@ -21,6 +21,8 @@ export interface CapabilityDoc {
   readonly lexical: LexicalDocument;
   /** The text embedded for the dense index. */
   readonly embedText: string;
+  /** What the tool declares about its effects (MCP tool annotations), for the ranking's read/change evidence. */
+  readonly annotations?: { readonly readOnlyHint?: boolean; readonly destructiveHint?: boolean };
 }
 
 /** Cache of embeddings by model and text (implemented over SQLite in store/). */
@@ -63,6 +65,8 @@ export interface CapabilityIndexDeps {
 export interface IndexCandidate extends CapabilityDoc {
   readonly matchedTerms: readonly string[];
   readonly coverage: number;
+  /** The same IDF-weighted share of the query, per field of the tool's text (absent field: 0). */
+  readonly fieldCoverage: Readonly<Partial<Record<LexicalField, number>>>;
 }
 
 /** Result of a sync, for logs and tests. */
@@ -76,7 +80,10 @@ export interface SyncReport {
 /** The live capability index. */
 export class CapabilityIndex {
   readonly #deps: CapabilityIndexDeps;
-  readonly #docs = new Map<string, { doc: CapabilityDoc; key: string; terms: Set<string> }>();
+  readonly #docs = new Map<
+    string,
+    { doc: CapabilityDoc; key: string; terms: Set<string>; fields: [LexicalField, Set<string>][] }
+  >();
   /** Bumped by every sync that changed something: narrow sub-indexes of older generations are stale. */
   #generation = 0;
   /**
@@ -133,9 +140,12 @@ export class CapabilityIndex {
     const changed = docs.filter((d) => this.#docs.get(d.id)?.key !== keyOf(d));
     for (const doc of changed) {
       if (this.#docs.has(doc.id)) this.#drop(doc.id);
-      const terms = new Set(Object.values(doc.lexical.fields).flatMap((text) => this.#deps.tokenize(text ?? '')));
+      const fields = (Object.entries(doc.lexical.fields) as [LexicalField, string | undefined][]).map(
+        ([field, text]): [LexicalField, Set<string>] => [field, new Set(this.#deps.tokenize(text ?? ''))],
+      );
+      const terms = new Set(fields.flatMap(([, set]) => [...set]));
       for (const t of terms) this.#df.set(t, (this.#df.get(t) ?? 0) + 1);
-      this.#docs.set(doc.id, { doc, key: keyOf(doc), terms });
+      this.#docs.set(doc.id, { doc, key: keyOf(doc), terms, fields });
       this.#deps.lexical.upsert(doc.lexical);
     }
     const { embedded, fromCache, touched } = await this.#embed(changed, docs.length);
@@ -188,10 +198,15 @@ export class CapabilityIndex {
       const entry = this.#docs.get(hit.id);
       if (!entry || candidates.has(hit.id)) continue;
       const matched = queryTerms.filter((t) => entry.terms.has(t));
+      const share = (terms: ReadonlySet<string>) =>
+        queryTerms.reduce((a, t) => (terms.has(t) ? a + idf(t) : a), 0) / total;
+      const fieldCoverage: Partial<Record<LexicalField, number>> = {};
+      for (const [field, terms] of entry.fields) fieldCoverage[field] = share(terms);
       candidates.set(hit.id, {
         ...entry.doc,
         matchedTerms: matched,
         coverage: matched.reduce((a, t) => a + idf(t), 0) / total,
+        fieldCoverage,
       });
     }
     return { lexical, dense, candidates };
@@ -303,5 +318,5 @@ function textKey(text: string): string {
 }
 
 function keyOf(doc: CapabilityDoc): string {
-  return JSON.stringify([doc.server, doc.lexical.fields, doc.embedText]);
+  return JSON.stringify([doc.server, doc.lexical.fields, doc.embedText, doc.annotations]);
 }
