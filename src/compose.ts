@@ -44,6 +44,7 @@ import { tokenize } from './index/lexical/tokenize.js';
 import { createVectorIndex, vectorKindFor } from './index/vector/factory.js';
 import { FileVectorStore } from './index/vector/persist.js';
 import { DEFAULT_DENSE_WEIGHT, DEFAULT_SCORER } from './router/calibration.js';
+import { loadRerankModel, Reranker } from './router/rerank.js';
 import type { Embedder } from './index/types.js';
 import { holdFirstAnswers } from './startup.js';
 import { CapabilityIndex } from './index/capability-index.js';
@@ -152,9 +153,28 @@ function buildCapabilities(
       scorer: DEFAULT_SCORER,
       denseWeight: routing.denseWeight ?? DEFAULT_DENSE_WEIGHT,
       learning: routing.learning,
+      ...rerankerOf(config, log),
+      generateNeeds: routing.generateNeeds,
     },
     log: log.child({ component: 'router' }),
   });
+}
+
+/** The configured reranker (routing.reranker under modelsDir); without one, fusion order (logged). */
+function rerankerOf(config: Config, log: Logger): { reranker?: Reranker } {
+  const { reranker: name, modelsDir } = config.routing;
+  if (name === 'none') return {};
+  const path = join(modelsDir, `${name}.json`);
+  try {
+    const model = loadRerankModel(path);
+    return { reranker: new Reranker(model, (text) => tokenize(text, { stem: true, stopwords: 'conversational' })) };
+  } catch (error) {
+    log.warn(
+      { reranker: name, path, err: (error as Error).message },
+      `reranker "${name}" not found or not loadable at ${path}; find_capability ranks in fusion order`,
+    );
+    return {};
+  }
 }
 
 /** Where a tenant's vector index is saved (next to the store; tenants in their own folders). */

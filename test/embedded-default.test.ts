@@ -7,6 +7,7 @@
  * reaches 9 of these 16 when this test was written, so the floor guards that level and the
  * gap is reported in the issue's note rather than hidden by rewording the needs.
  */
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Client } from '@modelcontextprotocol/client';
@@ -69,5 +70,35 @@ describe('the embedded default routes needs in plain words', () => {
     }
     const hits = NEEDS.length - misses.length;
     expect(hits, misses.join('\n')).toBeGreaterThanOrEqual(Math.ceil(NEEDS.length / 2));
+  });
+
+  // Issue 15: 54 more needs (test/fixtures/default-needs.json), written before the ranking changed
+  // and never reworded since; each says whether it only reads. A tool "changes things" unless the
+  // server itself annotates it read-only (from tools/list, not from the router's own judgement).
+  // The issue asks for three quarters right first (41); the fusion-only hybrid got 20 and today's
+  // routing gets 24, so the floor guards 22 and the gap stays open in the issue, not hidden here.
+  // Without the read-only rule, 4 reading needs got a writing tool confidently (measured).
+  it('never answers a reading need confidently with a writing tool, and names the right tool first for the newer needs at the measured level', async () => {
+    const needs = JSON.parse(readFileSync(join(ROOT, 'test/fixtures/default-needs.json'), 'utf8')) as {
+      need: string;
+      right: string[];
+      reads: boolean;
+    }[];
+    expect(needs.length).toBeGreaterThanOrEqual(30);
+    expect(needs.filter((n) => n.right.some((t) => t.startsWith('memory__'))).length).toBeGreaterThanOrEqual(10);
+    const { tools } = await agent.listTools();
+    const readOnly = new Set(tools.filter((t) => t.annotations?.readOnlyHint === true).map((t) => t.name));
+    expect(readOnly.size).toBeGreaterThan(5);
+    const misses: string[] = [];
+    const unsafe: string[] = [];
+    for (const { need, right, reads } of needs) {
+      const result = await agent.callTool({ name: 'find_capability', arguments: { capability: need, k: 3 } });
+      const answer = result.structuredContent as { confident: boolean; matches: { tool: string }[] };
+      const first = answer.matches[0]?.tool ?? '(none)';
+      if (!right.includes(first)) misses.push(`${need} -> ${first}`);
+      if (reads && answer.confident && !readOnly.has(first)) unsafe.push(`${need} -> ${first}`);
+    }
+    expect(unsafe, unsafe.join('\n')).toEqual([]);
+    expect(needs.length - misses.length, misses.join('\n')).toBeGreaterThanOrEqual(22);
   });
 });

@@ -4,6 +4,7 @@
  * becomes its example need), then the held-out half is scored before and after.
  */
 import type { Embedder } from '../../src/index/types.js';
+import type { Reranker } from '../../src/router/rerank.js';
 import type { ScorerSettings } from '../../src/router/scorer.js';
 import { splitDevTest } from './calibrate.js';
 import { evaluate, pairedBootstrap, type Metrics, type QueryOutcome } from './metrics.js';
@@ -25,10 +26,10 @@ export interface LearningEffect {
 /** Replays the dev half as traffic and scores the test half before and after. */
 export async function learningEffect(
   set: EvalSet,
-  options: { embedder?: Embedder; denseWeight: number; scorer: ScorerSettings },
+  options: { embedder?: Embedder; denseWeight: number; scorer: ScorerSettings; reranker?: Reranker },
 ): Promise<LearningEffect> {
   const { dev, test } = splitDevTest(set);
-  const system = await buildSystem(options.embedder ? 'hybrid' : 'bm25f', set, options);
+  const system = await buildSystem(options.embedder ? 'hybrid' : options.reranker ? 'lexical' : 'bm25f', set, options);
   const score = async () => {
     const outcomes = new Map<string, QueryOutcome>();
     for (const q of test.queries) outcomes.set(q.id, await system.answer(q.query));

@@ -15,25 +15,55 @@ export function loadAgreed(name: string, pairs: readonly { catalog: string; quer
   for (const pair of pairs) {
     const catalog = JSON.parse(readFileSync(pair.catalog, 'utf8')) as { servers: EvalServer[] };
     servers.push(...catalog.servers);
-    for (const line of readFileSync(pair.queries, 'utf8').split('\n')) {
-      if (line.trim()) queries.push(JSON.parse(line) as EvalQuery);
-    }
+    queries.push(...readQueries(pair.queries));
   }
   return { name, servers, queries, notes: pairs.map((p) => p.catalog).join(', ') };
 }
 
-/** Our own evaluation set under data/eval/switchboard (catalog-*.json with queries-*.jsonl). */
-export function loadSwitchboard(dir: string): EvalSet {
-  const parts = readdirSync(dir)
+/**
+ * Our own evaluation set under data/eval/switchboard: each catalog-X.json with its queries-X.jsonl
+ * and any further queries-X.<part>.jsonl (needs written later, e.g. "actions" for issue 15). With
+ * `holdout`, the queries are those of holdout/queries-X.jsonl instead: needs kept unseen while the
+ * ranking was changed, measured only at the end; with `firstPartOnly`, only queries-X.jsonl (the
+ * set as it was before issue 15, which the quality-floor test guards).
+ */
+export function loadSwitchboard(dir: string, options: { holdout?: boolean; firstPartOnly?: boolean } = {}): EvalSet {
+  const catalogs = readdirSync(dir)
     .filter((f) => /^catalog(-[a-z0-9]+)?\.json$/.test(f))
     .sort();
-  const pairs = parts
-    .map((c) => ({
-      catalog: join(dir, c),
-      queries: join(dir, c.replace(/^catalog/, 'queries').replace(/\.json$/, '.jsonl')),
-    }))
-    .filter((p) => existsSync(p.queries));
-  return loadAgreed('switchboard', pairs);
+  const servers: EvalServer[] = [];
+  const queries: EvalQuery[] = [];
+  for (const catalog of catalogs) {
+    const part = catalog.replace(/^catalog/, '').replace(/\.json$/, '');
+    const files = options.holdout
+      ? [join(dir, 'holdout', `queries${part}.jsonl`)].filter((f) => existsSync(f))
+      : readdirSync(dir)
+          .filter(
+            (f) =>
+              f === `queries${part}.jsonl` ||
+              (!options.firstPartOnly && f.startsWith(`queries${part}.`) && f.endsWith('.jsonl')),
+          )
+          .sort()
+          .map((f) => join(dir, f));
+    if (!files.length) continue;
+    const set = loadAgreed('switchboard', [{ catalog: join(dir, catalog), queries: files[0] ?? '' }]);
+    servers.push(...set.servers);
+    queries.push(...set.queries);
+    for (const file of files.slice(1)) queries.push(...readQueries(file));
+  }
+  return {
+    name: options.holdout ? 'switchboard-holdout' : 'switchboard',
+    servers,
+    queries,
+    notes: `${dir}${options.holdout ? ' (holdout)' : ''}`,
+  };
+}
+
+function readQueries(path: string): EvalQuery[] {
+  return readFileSync(path, 'utf8')
+    .split('\n')
+    .filter((line) => line.trim())
+    .map((line) => JSON.parse(line) as EvalQuery);
 }
 
 /** Every "server/tool" id of tools named `tool` in the catalog. */

@@ -5,17 +5,26 @@
  */
 import type { CatalogTool } from '../../src/catalog/snapshot.js';
 import { capabilityDoc, routeNeed } from '../../src/gateway/capabilities.js';
-import { CapabilityIndex, type SearchMode } from '../../src/index/capability-index.js';
+import { CapabilityIndex, type IndexCandidate, type SearchMode } from '../../src/index/capability-index.js';
 import { Bm25Index } from '../../src/index/lexical/bm25.js';
 import { Bm25fIndex } from '../../src/index/lexical/bm25f.js';
 import { tokenize } from '../../src/index/lexical/tokenize.js';
 import type { Embedder } from '../../src/index/types.js';
 import { createVectorIndex } from '../../src/index/vector/factory.js';
+import { zFuse, type Fused } from '../../src/router/fusion.js';
+import type { Reranker } from '../../src/router/rerank.js';
 import type { ConfidenceFeatures, ScorerSettings } from '../../src/router/scorer.js';
 import type { EvalSet } from './types.js';
 
-/** The systems by name. */
-export type SystemName = 'bm25-reference' | 'bm25f' | 'dense' | 'hybrid';
+/**
+ * The systems by name. `hybrid-v1` is the hybrid as shipped before issue 15 (fusion and the
+ * logistic confidence); `lexical` and `hybrid` are today's routing without and with the model:
+ * generated example needs, the action lexicon and the learned reranker and abstainer.
+ */
+export type SystemName = 'bm25-reference' | 'bm25f' | 'dense' | 'hybrid-v1' | 'lexical' | 'hybrid';
+
+/** What routes a need beyond fusion (the systems `lexical` and `hybrid`). */
+const ROUTED: ReadonlySet<SystemName> = new Set(['lexical', 'hybrid']);
 
 /** One query's answer from a system. */
 export interface Answer {
@@ -30,6 +39,10 @@ export interface System {
   readonly index: CapabilityIndex;
   readonly buildMs: number;
   answer(query: string): Promise<Answer>;
+  /** The fused list and candidates behind an answer (for fitting the reranker). */
+  evidence(
+    query: string,
+  ): Promise<{ fused: Fused[]; candidates: Map<string, IndexCandidate>; idf: Map<string, number> }>;
   /** Re-indexes with example needs per tool id (as learning from use would add them). */
   learn(examples: ReadonlyMap<string, readonly string[]>): Promise<void>;
 }
@@ -46,6 +59,7 @@ export function evalTools(set: EvalSet): { tool: CatalogTool; serverDescription:
           name: t.name,
           ...(t.title ? { title: t.title } : {}),
           ...(t.description ? { description: t.description } : {}),
+          ...(t.annotations && typeof t.annotations === 'object' ? { annotations: t.annotations } : {}),
           inputSchema: (t.inputSchema ?? { type: 'object' }) as { type: 'object' },
         },
       },
@@ -58,9 +72,20 @@ export function evalTools(set: EvalSet): { tool: CatalogTool; serverDescription:
 export async function buildSystem(
   name: SystemName,
   set: EvalSet,
-  options: { embedder?: Embedder; denseWeight: number; scorer: ScorerSettings; vectorKind?: 'auto' | 'exact' | 'hnsw' },
+  options: {
+    embedder?: Embedder;
+    denseWeight: number;
+    scorer: ScorerSettings;
+    vectorKind?: 'auto' | 'exact' | 'hnsw';
+    /** The reranker of `lexical` and `hybrid`. */
+    reranker?: Reranker;
+    /** Generated example needs (routing.generateNeeds) for `lexical` and `hybrid`. */
+    generateNeeds?: boolean;
+  },
 ): Promise<System> {
-  const dense = name === 'dense' || name === 'hybrid';
+  const dense = name === 'dense' || name === 'hybrid' || name === 'hybrid-v1';
+  const reranker = ROUTED.has(name) ? options.reranker : undefined;
+  const lexicon = options.generateNeeds ? reranker?.lexicon : undefined;
   if (dense && !options.embedder) throw new Error(`system ${name} needs an embedding model`);
   const stemmed = (text: string) => tokenize(text, { stem: true, stopwords: 'conversational' });
   const index = new CapabilityIndex({
@@ -75,18 +100,28 @@ export async function buildSystem(
     tokenize: stemmed,
   });
   const tools = evalTools(set);
-  const docs = tools.map(({ tool, serverDescription }) => capabilityDoc(tool, serverDescription, []));
+  const docs = tools.map(({ tool, serverDescription }) => capabilityDoc(tool, serverDescription, [], lexicon));
   const started = performance.now();
   await index.sync(docs);
   const buildMs = performance.now() - started;
-  const mode: SearchMode = name === 'dense' ? 'dense' : name === 'hybrid' ? 'hybrid' : 'lexical';
+  const mode: SearchMode = name === 'dense' ? 'dense' : dense ? 'hybrid' : 'lexical';
   return {
     name,
     index,
     buildMs,
+    async evidence(query) {
+      const hits = await index.search(query, { k: 10, mode });
+      return {
+        fused: zFuse(hits.lexical, hits.dense, mode === 'dense' ? 1 : options.denseWeight),
+        candidates: hits.candidates,
+        idf: hits.idf,
+      };
+    },
     async learn(examples) {
       await index.sync(
-        tools.map(({ tool, serverDescription }) => capabilityDoc(tool, serverDescription, examples.get(tool.id) ?? [])),
+        tools.map(({ tool, serverDescription }) =>
+          capabilityDoc(tool, serverDescription, examples.get(tool.id) ?? [], lexicon),
+        ),
       );
     },
     async answer(query) {
@@ -101,6 +136,7 @@ export async function buildSystem(
         denseWeight: options.denseWeight,
         scorer: options.scorer,
         signals: new Map(),
+        ...(reranker ? { reranker } : {}),
       });
       const ranked = ranking.matches.flatMap((m) => [m.tool, ...m.alternatives.map((a) => a.tool)]).slice(0, 10);
       return { ranked, rejected: !ranking.confident, features: ranking.features };

@@ -9,6 +9,8 @@ export interface EvalTool {
   readonly title?: string;
   readonly description?: string;
   readonly inputSchema?: unknown;
+  /** MCP tool annotations (readOnlyHint, destructiveHint), where the set has them. */
+  readonly annotations?: unknown;
 }
 
 /** A server in an evaluation catalog. */

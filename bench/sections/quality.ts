@@ -8,7 +8,9 @@ import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { TransformersEmbedder } from '../../src/index/embedder/transformers.js';
 import type { Embedder } from '../../src/index/types.js';
+import { tokenize } from '../../src/index/lexical/tokenize.js';
 import { DEFAULT_DENSE_WEIGHT, DEFAULT_SCORER } from '../../src/router/calibration.js';
+import { loadRerankModel, Reranker } from '../../src/router/rerank.js';
 import type { ScorerSettings } from '../../src/router/scorer.js';
 import { calibrate, splitDevTest } from '../quality/calibrate.js';
 import { learningEffect } from '../quality/learning.js';
@@ -26,7 +28,14 @@ import type { EvalSet } from '../quality/types.js';
 import { ROOT } from '../lib/procs.js';
 import type { BenchOptions, SectionResult } from '../run.js';
 
-const SYSTEMS: SystemName[] = ['bm25-reference', 'bm25f', 'dense', 'hybrid'];
+const SYSTEMS: SystemName[] = ['bm25-reference', 'bm25f', 'dense', 'hybrid-v1', 'lexical', 'hybrid'];
+
+/** The shipped reranker (undefined if its file is missing: the routed systems then rank in fusion order). */
+export function loadDefaultReranker(): Reranker | undefined {
+  const path = join(ROOT, 'models/switchboard-rerank-v1.json');
+  if (!existsSync(path)) return undefined;
+  return new Reranker(loadRerankModel(path), (text) => tokenize(text, { stem: true, stopwords: 'conversational' }));
+}
 
 /** Loads the embedding model the gateway ships (undefined if it is not built). */
 export async function loadDefaultEmbedder(): Promise<Embedder | undefined> {
@@ -43,7 +52,12 @@ function dataSets(options: BenchOptions): EvalSet[] {
     return [loadAgreed('custom', [{ catalog: resolve(options.catalog), queries: resolve(options.queries) }])];
   const sets: EvalSet[] = [];
   const ours = join(ROOT, 'data/eval/switchboard');
-  if (existsSync(ours)) sets.push(loadSwitchboard(ours));
+  if (existsSync(ours)) {
+    // The dev half trained the reranker (npm run model:rerank): only the other half and the
+    // holdout needs (kept unseen while the ranking changed) are measured.
+    sets.push({ ...splitDevTest(loadSwitchboard(ours)).test, name: 'switchboard (held-out test half)' });
+    if (existsSync(join(ours, 'holdout'))) sets.push(loadSwitchboard(ours, { holdout: true }));
+  }
   const shared = resolve(options.evalDir ?? join(ROOT, '../shared/eval'));
   if (existsSync(join(shared, 'livemcpbench'))) sets.push(loadLiveMcpBench(join(shared, 'livemcpbench')));
   if (existsSync(join(shared, 'mcptoolbenchpp'))) {
@@ -63,7 +77,11 @@ interface SetResult {
   readonly queries: number;
   readonly systems: Record<
     string,
-    Metrics & { buildMs: number; gains?: Record<string, { delta: number; low: number; high: number }> }
+    Metrics & {
+      buildMs: number;
+      against?: string;
+      gains?: Record<string, { delta: number; low: number; high: number }>;
+    }
   >;
 }
 
@@ -72,12 +90,18 @@ async function measureSet(
   embedder: Embedder | undefined,
   scorer: ScorerSettings,
   denseWeight: number,
+  reranker: Reranker | undefined,
 ): Promise<SetResult> {
   const systems: SetResult['systems'] = {};
   const perQuery = new Map<string, Map<string, PerQuery>>();
   for (const name of SYSTEMS) {
-    if ((name === 'dense' || name === 'hybrid') && !embedder) continue;
-    const system = await buildSystem(name, set, { ...(embedder ? { embedder } : {}), denseWeight, scorer });
+    if ((name === 'dense' || name === 'hybrid' || name === 'hybrid-v1') && !embedder) continue;
+    const system = await buildSystem(name, set, {
+      ...(embedder ? { embedder } : {}),
+      denseWeight,
+      scorer,
+      ...(reranker ? { reranker } : {}),
+    });
     const outcomes = new Map<string, QueryOutcome>();
     for (const q of set.queries) outcomes.set(q.id, await system.answer(q.query));
     const { metrics, perQuery: pq } = evaluate(set.queries, outcomes);
@@ -85,15 +109,20 @@ async function measureSet(
     systems[name] = { ...metrics, buildMs: Math.round(system.buildMs) };
   }
   const reference = perQuery.get('bm25-reference');
+  // Today's routing is judged against the hybrid shipped before it (issue 15's goals), the rest
+  // against the reference BM25.
+  const shipped = perQuery.get('hybrid-v1');
   for (const [name, pq] of perQuery) {
     const target = systems[name];
-    if (!reference || name === 'bm25-reference' || !target) continue;
+    const base = (name === 'hybrid' || name === 'lexical') && shipped ? shipped : reference;
+    if (!base || name === 'bm25-reference' || !target) continue;
     systems[name] = {
       ...target,
+      against: base === shipped ? 'hybrid-v1' : 'bm25-reference',
       gains: {
-        top1: pairedBootstrap(pq, reference, 'top1'),
-        recall5: pairedBootstrap(pq, reference, 'recall5'),
-        mrr10: pairedBootstrap(pq, reference, 'mrr10'),
+        top1: pairedBootstrap(pq, base, 'top1'),
+        recall5: pairedBootstrap(pq, base, 'recall5'),
+        mrr10: pairedBootstrap(pq, base, 'mrr10'),
       },
     };
   }
@@ -116,12 +145,12 @@ function markdown(results: readonly SetResult[]): string[] {
       '',
       `**${r.set}** (${r.tools} tools, ${r.queries} queries)`,
       '',
-      '| system | top-1 | R@5 | MRR@10 | nDCG@10 | no-match P | no-match R | top-1 gain vs reference [95% CI] | R@5 gain |',
-      '|---|---|---|---|---|---|---|---|---|',
+      '| system | top-1 | R@5 | MRR@10 | nDCG@10 | no-match P | no-match R | gain against | top-1 gain [95% CI] | R@5 gain [95% CI] |',
+      '|---|---|---|---|---|---|---|---|---|---|',
     );
     for (const [name, m] of Object.entries(r.systems)) {
       lines.push(
-        `| ${name} | ${pct(m.top1)} | ${pct(m.recall5)} | ${pct(m.mrr10)} | ${pct(m.ndcg10)} | ${pct(m.noMatchPrecision)} | ${pct(m.noMatchRecall)} | ${gain(m.gains?.top1)} | ${gain(m.gains?.recall5)} |`,
+        `| ${name} | ${pct(m.top1)} | ${pct(m.recall5)} | ${pct(m.mrr10)} | ${pct(m.ndcg10)} | ${pct(m.noMatchPrecision)} | ${pct(m.noMatchRecall)} | ${m.against ?? ''} | ${gain(m.gains?.top1)} | ${gain(m.gains?.recall5)} |`,
       );
     }
   }
@@ -131,6 +160,7 @@ function markdown(results: readonly SetResult[]): string[] {
 /** The quality section. */
 export async function quality(options: BenchOptions): Promise<SectionResult> {
   const embedder = await loadDefaultEmbedder();
+  const reranker = loadDefaultReranker();
   const sets = dataSets(options);
   const notes: string[] = [
     embedder
@@ -140,7 +170,8 @@ export async function quality(options: BenchOptions): Promise<SectionResult> {
   let scorer = DEFAULT_SCORER;
   let denseWeight = DEFAULT_DENSE_WEIGHT;
   const results: SetResult[] = [];
-  const ours = sets.find((s) => s.name === 'switchboard');
+  const oursDir = join(ROOT, 'data/eval/switchboard');
+  const ours = !options.catalog && existsSync(oursDir) ? loadSwitchboard(oursDir) : undefined;
   if (options.calibrate && ours) {
     const { dev, test } = splitDevTest(ours);
     const fitted = await calibrate(dev, embedder);
@@ -150,14 +181,25 @@ export async function quality(options: BenchOptions): Promise<SectionResult> {
       `calibrated on ${dev.queries.length} dev queries: denseWeight ${denseWeight}, confidence ${JSON.stringify(scorer.confidence)}, threshold ${scorer.threshold}`,
     );
     results.push(
-      await measureSet({ ...test, name: 'switchboard (held-out test half)' }, embedder, scorer, denseWeight),
+      await measureSet(
+        { ...test, name: 'switchboard (calibrated, held-out test half)' },
+        embedder,
+        scorer,
+        denseWeight,
+        reranker,
+      ),
     );
   }
-  for (const set of sets) results.push(await measureSet(set, embedder, scorer, denseWeight));
+  for (const set of sets) results.push(await measureSet(set, embedder, scorer, denseWeight, reranker));
   const extra = markdown(results);
   let learning;
   if (ours) {
-    learning = await learningEffect(ours, { ...(embedder ? { embedder } : {}), denseWeight, scorer });
+    learning = await learningEffect(ours, {
+      ...(embedder ? { embedder } : {}),
+      denseWeight,
+      scorer,
+      ...(reranker ? { reranker } : {}),
+    });
     extra.push(
       '',
       `**Learning from use** (${embedder ? 'hybrid' : 'BM25F'}): the dev half replayed as traffic taught ${learning.learned} example needs; held-out half before -> after: top-1 ${pct(learning.before.top1)} -> ${pct(learning.after.top1)} (${gain(learning.gain.top1)}), R@5 ${pct(learning.before.recall5)} -> ${pct(learning.after.recall5)} (${gain(learning.gain.recall5)}), MRR@10 ${pct(learning.before.mrr10)} -> ${pct(learning.after.mrr10)} (${gain(learning.gain.mrr10)}).`,

@@ -483,6 +483,17 @@ export const configSchema = z
         hnswThreshold: z.number().int().positive().default(5_000),
         /** Weight of meaning (dense) evidence against lexical evidence in the fused score. */
         denseWeight: z.number().min(0).max(5).optional(),
+        /**
+         * The learned reranker and abstainer: a file <name>.json under modelsDir; "none" ranks in
+         * fusion order with the plain confidence model and generates no example needs.
+         */
+        reranker: z.string().min(1).default('switchboard-rerank-v1'),
+        /**
+         * Index example needs generated from each tool's name through the action lexicon (a doc2query
+         * without a language model). Off by default: measured, it cost top-1 on the public sets
+         * with the shipped reranker (bench/results, issue 15's note).
+         */
+        generateNeeds: z.boolean().default(false),
         /** Learn example needs from successful calls that follow a find_capability decision. */
         learning: z.boolean().default(false),
         maxLearnedPerTool: z.number().int().positive().default(20),

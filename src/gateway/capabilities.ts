@@ -6,10 +6,13 @@
 import { randomUUID } from 'node:crypto';
 import { GatewayError } from '../core/errors.js';
 import type { CatalogSnapshot, CatalogTool } from '../catalog/snapshot.js';
-import type { CapabilityDoc, CapabilityIndex, SearchMode } from '../index/capability-index.js';
+import type { CapabilityDoc, CapabilityIndex, IndexCandidate, SearchMode } from '../index/capability-index.js';
 import { toolDocument } from '../index/lexical/document.js';
 import { DEFAULT_TOKENIZE, tokenize, type TokenizeOptions } from '../index/lexical/tokenize.js';
-import { zFuse } from '../router/fusion.js';
+import { zFuse, type Fused } from '../router/fusion.js';
+import type { ActionLexicon } from '../router/actions.js';
+import { generatedNeeds } from '../router/generated-needs.js';
+import type { Reranked, Reranker } from '../router/rerank.js';
 import {
   equivalent,
   rank,
@@ -64,6 +67,10 @@ export interface CapabilityOptions {
   readonly scorer: ScorerSettings;
   readonly denseWeight: number;
   readonly learning: boolean;
+  /** The learned reranker and abstainer (absent: fusion order and the logistic confidence). */
+  readonly reranker?: Reranker;
+  /** Index example needs generated from each tool's name through the reranker's action lexicon. */
+  readonly generateNeeds?: boolean;
 }
 
 const MAX_DECISIONS = 10_000;
@@ -73,13 +80,17 @@ export function capabilityDoc(
   tool: CatalogTool,
   serverDescription: string | undefined,
   examples: readonly string[],
+  lexicon?: ActionLexicon,
 ): CapabilityDoc {
+  // Generated needs are lexical evidence only: embedded, a line of verbs pulls every tool of an
+  // action towards every other.
+  const generated = lexicon ? generatedNeeds(lexicon, tool.tool) : [];
   const lexical = toolDocument({
     id: tool.id,
     server: tool.server,
     ...(serverDescription ? { serverDescription } : {}),
     tool: tool.tool,
-    examples,
+    examples: [...examples, ...generated],
   });
   const params = (lexical.fields.params ?? '').split(/\s+/).filter(Boolean);
   const embedText = [
@@ -120,6 +131,8 @@ export interface RouteOptions {
   readonly visible?: (id: string) => boolean;
   /** How the index tokenizes (to show matched terms as the need wrote them); the product's default if absent. */
   readonly tokenize?: TokenizeOptions;
+  /** Rescores the fused top candidates and decides "no confident match" (absent: fusion order and the scorer's confidence). */
+  readonly reranker?: Reranker;
 }
 
 /**
@@ -145,16 +158,47 @@ export async function routeNeed(index: CapabilityIndex, need: string, options: R
     ...(options.visible ? { visible: options.visible } : {}),
     ...(options.mode ? { mode: options.mode } : {}),
   });
-  const fused = zFuse(hits.lexical, hits.dense, options.mode === 'dense' ? 1 : options.denseWeight);
+  let fused = zFuse(hits.lexical, hits.dense, options.mode === 'dense' ? 1 : options.denseWeight);
   const surface = surfaceWords(need, options.tokenize);
   const candidates = new Map<string, Candidate>();
+  const allowed = new Map<string, IndexCandidate>();
   for (const [id, c] of hits.candidates) {
     if (options.allow && !options.allow(id)) continue;
+    allowed.set(id, c);
     // Terms the need's words do not explain (another tokenizer) are shown as the index has them.
     const matchedTerms = [...new Set(c.matchedTerms.map((t) => surface.get(t) ?? t))];
     candidates.set(id, { ...c, matchedTerms });
   }
-  return rank(fused, candidates, options.signals, options.scorer, options.k);
+  const mode = options.mode === 'dense' ? undefined : hits.dense.length ? 'hybrid' : 'lexical';
+  const reranked = mode ? options.reranker?.rerank(need, fused, allowed, mode, hits.idf) : undefined;
+  if (!reranked || !options.reranker) return rank(fused, candidates, options.signals, options.scorer, options.k);
+  fused = rescoredOrder(fused, reranked);
+  const reranker = options.reranker;
+  return rank(fused, candidates, options.signals, options.scorer, options.k, {
+    confidence: reranked.confidence,
+    threshold: reranker.threshold(mode ?? 'lexical'),
+    readOnlyNeed: reranked.intent === 'read',
+    changes: (id) => {
+      const c = allowed.get(id);
+      return c ? reranker.toolKind(c).kind === 'change' : false;
+    },
+  });
+}
+
+/** The fused list in the reranker's order: its pool by the new score, the rest after it as fusion had them. */
+function rescoredOrder(fused: readonly Fused[], reranked: Reranked): Fused[] {
+  const byId = new Map(fused.map((f) => [f.id, f]));
+  const out: Fused[] = [];
+  for (const r of reranked.ranked) {
+    const f = byId.get(r.id);
+    if (!f) continue;
+    out.push({ ...f, fused: r.score });
+    byId.delete(r.id);
+  }
+  const floor = Math.min(0, ...out.map((f) => f.fused)) - 1;
+  for (const f of fused)
+    if (byId.has(f.id)) out.push({ ...f, fused: floor - (out.length - reranked.ranked.length) * 1e-3 });
+  return out;
 }
 
 /** The capability routing use-case. */
@@ -237,6 +281,7 @@ export class Capabilities {
       scorer: this.#options.scorer,
       signals: this.#signals(),
       allow: (id) => snapshot.toolById.has(id),
+      ...(this.#options.reranker ? { reranker: this.#options.reranker } : {}),
     });
     const decisionId = request.decisionId ?? randomUUID();
     this.#remember(decisionId, need, ranking.matches);
@@ -317,7 +362,8 @@ export class Capabilities {
       const spec = specs.get(tool.server)?.spec as
         { description?: string; examples?: Record<string, string[]> } | undefined;
       const examples = [...(spec?.examples?.[tool.name] ?? []), ...(learned.get(tool.id) ?? [])];
-      return capabilityDoc(tool, spec?.description, examples);
+      const lexicon = this.#options.generateNeeds ? this.#options.reranker?.lexicon : undefined;
+      return capabilityDoc(tool, spec?.description, examples, lexicon);
     });
   }
 

@@ -171,7 +171,7 @@ export class CapabilityIndex {
   async search(
     query: string,
     options: { k: number; servers?: readonly string[]; visible?: (id: string) => boolean; mode?: SearchMode },
-  ): Promise<{ lexical: Hit[]; dense: Hit[]; candidates: Map<string, IndexCandidate> }> {
+  ): Promise<{ lexical: Hit[]; dense: Hit[]; candidates: Map<string, IndexCandidate>; idf: Map<string, number> }> {
     const mode = options.mode ?? (this.#vectors ? 'hybrid' : 'lexical');
     const pool = Math.max(this.#deps.pool ?? 50, options.k * 4);
     const servers = options.servers?.length ? new Set(options.servers) : undefined;
@@ -209,7 +209,7 @@ export class CapabilityIndex {
         fieldCoverage,
       });
     }
-    return { lexical, dense, candidates };
+    return { lexical, dense, candidates, idf: new Map(queryTerms.map((t) => [t, idf(t)])) };
   }
 
   /** The exact sub-index of a narrow view (at most a quarter of the tools, or 2,000), built once per sync. */

@@ -71,6 +71,18 @@ export interface ConfidenceFeatures {
   readonly margin: number;
 }
 
+/**
+ * A verdict reached before scoring (the learned abstainer's), which replaces the logistic
+ * confidence model; `changes` says which tools change things, so that a need that only reads
+ * never gets one of those as a confident first answer.
+ */
+export interface Verdict {
+  readonly confidence: number;
+  readonly threshold: number;
+  readonly readOnlyNeed: boolean;
+  readonly changes: (toolId: string) => boolean;
+}
+
 /** The scorer's answer. */
 export interface Ranking {
   readonly matches: readonly Match[];
@@ -123,6 +135,7 @@ export function rank(
   signals: ReadonlyMap<string, ServerSignal>,
   settings: ScorerSettings,
   k: number,
+  verdict?: Verdict,
 ): Ranking {
   const providers: (Provider & { candidate: Candidate; relevance: number })[] = [];
   for (const f of fused) {
@@ -178,6 +191,18 @@ export function rank(
         margin: second ? Math.min(3, top.relevance - second.relevance) : 0,
       }
     : { coverage: 0, dense: 0, margin: 0 };
+  if (verdict) {
+    const confidence = top ? verdict.confidence : 0;
+    let confident = confidence >= verdict.threshold;
+    const first = matches[0];
+    if (first && confident && verdict.readOnlyNeed && verdict.changes(first.tool)) {
+      // A need that only looks must not be answered "confidently" with a tool that writes: the agent
+      // would call it without a second thought.
+      confident = false;
+      matches[0] = { ...first, reasons: [...first.reasons, 'the need only reads, and this tool changes things'] };
+    }
+    return { matches, confidence: round(confidence), confident, features };
+  }
   const confidence = top ? confidenceOf(features, settings) : 0;
   return { matches, confidence: round(confidence), confident: confidence >= settings.threshold, features };
 }

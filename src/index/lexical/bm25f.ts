@@ -5,7 +5,7 @@
  */
 import type { Hit, LexicalDocument, LexicalField, LexicalIndex } from '../types.js';
 import { FieldedIndex } from './fielded.js';
-import { createTokenizer, type StopwordMode } from './tokenize.js';
+import { createTokenizer, Stemmer, type StopwordMode } from './tokenize.js';
 
 /** The fields in the engine's order. */
 export const LEXICAL_FIELDS: readonly LexicalField[] = [
@@ -56,10 +56,13 @@ export class Bm25fIndex implements LexicalIndex {
 
   constructor(options: Bm25fOptions = {}) {
     const weights = { ...DEFAULT_FIELD_WEIGHTS, ...options.weights };
+    const tokenizing = { stem: options.stem ?? true, stopwords: options.stopwords ?? 'conversational' } as const;
+    const stemmer = new Stemmer();
     const b = (field: LexicalField) => (typeof options.b === 'number' ? options.b : (options.b?.[field] ?? 0.4));
     this.#engine = new FieldedIndex(
       { weights: LEXICAL_FIELDS.map((f) => weights[f]), b: LEXICAL_FIELDS.map(b), k1: options.k1 ?? 0.9 },
-      createTokenizer({ stem: options.stem ?? true, stopwords: options.stopwords ?? 'conversational' }),
+      createTokenizer(tokenizing, stemmer),
+      (known) => createTokenizer(tokenizing, stemmer, known),
     );
   }
 

@@ -30,6 +30,7 @@ export class FieldedIndex {
   readonly #bits: number;
   readonly #cap: number;
   readonly #tokenize: (text: string) => string[];
+  readonly #tokenizeQuery: (text: string) => string[];
   /** term -> (slot -> packed tfs); df(term) is the map's size. */
   readonly #postings = new Map<string, Map<number, number>>();
   readonly #slotOf = new Map<string, number>();
@@ -40,7 +41,15 @@ export class FieldedIndex {
   readonly #free: number[] = [];
   #scratch = new Float64Array(0);
 
-  constructor(params: FieldedParams, tokenize: (text: string) => string[]) {
+  /**
+   * `queryTokenizer`, when given, builds the tokenizer of queries from a test of whether the index
+   * knows a term (see createTokenizer's `known`); absent, queries are tokenized like documents.
+   */
+  constructor(
+    params: FieldedParams,
+    tokenize: (text: string) => string[],
+    queryTokenizer?: (known: (term: string) => boolean) => (text: string) => string[],
+  ) {
     if (params.weights.length < 1 || params.weights.length !== params.b.length)
       throw new RangeError('one weight and one b per field');
     // Negative weights would let a match lower a score, which the accumulator's "untouched = 0" relies on never happening.
@@ -51,6 +60,7 @@ export class FieldedIndex {
     this.#bits = Math.min(30, Math.floor(30 / this.#fields));
     this.#cap = 2 ** this.#bits - 1;
     this.#tokenize = tokenize;
+    this.#tokenizeQuery = queryTokenizer ? queryTokenizer((term) => this.#postings.has(term)) : tokenize;
     this.#totals = new Float64Array(this.#fields);
   }
 
@@ -124,7 +134,7 @@ export class FieldedIndex {
     const avg = Array.from(this.#totals, (total) => total / n);
     const acc = this.#scratch;
     const touched: number[] = [];
-    for (const term of new Set(this.#tokenize(query))) {
+    for (const term of new Set(this.#tokenizeQuery(query))) {
       const list = this.#postings.get(term);
       if (!list) continue;
       const idf = Math.log(1 + (n - list.size + 0.5) / (list.size + 0.5));

@@ -85,35 +85,55 @@ function caseParts(word: string): string[] {
   return parts.length > 1 ? parts : [];
 }
 
-/** The raw lower-cased words of a text, identifiers split (before stoplist and stemming). */
-export function words(text: string): string[] {
+/**
+ * The raw lower-cased words of a text grouped by the word they came from: an identifier split at
+ * case changes gives its parts followed by the joined word (`GitHub` -> [git, hub, github]), any
+ * other word a group of one.
+ */
+export function wordGroups(text: string): string[][] {
   let clean = text;
   // Most texts have no apostrophe: skip five regex passes for them (indexing 100k tools is tokenizer-bound).
   if (APOSTROPHE.test(clean))
     for (const [pattern, replacement] of CONTRACTIONS) clean = clean.replace(pattern, replacement);
-  const out: string[] = [];
+  const out: string[][] = [];
   for (const word of clean.split(SEPARATORS)) {
     if (!word) continue;
     const lower = word.toLowerCase();
     // Only a word with an upper-case letter can have case changes (most words have none).
-    if (lower !== word) for (const part of caseParts(word)) out.push(part.toLowerCase());
-    out.push(lower);
+    const parts = lower !== word ? caseParts(word) : [];
+    out.push(parts.length ? [...parts.map((p) => p.toLowerCase()), lower] : [lower]);
   }
   return out;
 }
 
-/** Builds a tokenizer; it shares `stemmer` when given, else owns a fresh stem cache. */
+/** The raw lower-cased words of a text, identifiers split (before stoplist and stemming). */
+export function words(text: string): string[] {
+  return wordGroups(text).flat();
+}
+
+/**
+ * Builds a tokenizer; it shares `stemmer` when given, else owns a fresh stem cache. With `known`
+ * (a query tokenizer over an index's vocabulary), a word split at case changes whose joined form
+ * the index knows stays whole: "GitHub" in a need then means the product "github" and not also
+ * "git" and "hub", whose "hub" would match HubSpot. Unknown joined forms still split.
+ */
 export function createTokenizer(
   options: TokenizeOptions = DEFAULT_TOKENIZE,
   stemmer: Stemmer = new Stemmer(),
+  known?: (term: string) => boolean,
 ): (text: string) => string[] {
   const stop = STOPWORDS[options.stopwords];
   const stems = options.stem ? stemmer : undefined;
+  const term = (word: string) => (stems ? stems.stem(word) : word);
   return (text) => {
     const out: string[] = [];
-    for (const word of words(text)) {
-      if (stop.has(word)) continue;
-      out.push(stems ? stems.stem(word) : word);
+    for (const group of wordGroups(text)) {
+      const joined = group[group.length - 1] ?? '';
+      if (known && group.length > 1 && !stop.has(joined) && known(term(joined))) {
+        out.push(term(joined));
+        continue;
+      }
+      for (const word of group) if (!stop.has(word)) out.push(term(word));
     }
     return out;
   };

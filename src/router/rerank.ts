@@ -1,0 +1,313 @@
+/**
+ * The learned reranker and abstainer over the fused top candidates (issue 15).
+ *
+ * Fusion ranks on two similarities; most wrong first answers are a sibling tool of the right one
+ * (same server, same object, another action) or a tool of another product the need did not name.
+ * The reranker rescores the top `pool` fused candidates with a linear model over evidence fusion
+ * does not see: the coverage of the need per field of the tool, the need's action against the
+ * tool's, the need's read/change intent against the tool's hints, whether the need names the
+ * tool's server (soft: a feature, never a filter), and the fused z-scores themselves. The
+ * abstainer is a logistic model over the reranked list (top score, margin, share of the need the
+ * best tool covers, action agreement) that says whether any tool serves the need.
+ *
+ * Both are fitted offline (`npm run model:rerank`, scripts/model/rerank.ts) on the dev half of our
+ * evaluation set, and their weights ship in models/switchboard-rerank-v1.json. Pure apart from
+ * the file read in `loadRerankModel`.
+ */
+import { readFileSync } from 'node:fs';
+import type { IndexCandidate } from '../index/capability-index.js';
+import { ActionLexicon, type ActionKind, type NeedActions } from './actions.js';
+import type { Fused } from './fusion.js';
+
+/** The per-candidate features, in the order of a weight vector. */
+export const CANDIDATE_FEATURES = [
+  'zLexical',
+  'zDense',
+  'coverage',
+  'nameCoverage',
+  'titleCoverage',
+  'descriptionCoverage',
+  'paramsCoverage',
+  'examplesCoverage',
+  'serverNamed',
+  'otherServerNamed',
+  'actionSame',
+  'actionRelated',
+  'actionConflict',
+  'readNeedChangeTool',
+  'readNeedReadTool',
+  'changeNeedReadTool',
+  'descriptionLength',
+  'fusedRank',
+  'lexicalRatio',
+  'denseCosine',
+] as const;
+
+/** The per-need features of the abstainer. */
+export const NEED_FEATURES = [
+  'topScore',
+  'margin',
+  'topShare',
+  'topCoverage',
+  'topContentShare',
+  'topActionSame',
+  'topActionConflict',
+  'topDense',
+  'needTerms',
+  'topUncovered',
+  'poolCoverage',
+] as const;
+
+/** A linear model: weights in the order of its feature list, plus a bias. */
+export interface LinearModel {
+  readonly features: readonly string[];
+  readonly weights: readonly number[];
+  readonly bias: number;
+}
+
+/** The shipped model file: one reranker per retrieval mode, and the abstainer with its threshold. */
+export interface RerankModel {
+  readonly version: 1;
+  /** How many fused candidates are rescored. */
+  readonly pool: number;
+  /** Keyed by mode: "hybrid" (lexical + dense) and "lexical". */
+  readonly rerank: Readonly<Record<string, LinearModel>>;
+  readonly abstain: Readonly<Record<string, LinearModel & { readonly threshold: number }>>;
+  /** How it was trained (data, folds, figures), for people reading the file. */
+  readonly trained?: unknown;
+}
+
+/** Server-name words that name no product (LiveMCPBench's "Bing_CN_MCP": "bing" names it, "mcp" does not). */
+const GENERIC_SERVER_WORDS = new Set([
+  'mcp',
+  'server',
+  'servers',
+  'api',
+  'tool',
+  'tools',
+  'cn',
+  'official',
+  'service',
+  'app',
+  'client',
+  'smithery',
+  'ai',
+]);
+
+/** One rescored candidate. */
+export interface Rescored {
+  readonly id: string;
+  readonly score: number;
+  readonly features: readonly number[];
+}
+
+/** The reranker's answer: the pool rescored (best first) and the abstainer's verdict. */
+export interface Reranked {
+  readonly ranked: readonly Rescored[];
+  /** Probability that some tool serves the need (the abstainer's output). */
+  readonly confidence: number;
+  readonly confident: boolean;
+  readonly needFeatures: readonly number[];
+  /** The need's intent, and whether the best candidate changes things (for the read-only rule). */
+  readonly intent: ActionKind | undefined;
+  readonly topChanges: boolean;
+}
+
+/** Reads a model file; throws with the path on a malformed one. */
+export function loadRerankModel(path: string): RerankModel {
+  const raw = JSON.parse(readFileSync(path, 'utf8')) as RerankModel;
+  const ok = (m: LinearModel | undefined) =>
+    !!m && Array.isArray(m.weights) && Array.isArray(m.features) && m.weights.length === m.features.length;
+  if (
+    raw.version !== 1 ||
+    !(raw.pool > 0) ||
+    !Object.values(raw.rerank ?? {}).every(ok) ||
+    !Object.values(raw.abstain ?? {}).every(ok)
+  )
+    throw new Error(`${path}: not a switchboard rerank model (version 1 with rerank and abstain weights)`);
+  return raw;
+}
+
+const sigmoid = (x: number) => 1 / (1 + Math.exp(-x));
+
+function dot(model: LinearModel, names: readonly string[], values: readonly number[]): number {
+  let sum = model.bias;
+  for (let i = 0; i < model.features.length; i++) {
+    const at = names.indexOf(model.features[i] ?? '');
+    if (at >= 0) sum += (model.weights[i] ?? 0) * (values[at] ?? 0);
+  }
+  return sum;
+}
+
+/** Rescores fused candidates with a model (or only computes features, for training). */
+export class Reranker {
+  readonly #model: RerankModel | undefined;
+  readonly #lexicon: ActionLexicon;
+  readonly #tokenize: (text: string) => string[];
+  readonly #toolKinds = new Map<string, { action: string | undefined; kind: ActionKind | undefined }>();
+
+  constructor(model: RerankModel | undefined, tokenize: (text: string) => string[], lexicon = new ActionLexicon()) {
+    this.#model = model;
+    this.#tokenize = tokenize;
+    this.#lexicon = lexicon;
+  }
+
+  /** Candidates rescored per need (the model's pool, or 30 without a model). */
+  get pool(): number {
+    return this.#model?.pool ?? 30;
+  }
+
+  /** The abstainer's threshold for a mode (0.5 without a model). */
+  threshold(mode: string): number {
+    return this.#model?.abstain[mode]?.threshold ?? 0.5;
+  }
+
+  /** The action lexicon in use. */
+  get lexicon(): ActionLexicon {
+    return this.#lexicon;
+  }
+
+  /** What a tool does and whether it reads or changes (hints first, then its action verb). */
+  toolKind(c: IndexCandidate): { action: string | undefined; kind: ActionKind | undefined } {
+    const key = `${c.id}\u0000${c.name}\u0000${c.lexical.fields.title ?? ''}\u0000${(c.lexical.fields.description ?? '').slice(0, 80)}`;
+    let known = this.#toolKinds.get(key);
+    if (!known) {
+      const action = this.#lexicon.tool(
+        c.name,
+        c.lexical.fields.title,
+        (c.lexical.fields.description ?? '').slice(0, 80),
+      );
+      const hinted: ActionKind | undefined =
+        c.annotations?.readOnlyHint === true ? 'read' : c.annotations?.destructiveHint === true ? 'change' : undefined;
+      known = { action: action?.id, kind: hinted ?? action?.kind };
+      // Bounded: a catalog has a bounded number of tools, but ids of removed tools must not pile up.
+      if (this.#toolKinds.size > 100_000) this.#toolKinds.clear();
+      this.#toolKinds.set(key, known);
+    }
+    return known;
+  }
+
+  /** Feature rows of the pool, in fused order. */
+  features(
+    need: string,
+    fused: readonly Fused[],
+    candidates: ReadonlyMap<string, IndexCandidate>,
+    needActions?: NeedActions,
+  ): { rows: { id: string; values: number[] }[]; actions: NeedActions } {
+    const actions = needActions ?? this.#lexicon.need(need);
+    const needTerms = new Set(this.#tokenize(need));
+    const pool = fused.filter((f) => candidates.has(f.id)).slice(0, this.pool);
+    const named = new Map<string, boolean>();
+    for (const f of pool) {
+      const server = candidates.get(f.id)?.server ?? '';
+      if (!named.has(server)) {
+        const words = this.#tokenize(server.replace(/^smithery:/, '')).filter((w) => !GENERIC_SERVER_WORDS.has(w));
+        named.set(server, words.length > 0 && words.some((w) => needTerms.has(w)));
+      }
+    }
+    const anyNamed = [...named.values()].some(Boolean);
+    const maxLexical = Math.max(0, ...pool.map((f) => f.lexical ?? 0)) || 1;
+    const ids = new Set(actions.actions.map((a) => a.id));
+    const rows = pool.map((f, rank) => {
+      const c = candidates.get(f.id) as IndexCandidate;
+      const tool = this.toolKind(c);
+      const same = tool.action !== undefined && ids.has(tool.action);
+      const related =
+        !same &&
+        tool.action !== undefined &&
+        actions.actions.some((a) => this.#lexicon.related(a.id, tool.action ?? ''));
+      const conflict = !same && !related && tool.action !== undefined && ids.size > 0;
+      const serverNamed = named.get(c.server) === true;
+      const fc = c.fieldCoverage;
+      const descriptionWords = (c.lexical.fields.description ?? '').split(/\s+/).length;
+      const values = [
+        f.zLexical,
+        f.zDense,
+        c.coverage,
+        fc.name ?? 0,
+        fc.title ?? 0,
+        fc.description ?? 0,
+        Math.max(fc.params ?? 0, fc.paramDescriptions ?? 0),
+        fc.examples ?? 0,
+        serverNamed ? 1 : 0,
+        anyNamed && !serverNamed ? 1 : 0,
+        same ? 1 : 0,
+        related ? 1 : 0,
+        conflict ? 1 : 0,
+        actions.intent === 'read' && tool.kind === 'change' ? 1 : 0,
+        actions.intent === 'read' && tool.kind === 'read' ? 1 : 0,
+        actions.intent === 'change' && tool.kind === 'read' ? 1 : 0,
+        Math.log1p(descriptionWords) / 5,
+        1 / (1 + rank),
+        (f.lexical ?? 0) / maxLexical,
+        f.dense ?? 0,
+      ];
+      return { id: f.id, values };
+    });
+    return { rows, actions };
+  }
+
+  /** Need-level features over a rescored list (for the abstainer). */
+  needFeatures(
+    need: string,
+    ranked: readonly Rescored[],
+    candidates: ReadonlyMap<string, IndexCandidate>,
+    fused: readonly Fused[],
+    idf: ReadonlyMap<string, number>,
+  ): number[] {
+    const top = ranked[0];
+    if (!top) return NEED_FEATURES.map(() => 0);
+    const second = ranked[1];
+    const max = Math.max(...ranked.map((r) => r.score));
+    const z = ranked.reduce((a, r) => a + Math.exp(r.score - max), 0);
+    const c = candidates.get(top.id);
+    const terms = [...new Set(this.#tokenize(need))];
+    const topTerms = new Set(c?.matchedTerms ?? []);
+    const maxIdf = Math.max(0, ...terms.map((t) => idf.get(t) ?? 0));
+    const at = (name: (typeof CANDIDATE_FEATURES)[number]) => top.features[CANDIDATE_FEATURES.indexOf(name)] ?? 0;
+    return [
+      top.score,
+      second ? Math.min(5, top.score - second.score) : 5,
+      Math.exp(top.score - max) / z,
+      c?.coverage ?? 0,
+      terms.length ? terms.filter((t) => topTerms.has(t)).length / terms.length : 0,
+      at('actionSame'),
+      at('actionConflict'),
+      fused.find((f) => f.id === top.id)?.dense ?? 0,
+      Math.log1p(terms.length),
+      // The rarest word of the need the best tool does not have: a need about "passports" that a
+      // tool matches only on "renew" is probably not served.
+      maxIdf ? Math.max(0, ...terms.filter((t) => !topTerms.has(t)).map((t) => idf.get(t) ?? 0)) / maxIdf : 0,
+      Math.max(0, ...ranked.slice(0, 5).map((r) => candidates.get(r.id)?.coverage ?? 0)),
+    ];
+  }
+
+  /** Rescores the pool with the model of `mode`; without a model (or for another mode) returns undefined. */
+  rerank(
+    need: string,
+    fused: readonly Fused[],
+    candidates: ReadonlyMap<string, IndexCandidate>,
+    mode: string,
+    idf: ReadonlyMap<string, number>,
+  ): Reranked | undefined {
+    const model = this.#model?.rerank[mode];
+    const abstain = this.#model?.abstain[mode];
+    if (!model || !abstain) return undefined;
+    const { rows, actions } = this.features(need, fused, candidates);
+    const ranked = rows
+      .map((r) => ({ id: r.id, score: dot(model, CANDIDATE_FEATURES, r.values), features: r.values }))
+      .sort((a, b) => b.score - a.score || (a.id < b.id ? -1 : 1));
+    const needFeatures = this.needFeatures(need, ranked, candidates, fused, idf);
+    const confidence = ranked.length ? sigmoid(dot(abstain, NEED_FEATURES, needFeatures)) : 0;
+    const top = ranked[0];
+    const topCandidate = top ? candidates.get(top.id) : undefined;
+    return {
+      ranked,
+      confidence,
+      confident: confidence >= abstain.threshold,
+      needFeatures,
+      intent: actions.intent,
+      topChanges: topCandidate ? this.toolKind(topCandidate).kind === 'change' : false,
+    };
+  }
+}
