@@ -128,7 +128,7 @@ describe('the read-only rule', () => {
   );
   const verdict = (readOnlyNeed: boolean) => ({
     confidence: 0.9,
-    threshold: 0.5,
+    confident: true,
     readOnlyNeed,
     changes: (id: string) => id === 's/delete_thing',
   });

@@ -176,7 +176,7 @@ export async function routeNeed(index: CapabilityIndex, need: string, options: R
   const reranker = options.reranker;
   return rank(fused, candidates, options.signals, options.scorer, options.k, {
     confidence: reranked.confidence,
-    threshold: reranker.threshold(mode ?? 'lexical'),
+    confident: reranked.confident,
     readOnlyNeed: reranked.intent === 'read',
     changes: (id) => {
       const c = allowed.get(id);

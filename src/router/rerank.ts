@@ -130,6 +130,9 @@ export function loadRerankModel(path: string): RerankModel {
 
 const sigmoid = (x: number) => 1 / (1 + Math.exp(-x));
 
+/** Coverage from which the best tool has every (IDF-weighted) word of the need. */
+const FULL_COVERAGE = 0.999;
+
 function dot(model: LinearModel, names: readonly string[], values: readonly number[]): number {
   let sum = model.bias;
   for (let i = 0; i < model.features.length; i++) {
@@ -155,11 +158,6 @@ export class Reranker {
   /** Candidates rescored per need (the model's pool, or 30 without a model). */
   get pool(): number {
     return this.#model?.pool ?? 30;
-  }
-
-  /** The abstainer's threshold for a mode (0.5 without a model). */
-  threshold(mode: string): number {
-    return this.#model?.abstain[mode]?.threshold ?? 0.5;
   }
 
   /** The action lexicon in use. */
@@ -304,7 +302,9 @@ export class Reranker {
     return {
       ranked,
       confidence,
-      confident: confidence >= abstain.threshold,
+      // A tool that has every word of the need serves it, however small the catalog: the abstainer
+      // was fitted on pools of 30 and misjudges a catalog of three tools ("add two numbers").
+      confident: confidence >= abstain.threshold || (topCandidate?.coverage ?? 0) >= FULL_COVERAGE,
       needFeatures,
       intent: actions.intent,
       topChanges: topCandidate ? this.toolKind(topCandidate).kind === 'change' : false,

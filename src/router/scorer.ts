@@ -78,7 +78,7 @@ export interface ConfidenceFeatures {
  */
 export interface Verdict {
   readonly confidence: number;
-  readonly threshold: number;
+  readonly confident: boolean;
   readonly readOnlyNeed: boolean;
   readonly changes: (toolId: string) => boolean;
 }
@@ -193,7 +193,7 @@ export function rank(
     : { coverage: 0, dense: 0, margin: 0 };
   if (verdict) {
     const confidence = top ? verdict.confidence : 0;
-    let confident = confidence >= verdict.threshold;
+    let confident = top ? verdict.confident : false;
     const first = matches[0];
     if (first && confident && verdict.readOnlyNeed && verdict.changes(first.tool)) {
       // A need that only looks must not be answered "confidently" with a tool that writes: the agent
