@@ -18,6 +18,11 @@ const ROUTED = 'io.switchboard/routed';
 const ERROR = 'io.switchboard/error';
 /** The issue's need: find_capability answered filesystem__write_file with confidence 0.91 for it. */
 const NEED = 'what files are in the sandbox folder';
+/**
+ * A need that does ask for a change (since issue 15 a need that only reads never gets a writing
+ * tool as a confident match, so the side-effect refusal is exercised with one that writes).
+ */
+const CHANGE_NEED = 'save some text to a file called notes.txt in the sandbox folder';
 
 interface Routed {
   tool: string;
@@ -83,13 +88,13 @@ describe('call_capability with the embedded default servers', () => {
   });
 
   it('never runs a tool that may change things for a capability unless asked, and says which and why', async () => {
-    const found = (await agent.callTool({ name: 'find_capability', arguments: { capability: NEED, k: 3 } }))
+    const found = (await agent.callTool({ name: 'find_capability', arguments: { capability: CHANGE_NEED, k: 3 } }))
       .structuredContent as Found;
     const top = found.matches[0]?.tool ?? '';
     const notes = join(sandbox, 'notes.txt');
     const result = await agent.callTool({
       name: 'call_capability',
-      arguments: { capability: NEED, arguments: { path: notes, content: 'written by the router' } },
+      arguments: { capability: CHANGE_NEED, arguments: { path: notes, content: 'written by the router' } },
     });
     expect(existsSync(notes)).toBe(false);
     if (readOnly(top)) {
@@ -97,7 +102,7 @@ describe('call_capability with the embedded default servers', () => {
       expect((result._meta?.[ROUTED] as Routed).tool).toBe(top);
       return;
     }
-    // Today the top match is filesystem__write_file, as the issue found.
+    // The top match of a need that writes is a tool that writes (filesystem__write_file).
     expect(result.isError).toBe(true);
     const text = textOf(result);
     expect(text).toMatch(
@@ -117,7 +122,11 @@ describe('call_capability with the embedded default servers', () => {
     const notes = join(sandbox, 'opted-in.txt');
     const result = await agent.callTool({
       name: 'call_capability',
-      arguments: { capability: NEED, allowSideEffects: true, arguments: { path: notes, content: 'opted in' } },
+      arguments: {
+        capability: CHANGE_NEED,
+        allowSideEffects: true,
+        arguments: { path: notes, content: 'opted in' },
+      },
     });
     const routed = result._meta?.[ROUTED] as Routed;
     expect(routed).toMatchObject({ server: 'filesystem', decisionId: expect.stringMatching(/[0-9a-f-]{36}/) });
@@ -129,6 +138,25 @@ describe('call_capability with the embedded default servers', () => {
       expect(readFileSync(notes, 'utf8')).toBe('opted in');
       expect(content[0]?.text).toMatch(/Successfully wrote/);
     }
+  });
+
+  it('never calls a writing tool a confident match for a need that only reads (the issue case), so nothing runs', async () => {
+    const found = (await agent.callTool({ name: 'find_capability', arguments: { capability: NEED, k: 3 } }))
+      .structuredContent as Found & { confident: boolean };
+    const top = found.matches[0]?.tool ?? '';
+    const notes = join(sandbox, 'read-need.txt');
+    const result = await agent.callTool({
+      name: 'call_capability',
+      arguments: { capability: NEED, allowSideEffects: true, arguments: { path: notes, content: 'must not' } },
+    });
+    expect(existsSync(notes)).toBe(false);
+    if (readOnly(top)) {
+      expect((result._meta?.[ROUTED] as Routed).tool).toBe(top);
+      return;
+    }
+    expect(found.confident).toBe(false);
+    expect(result.isError).toBe(true);
+    expect(textOf(result)).toMatch(/^no confident match for "what files are in the sandbox folder"; closest: /);
   });
 
   it('runs a read-only match without opt-in, and needs no arguments for a tool without required ones', async () => {

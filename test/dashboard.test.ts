@@ -188,7 +188,9 @@ describe('the dashboard on an open loopback hub', () => {
         reasons: item.querySelectorAll('.reasons .chip').length,
       })),
     );
-    expect(matches[0]?.tool).toBe('alpha__add');
+    // alpha and beta offer the same add tool (one capability, grouped): which provider ranks first
+    // is decided by a hair of BM25F length normalisation over their server fields, not by the need.
+    expect(['alpha__add', 'beta__add']).toContain(matches[0]?.tool);
     expect(matches.length).toBeGreaterThan(1);
     for (const m of matches) expect(Number.isFinite(m.score)).toBe(true);
     expect(matches.map((m) => m.score)).toEqual([...matches.map((m) => m.score)].sort((a, b) => b - a));
