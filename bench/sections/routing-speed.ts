@@ -17,7 +17,7 @@ import type { EvalServer, EvalSet } from '../quality/types.js';
 import { summarize } from '../lib/stats.js';
 import { ROOT } from '../lib/procs.js';
 import type { BenchOptions, SectionResult } from '../run.js';
-import { loadDefaultEmbedder } from './quality.js';
+import { loadDefaultEmbedder, loadDefaultReranker } from './quality.js';
 
 const SIZES = [2_000, 10_000, 100_000];
 
@@ -80,14 +80,15 @@ export async function routingSpeed(options: BenchOptions): Promise<SectionResult
     ? loadSmitheryDistractors(smithery, 20_000)
     : base.servers.map((s) => ({ ...s, name: `${s.name}-copy` }));
   const embedder = await loadDefaultEmbedder();
+  const reranker = loadDefaultReranker();
   const queries = base.queries.map((q) => q.query);
   const results: Record<string, unknown>[] = [];
   const lines = [
     '',
-    '**Routing speed** (find_capability through the product path; queries = our 363 needs)',
+    `**Routing speed** (find_capability through the product path, reranked and fusion only; queries = our ${queries.length} needs)`,
     '',
-    '| tools | index | build | embed texts/s | heap MB | find p50 | find p99 | HNSW recall@10 | exact p50 | HNSW p50 |',
-    '|---|---|---|---|---|---|---|---|---|---|',
+    '| tools | index | build | embed texts/s | heap MB | find p50 | find p99 | fusion-only p50 / p99 | HNSW recall@10 | exact p50 | HNSW p50 |',
+    '|---|---|---|---|---|---|---|---|---|---|---|',
   ];
   for (const size of SIZES) {
     const set = grow(base, pool, size);
@@ -99,18 +100,24 @@ export async function routingSpeed(options: BenchOptions): Promise<SectionResult
       scorer: DEFAULT_SCORER,
     });
     const heapMb = Math.round((process.memoryUsage().heapUsed - before) / 1e6);
+    // Today's routing (reranked) and fusion only, alternating per need so drift hits both alike.
     const times: number[] = [];
-    for (const q of queries) {
-      const t = performance.now();
-      await routeNeed(system.index, q, {
-        k: 5,
-        denseWeight: DEFAULT_DENSE_WEIGHT,
-        scorer: DEFAULT_SCORER,
-        signals: new Map(),
-      });
-      times.push(performance.now() - t);
+    const fusionTimes: number[] = [];
+    for (const [i, q] of queries.entries()) {
+      for (const reranked of i % 2 ? [true, false] : [false, true]) {
+        const t = performance.now();
+        await routeNeed(system.index, q, {
+          k: 5,
+          denseWeight: DEFAULT_DENSE_WEIGHT,
+          scorer: DEFAULT_SCORER,
+          signals: new Map(),
+          ...(reranked && reranker ? { reranker } : {}),
+        });
+        (reranked ? times : fusionTimes).push(performance.now() - t);
+      }
     }
     const find = summarize(times);
+    const fusionOnly = summarize(fusionTimes);
     let embedRate: number | undefined;
     let recall: Awaited<ReturnType<typeof hnswRecall>> | undefined;
     if (embedder) {
@@ -130,10 +137,11 @@ export async function routingSpeed(options: BenchOptions): Promise<SectionResult
       embedPerSecond: embedRate,
       heapMb,
       find,
+      fusionOnly,
       hnsw: recall,
     });
     lines.push(
-      `| ${size} | ${kind} | ${(system.buildMs / 1000).toFixed(1)} s | ${embedRate ?? 'n/a'} | ${heapMb} | ${find.p50} ms | ${find.p99} ms | ${recall ? recall.recall10.toFixed(3) : 'n/a'} | ${recall ? `${recall.exactMs} ms` : 'n/a'} | ${recall ? `${recall.hnswMs} ms` : 'n/a'} |`,
+      `| ${size} | ${kind} | ${(system.buildMs / 1000).toFixed(1)} s | ${embedRate ?? 'n/a'} | ${heapMb} | ${find.p50} ms | ${find.p99} ms | ${fusionOnly.p50} / ${fusionOnly.p99} ms | ${recall ? recall.recall10.toFixed(3) : 'n/a'} | ${recall ? `${recall.exactMs} ms` : 'n/a'} | ${recall ? `${recall.hnswMs} ms` : 'n/a'} |`,
     );
     process.stderr.write(`bench: routing-speed ${size} tools done\n`);
   }
