@@ -1,23 +1,29 @@
 /**
- * `npm run model:build`: builds models/switchboard-static-v1/ from public sources, reproducibly.
+ * `npm run model:build`: builds models/switchboard-static-v2/ (MODEL_ID, paths.ts) from public
+ * sources, reproducibly. v1 (models/switchboard-static-v1/) is frozen as shipped and never written.
  *
  *   corpus (Debian descriptions, WordNet, man pages, npm MCP servers; cached in data/model-build/)
  *   -> vocabulary (stems; surface forms share rows) -> PPMI + randomised SVD initial vectors
  *   -> contrastive training (symmetric InfoNCE, sparse Adam) -> IDF baked into rows -> int8 export
  *   -> verification through onnxruntime and the product's TransformersEmbedder -> evaluation -> README.
  *
- * Flags: --no-eval skips the evaluation (the README then says quality was not measured).
+ * Flags: --no-eval skips the evaluation (the README then says quality was not measured);
+ * --no-baseline skips measuring the shipped v1 beside it; --no-hard-negatives and --no-action-pairs
+ * turn off v2's training changes one by one (ablations: with SWITCHBOARD_MODELS_DIR pointing to a
+ * temp folder and --model naming the variant); --model <id> names the model folder; --readme-only
+ * rewrites the README from the last report.
  */
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { actionPairs, readTools } from './corpus-actions.js';
 import { buildCorpus } from './corpus.js';
-import { evaluateModel } from './evaluate.js';
+import { evaluateModel, probeModel } from './evaluate.js';
 import { dequantize, quantize, writeModelFolder } from './export.js';
-import { PATHS } from './paths.js';
+import { FROZEN_MODEL_IDS, MODEL_ID, PATHS } from './paths.js';
 import { cooccurrence, randomizedSvd, toPpmi } from './ppmi-svd.js';
 import { gaussian, prng } from '../../src/core/prng.js';
-import { writeReadme } from './readme.js';
+import { type BuildReport, writeReadme } from './readme.js';
 import { type EncodedPair, train } from './train.js';
 import { buildVocab, SPECIALS } from './vocab.js';
 import { verifyModel } from './verify.js';
@@ -40,9 +46,23 @@ export const SETTINGS = {
    * drawn several times over.
    */
   perEpoch: { wordnet: 40_000 } as Record<string, number>,
-  repeat: { mcp: 4, 'mcp-param': 2, man: 2 } as Record<string, number>,
+  repeat: { mcp: 4, 'mcp-param': 2, man: 2, action: 1 } as Record<string, number>,
   /** Tool pairs of one server are batched in runs of this length, as each other's hard negatives. */
   groupRun: 32,
+  /**
+   * v2: each tool pair's draws alternate between its server's run and a run of every server's tools
+   * sharing its object, and each draw brings one explicit hard negative (a tool with the same object
+   * and another action, own server first) into the InfoNCE denominator.
+   */
+  hardNegatives: !process.argv.includes('--no-hard-negatives'),
+  /**
+   * v2: action pairs from the product's action lexicon over the tool names' objects ("add the
+   * record" / "insert the record", negatives "delete the record"); per (object, action) pairs and
+   * negatives per pair. Never derived from data/eval or ../shared/eval.
+   */
+  actionPairs: process.argv.includes('--no-action-pairs') ? null : { perAction: 2, negatives: 4 },
+  /** The shipped model measured beside this one (evaluation only). */
+  baseline: process.argv.includes('--no-baseline') ? null : 'switchboard-static-v1',
   maxLength: 1024,
   /** Norm of the [CLS] row (see export.ts): tiny next to real rows (IDF ~ 1..11). */
   clsNorm: 1e-3,
@@ -58,8 +78,33 @@ const lap = (name: string) => {
   log(`[${name}] ${timings[name]} s`);
 };
 
+if (FROZEN_MODEL_IDS.includes(MODEL_ID) && PATHS.modelsDir === PATHS.shippedModelsDir)
+  throw new Error(`${MODEL_ID} is frozen as shipped; build another id (--model) or into SWITCHBOARD_MODELS_DIR`);
+log(`building ${MODEL_ID} into ${PATHS.model}`);
+
 const corpus = await buildCorpus(log);
+// Action pairs stay out of the vocabulary and IDF counts (their words all come from tool names and
+// the lexicon): the vocabulary, the SVD and its cache are then the same with and without them.
+const actions = SETTINGS.actionPairs
+  ? actionPairs(readTools(corpus.mcp), { ...SETTINGS.actionPairs, seed: SETTINGS.seed + 3 })
+  : [];
+log(`  action pairs: ${actions.length}`);
 lap('corpus');
+const reportFile = join(PATHS.work, `build-report-${MODEL_ID}.json`);
+/** The action probe (evaluate.ts) of this model and of the baseline, when measured. */
+const probes = async (): Promise<BuildReport['probe']> => ({
+  model: await probeModel(),
+  ...(SETTINGS.baseline ? { baseline: await probeModel(SETTINGS.baseline, PATHS.shippedModelsDir) } : {}),
+});
+if (process.argv.includes('--readme-only')) {
+  // Rewrites the README from the last build's report (after a change to readme.ts), training nothing.
+  const last = JSON.parse(readFileSync(reportFile, 'utf8')) as BuildReport;
+  const report = last.probe ? last : { ...last, probe: await probes() };
+  writeFileSync(reportFile, JSON.stringify(report, null, 2));
+  writeReadme(report, corpus);
+  log(`README rewritten from ${reportFile}`);
+  process.exit(0);
+}
 
 const { vocab, df, docs } = buildVocab(
   [...corpus.texts, ...corpus.pairs.map((p) => p.b)],
@@ -69,17 +114,26 @@ const { vocab, df, docs } = buildVocab(
 );
 const rows = vocab.rows.length;
 log(`  vocab: ${rows} rows, ${vocab.surface.size} surface forms`);
-const pairs: EncodedPair[] = corpus.pairs
-  .map((p) => ({
-    a: vocab.encode(p.a),
-    b: vocab.encode(p.b),
-    source: p.source,
-    ...(p.group ? { group: p.group } : {}),
-  }))
+const pairs: EncodedPair[] = [...corpus.pairs, ...actions]
+  .map((p) => {
+    const negatives = (p.negatives ?? [])
+      .map((n) => ({ a: vocab.encode(n.a), b: vocab.encode(n.b), meaning: n.meaning }))
+      .filter((n) => n.a.length > 0 && n.b.length > 0);
+    return {
+      a: vocab.encode(p.a),
+      b: vocab.encode(p.b),
+      source: p.source,
+      ...(p.group ? { group: p.group } : {}),
+      ...(p.groups ? { groups: p.groups } : {}),
+      ...(p.meaning ? { meaning: p.meaning } : {}),
+      ...(negatives.length ? { negatives } : {}),
+    };
+  })
   .filter((p) => p.a.length > 0 && p.b.length > 0);
 const bySource: Record<string, number> = {};
 for (const p of pairs) bySource[p.source] = (bySource[p.source] ?? 0) + 1;
-log(`  pairs: ${pairs.length} ${JSON.stringify(bySource)}`);
+const withNegatives = pairs.filter((p) => p.negatives).length;
+log(`  pairs: ${pairs.length} ${JSON.stringify(bySource)}; ${withNegatives} with explicit hard negatives`);
 lap('vocabulary');
 
 // The SVD is the slowest step and depends only on the texts, vocabulary and settings: cache it.
@@ -147,22 +201,37 @@ lap('verify');
 
 const evaluation = process.argv.includes('--no-eval') ? undefined : await evaluateModel(log);
 if (evaluation) lap('evaluate');
+const baseline =
+  evaluation && SETTINGS.baseline ? await evaluateModel(log, SETTINGS.baseline, PATHS.shippedModelsDir) : undefined;
+if (baseline) lap('evaluate-baseline');
+const probe = evaluation ? await probes() : undefined;
+if (probe) log(`  action probe: ${JSON.stringify(probe)}`);
 
 const report = {
   svdCached,
   settings: SETTINGS,
-  stats: { ...corpus.stats, rows, surfaceForms: vocab.surface.size, pairsBySource: bySource },
+  modelId: MODEL_ID,
+  stats: {
+    ...corpus.stats,
+    actionPairs: actions.length,
+    pairsWithNegatives: withNegatives,
+    rows,
+    surfaceForms: vocab.surface.size,
+    pairsBySource: bySource,
+  },
   losses,
   timings,
   sizes,
   verification,
   evaluation,
+  baseline: baseline && SETTINGS.baseline ? { model: SETTINGS.baseline, results: baseline } : undefined,
+  probe,
 };
 mkdirSync(PATHS.work, { recursive: true });
-writeFileSync(join(PATHS.work, 'build-report.json'), JSON.stringify(report, null, 2));
+writeFileSync(reportFile, JSON.stringify(report, null, 2));
 writeReadme(report, corpus);
 log(
   `done in ${Object.values(timings)
     .reduce((a, b) => a + b, 0)
-    .toFixed(1)} s; report in ${join(PATHS.work, 'build-report.json')}`,
+    .toFixed(1)} s; report in ${reportFile}`,
 );

@@ -11,9 +11,25 @@ import { readFileSync } from 'node:fs';
 export interface Pair {
   readonly a: string;
   readonly b: string;
-  readonly source: 'debian' | 'man' | 'wordnet' | 'mcp' | 'mcp-param';
+  readonly source: 'debian' | 'man' | 'wordnet' | 'mcp' | 'mcp-param' | 'action';
   /** Pairs of one group (the tools of one MCP server) are batched together as each other's hard negatives. */
   readonly group?: string;
+  /**
+   * Further groups the pair is batched with on some of its draws (the tools of every server that
+   * share its object word: create_issue, close_issue, delete_issue), taken in turn with `group`.
+   */
+  readonly groups?: readonly string[];
+  /** What the pair means (a tool, an action on an object): pairs or negatives meaning the same are never negatives. */
+  readonly meaning?: string;
+  /** Explicit hard negatives: texts like `a` and like `b` that mean something else (one is drawn per use). */
+  readonly negatives?: readonly NegativeText[];
+}
+
+/** A hard negative of a pair: a text like the pair's `a`, one like its `b`, and what they mean. */
+export interface NegativeText {
+  readonly a: string;
+  readonly b: string;
+  readonly meaning: string;
 }
 
 /** Pairs plus every paragraph, for co-occurrence statistics. */

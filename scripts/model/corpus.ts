@@ -5,6 +5,7 @@
  * public evaluation sets carry no licence and are for measurement only.
  */
 import { join } from 'node:path';
+import { readTools, siblingNegatives } from './corpus-actions.js';
 import { type Pair, readDebian } from './corpus-debian.js';
 import { readManPages } from './corpus-man.js';
 import { harvestMcpServers, type HarvestResult } from './corpus-mcp.js';
@@ -27,24 +28,47 @@ export interface Corpus {
 /** Splits a tool name into words the way the product does before embedding ("get_issue" -> "get issue"). */
 const words = (name: string) => name.replace(/[_\-./:]+/g, ' ');
 
-/** Tool pairs: "name + parameter names" vs description, and each described parameter's name vs its description. */
+const clip = (b: string) => (b.length > 600 ? b.slice(0, 600) : b);
+
+/**
+ * Tool pairs: "name + parameter names" vs description, and each described parameter's name vs its
+ * description. A tool's pair also carries its hard negatives (tools sharing its object but not its
+ * action, corpus-actions.ts) and its object group; training decides whether to use them.
+ */
 export function toolPairs(results: readonly HarvestResult[]): { pairs: Pair[]; texts: string[] } {
   const pairs: Pair[] = [];
   const texts: string[] = [];
   const seen = new Set<string>();
+  const readings = readTools(results);
+  const readingOf = new Map(readings.map((x) => [`${x.pkg}\u0000${x.name}`, x]));
+  const toolText = new Map<string, { a: string; b: string }>();
+  const nameSide = (t: HarvestResult['tools'][number]) =>
+    `${words(t.name)} ${t.params.map((p) => words(p.name)).join(' ')}`.trim();
+  for (const r of results)
+    if (!r.skipped)
+      for (const t of r.tools)
+        if (t.description.trim().length >= 10)
+          toolText.set(`${r.pkg}\u0000${t.name}`, { a: nameSide(t), b: clip(t.description.trim()) });
   for (const r of results) {
     if (r.skipped) continue;
-    const add = (a: string, b: string, source: Pair['source']) => {
+    const add = (a: string, b: string, source: Pair['source'], extra: Partial<Pair> = {}) => {
       const key = `${a}\u0000${b}`;
       if (seen.has(key)) return;
       seen.add(key);
-      pairs.push({ a, b: b.length > 600 ? b.slice(0, 600) : b, source, group: r.pkg });
+      pairs.push({ a, b: clip(b), source, group: r.pkg, ...extra });
     };
     for (const t of r.tools) {
-      const params = t.params.map((p) => p.name);
       texts.push([t.name, t.description, ...t.params.flatMap((p) => [p.name, p.description])].join(' '));
+      const reading = readingOf.get(`${r.pkg}\u0000${t.name}`);
+      const negatives = reading
+        ? siblingNegatives(reading, readings, (pkg, name) => toolText.get(`${pkg}\u0000${name}`))
+        : [];
       if (t.description.trim().length >= 10)
-        add(`${words(t.name)} ${params.map(words).join(' ')}`.trim(), t.description.trim(), 'mcp');
+        add(nameSide(t), t.description.trim(), 'mcp', {
+          meaning: `tool:${r.pkg}/${t.name}`,
+          ...(reading ? { groups: [`object:${reading.objectKey}`] } : {}),
+          ...(negatives.length ? { negatives } : {}),
+        });
       for (const p of t.params)
         if (p.description.trim().length >= 15)
           add(`${words(t.name)} ${words(p.name)}`, p.description.trim(), 'mcp-param');

@@ -9,6 +9,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { staticEmbeddingModel } from './onnx.js';
 import type { Vocab } from './tokens.js';
+import { MODEL_ID } from './paths.js';
 import { SPECIALS } from './vocab.js';
 
 /** Int8 rows with one scale each: row = q * scale, |q| <= 127. */
@@ -90,7 +91,7 @@ export function writeModelFolder(
   mkdirSync(join(dir, 'onnx'), { recursive: true });
   const rows = table.scales.length;
   const config = {
-    _name_or_path: 'switchboard-static-v1',
+    _name_or_path: MODEL_ID,
     architectures: ['BertModel'],
     model_type: 'bert',
     // A static embedding model: no layers, no attention; the fields below only describe shapes.
@@ -121,7 +122,7 @@ export function writeModelFolder(
       table.q,
       table.scales,
       table.dim,
-      'switchboard-static-v1: static word embeddings (int8 rows x per-row scale), mean pooled by the caller',
+      `${MODEL_ID}: static word embeddings (int8 rows x per-row scale), mean pooled by the caller`,
     ),
   };
   const sizes: Record<string, number> = {};

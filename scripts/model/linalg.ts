@@ -2,7 +2,9 @@
  * The few dense and sparse linear-algebra kernels the randomised SVD needs, on row-major
  * Float64Arrays: sparse x dense products (both orientations), CholeskyQR2 orthonormalisation
  * (two Gram/Cholesky passes: cheap on tall-skinny matrices and stable enough in float64), and a
- * cyclic Jacobi eigensolver for the small symmetric matrix at the end.
+ * cyclic Jacobi eigensolver for the small symmetric matrix at the end; and the float32 kernels of
+ * the contrastive training (train.ts): A B^T with four accumulators, transpose, and the two-sided
+ * update of one logit's gradient.
  */
 
 /** A square sparse matrix in compressed sparse row form. */
@@ -139,4 +141,58 @@ export function symmetricEigen(m: Float64Array, l: number): { values: Float64Arr
     for (let k = 0; k < l; k++) vectors[k * l + dst] = v[k * l + src]!;
   });
   return { values, vectors };
+}
+
+/** Training kernels (train.ts), float32: out[i, j] = scale * dot(a[i, :], b[j, :]) for a (m x k) and b (n x k); k a multiple of 4. */
+export function matmulNT(
+  a: Float32Array,
+  b: Float32Array,
+  m: number,
+  n: number,
+  k: number,
+  scale: number,
+  out: Float32Array,
+): void {
+  for (let i = 0; i < m; i++) {
+    const io = i * k;
+    for (let j = 0; j < n; j++) {
+      // Four accumulators: about twice as fast as one in V8.
+      let s0 = 0;
+      let s1 = 0;
+      let s2 = 0;
+      let s3 = 0;
+      const jo = j * k;
+      for (let c = 0; c < k; c += 4) {
+        s0 += a[io + c]! * b[jo + c]!;
+        s1 += a[io + c + 1]! * b[jo + c + 1]!;
+        s2 += a[io + c + 2]! * b[jo + c + 2]!;
+        s3 += a[io + c + 3]! * b[jo + c + 3]!;
+      }
+      out[i * n + j] = (s0 + s1 + s2 + s3) * scale;
+    }
+  }
+}
+
+/** out (cols x rows) = a (rows x cols) transposed. */
+export function transpose(a: Float32Array, rows: number, cols: number, out: Float32Array): void {
+  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[c * rows + r] = a[r * cols + c]!;
+}
+
+/** d[do..] += g * x[xo..] and dx[dxo..] += g * y[yo..]: one logit's gradient to both of its vectors. */
+export function axpy2(
+  g: number,
+  x: Float32Array,
+  xo: number,
+  d: Float32Array,
+  dO: number,
+  y: Float32Array,
+  yo: number,
+  dx: Float32Array,
+  dxo: number,
+  dim: number,
+): void {
+  for (let c = 0; c < dim; c++) {
+    d[dO + c]! += g * x[xo + c]!;
+    dx[dxo + c]! += g * y[yo + c]!;
+  }
 }

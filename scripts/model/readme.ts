@@ -1,13 +1,13 @@
 /**
- * Writes models/switchboard-static-v1/README.md from the build report: what the model is, the exact
- * command, settings, sizes, timings, measured quality, and every source with its licence (WordNet's
- * notice in full, as its licence requires on all copies).
+ * Writes models/<MODEL_ID>/README.md from the build report: what the model is, the exact command,
+ * settings, sizes, timings, measured quality (beside the shipped baseline when measured), and every
+ * source with its licence (WordNet's notice in full, as its licence requires on all copies).
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Corpus } from './corpus.js';
-import type { SetResult } from './evaluate.js';
-import { PATHS } from './paths.js';
+import type { ActionProbe, SetResult } from './evaluate.js';
+import { MODEL_ID, PATHS } from './paths.js';
 
 /** What build.ts hands over. */
 export interface BuildReport {
@@ -18,7 +18,68 @@ export interface BuildReport {
   readonly sizes: Readonly<Record<string, number>>;
   readonly verification: Readonly<Record<string, number>>;
   readonly evaluation: readonly SetResult[] | undefined;
+  /** The shipped model measured on the same sets, for the side-by-side table. */
+  readonly baseline?: { readonly model: string; readonly results: readonly SetResult[] } | undefined;
+  /** The action probe (evaluate.ts) of this model and of the baseline. */
+  readonly probe?: { readonly model: ActionProbe; readonly baseline?: ActionProbe } | undefined;
   readonly svdCached: boolean;
+}
+
+/** Dense-only figures of this model beside the baseline's, set by set. */
+function baselineTable(report: BuildReport): string {
+  const b = report.baseline;
+  if (!b || !report.evaluation?.length) return '';
+  const byName = new Map(b.results.map((r) => [r.set, r]));
+  const cell = (x: SetResult['dense']) => `${f1(x.top1)} / ${f1(x.recall5)}`;
+  const delta = (x: SetResult['dense'], y: SetResult['dense']) =>
+    `${x.top1 - y.top1 >= 0 ? '+' : ''}${f1(x.top1 - y.top1)} / ${x.recall5 - y.recall5 >= 0 ? '+' : ''}${f1(x.recall5 - y.recall5)}`;
+  const rows = report.evaluation.flatMap((r) => {
+    const old = byName.get(r.set);
+    if (!old) return [];
+    const out = [
+      `| ${r.set} | ${r.queries} | ${cell(old.dense)} | ${cell(r.dense)} | ${delta(r.dense, old.dense)} | ${cell(old.fused)} | ${cell(r.fused)} |`,
+    ];
+    if (r.unseen && old.unseen)
+      out.push(
+        `| ↳ not in the training pairs | ${r.unseen.queries} | ${cell(old.unseen.dense)} | ${cell(r.unseen.dense)} | ${delta(r.unseen.dense, old.unseen.dense)} | ${cell(old.unseen.fused)} | ${cell(r.unseen.fused)} |`,
+      );
+    return out;
+  });
+  return `
+
+Beside the shipped \`${b.model}\` on the same sets (top-1 / R@5 in percent; same evaluation code):
+
+| set | queries | ${b.model} dense | ${MODEL_ID} dense | change | ${b.model} z-fused 0.5 | ${MODEL_ID} z-fused 0.5 |
+|---|---|---|---|---|---|---|
+${rows.join('\n')}`;
+}
+
+/** The action probe's figures, this model beside the baseline. */
+function probeText(report: BuildReport): string {
+  const p = report.probe;
+  if (!p) return '';
+  const f = (x: ActionProbe) => `${f1(x.accuracy)}% (mean margin ${x.margin.toFixed(3)})`;
+  return `
+
+Action probe (\`actionProbe\` in scripts/model/evaluate.ts; no eval set involved): ${p.model.texts} texts "<verb> a <object>"
+over 12 objects that are no word of a training tool name's object and 4 actions x 4 verbs (add/insert/create/register,
+delete/remove/erase/drop, update/edit/modify/change, get/show/fetch/view); a text is right when its nearest
+neighbour among its object's texts states the same action: ${MODEL_ID} ${f(p.model)}${p.baseline && report.baseline ? `, ${report.baseline.model} ${f(p.baseline)}` : ''}.`;
+}
+
+/** The v2 training changes, as the settings record them. */
+function hardNegativeText(s: Record<string, unknown>, st: Record<string, unknown>): string {
+  const parts: string[] = [];
+  if (s.hardNegatives)
+    parts.push(
+      `explicit hard negatives (${st.pairsWithNegatives} pairs carry them): each tool name is read as action + object with the product's action lexicon (src/router/actions.ts), and each draw of a tool pair brings one tool with the same object but another action (its own server's first: create_issue vs close_issue / delete_issue) into the batch as an extra column of the InfoNCE denominator, for both directions; a tool pair's draws also alternate between its server's run and a run of every server's tools sharing its object`,
+    );
+  if (s.actionPairs)
+    parts.push(
+      `${st.actionPairs} action pairs generated from the lexicon's clusters over the objects of the training servers' tool names ("add the record" / "insert the record", with other actions on the object, "delete the record", as hard negatives; ${JSON.stringify(s.actionPairs)} per object and action)`,
+    );
+  if (!parts.length) return '';
+  return `\nv2 training changes: ${parts.join('; and ')}. Pairs or negatives that mean the same (two pairs for one action on one object, a negative that is the row's own tool) are masked out of each other's denominators.`;
 }
 
 const mb = (n: number) => `${(n / 1e6).toFixed(2)} MB`;
@@ -74,7 +135,7 @@ export function writeReadme(report: BuildReport, corpus: Corpus): void {
   const total = Object.values(report.sizes).reduce((a, b) => a + b, 0);
   const used = corpus.mcp.filter((r) => !r.skipped);
   const skipped = corpus.mcp.filter((r) => r.skipped);
-  const text = `# switchboard-static-v1
+  const text = `# ${MODEL_ID}
 
 Switchboard's default embedding model: a **static word-embedding model** (one vector per vocabulary
 row, no attention), built from public sources by \`npm run model:build\` and loaded offline by the
@@ -119,14 +180,14 @@ verification -> evaluation. Training: symmetric InfoNCE with in-batch negatives,
 batch ${s.batch}, lazy sparse Adam lr ${s.lr}, ${s.epochs} epochs; pairs per epoch by source ${JSON.stringify(s.perEpoch)}, sources drawn several times per epoch ${JSON.stringify(s.repeat)};
 the tool pairs of one MCP server are batched together in runs of up to ${s.groupRun}, so sibling tools
 (create_issue / update_issue) are each other's hard negatives;
-seed ${s.seed}; single-threaded and deterministic. Loss per epoch: ${report.losses.map((l) => l.toFixed(3)).join(', ')}.
+seed ${s.seed}; single-threaded and deterministic.${hardNegativeText(s, st)} Loss per epoch${s.hardNegatives ? " (hard negatives in the denominator: not comparable to v1's)" : ''}: ${report.losses.map((l) => l.toFixed(3)).join(', ')}.
 
 Timings of this build on 2 cores (seconds, downloads cached${report.svdCached ? ', SVD from the cache' : ''}): ${Object.entries(
     report.timings,
   )
     .map(([k, v]) => `${k} ${v}`)
     .join(', ')}.
-Downloads on a fresh machine add about 11 minutes (measured here): apt lists ~2 s, ~210 .deb files
+Downloads on a fresh machine add about 11 minutes (measured for v1; 20 minutes for v2 on a busier machine): apt lists ~2 s, ~210 .deb files
 (~400 MB, only man pages and copyright files unpacked) ~1 min, npm install + tools/list of the candidate
 MCP servers ~10 min, three at a time (each install is deleted once its tool list is cached).
 
@@ -142,7 +203,7 @@ minimum cosine ${report.verification.minCosine?.toFixed(6)}, unit norm within ${
 | WordNet 3.0 (Debian wordnet-base) | ${st.wordnetPairs} | lemmas vs definition |
 | man pages of ${st.manPackages} Debian packages (${st.manPages} pages) | ${st.manPairs} | NAME line vs first DESCRIPTION paragraph |
 | ${st.mcpServers} MCP servers from npm (${st.mcpTools} tools) | ${st.mcpPairs} | tool name + parameter names vs description; tool + parameter name vs parameter description |
-
+${st.actionPairs ? `| action lexicon (src/router/actions.ts) x objects of those tool names | ${Number(st.actionPairs)} | one action on one object stated with two synonym verbs; other actions on the object as negatives |\n` : ''}
 Pairs after tokenisation (both sides non-empty): ${JSON.stringify(st.pairsBySource)}.
 Never trained on: anything under \`../shared/eval\` (LiveMCPBench, MCPToolBench++, the Smithery crawl) or
 \`data/eval\`; those are only measured on.
@@ -158,7 +219,7 @@ reference filesystem server), and some of those servers are among the training t
 descriptions, never the sets' queries): the ↳ rows leave those queries out. Our own set
 (data/eval/switchboard, written by the team) shares no tool description with the training data.
 
-${qualityTable(report.evaluation)}
+${qualityTable(report.evaluation)}${baselineTable(report)}${probeText(report)}
 
 ## Licences of the sources
 

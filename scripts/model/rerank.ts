@@ -15,7 +15,7 @@
  * full-batch Adam from zeros, a fixed fold assignment, no clock.
  */
 import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { splitDevTest } from '../../bench/quality/calibrate.js';
 import { loadSwitchboard } from '../../bench/quality/loaders.js';
 import { buildSystem } from '../../bench/quality/systems.js';
@@ -264,9 +264,16 @@ async function fitMode(mode: 'hybrid' | 'lexical', dev: EvalSet, embedder: Trans
   return { rerank, abstain, figures };
 }
 
+/** `--model <id>` (default switchboard-static-v1) and `--out <file>` (default models/switchboard-rerank-v1.json). */
+function flag(name: string, fallback: string): string {
+  const at = process.argv.indexOf(`--${name}`);
+  return at >= 0 && process.argv[at + 1] ? (process.argv[at + 1] as string) : fallback;
+}
+
 async function main(): Promise<void> {
+  const modelId = flag('model', 'switchboard-static-v1');
   const { dev } = splitDevTest(loadSwitchboard(join(ROOT, 'data/eval/switchboard')));
-  const embedder = await TransformersEmbedder.load({ model: 'switchboard-static-v1', modelsDir: join(ROOT, 'models') });
+  const embedder = await TransformersEmbedder.load({ model: modelId, modelsDir: join(ROOT, 'models') });
   const hybrid = await fitMode('hybrid', dev, embedder);
   const lexical = await fitMode('lexical', dev, undefined);
   const model: RerankModel = {
@@ -277,13 +284,13 @@ async function main(): Promise<void> {
     trained: {
       by: 'npm run model:rerank (scripts/model/rerank.ts)',
       data: 'dev half of data/eval/switchboard (queries sorted by id, even positions), nothing else',
-      embeddingModel: 'switchboard-static-v1 (hybrid); none (lexical)',
+      embeddingModel: `${modelId} (hybrid); none (lexical)`,
       folds: FOLDS,
       hybrid: hybrid.figures,
       lexical: lexical.figures,
     },
   };
-  const path = join(ROOT, 'models/switchboard-rerank-v1.json');
+  const path = resolve(flag('out', join(ROOT, 'models/switchboard-rerank-v1.json')));
   writeFileSync(path, `${JSON.stringify(model, null, 2)}\n`);
   process.stdout.write(`${path}\n${JSON.stringify(model.trained, null, 2)}\n`);
 }

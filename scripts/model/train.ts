@@ -6,6 +6,14 @@
  * Everything is seeded and single-threaded, hence deterministic.
  */
 import { prng, shuffle } from '../../src/core/prng.js';
+import { axpy2, matmulNT, transpose } from './linalg.js';
+
+/** An encoded hard negative: row ids of a text like the pair's `a`, of one like its `b`, and what they mean. */
+export interface EncodedNegative {
+  readonly a: Int32Array;
+  readonly b: Int32Array;
+  readonly meaning: string;
+}
 
 /** An encoded pair: row ids of both texts, and the source name (for sampling). */
 export interface EncodedPair {
@@ -14,6 +22,19 @@ export interface EncodedPair {
   readonly source: string;
   /** Pairs sharing a group are drawn as contiguous runs, so they land in one batch as hard negatives. */
   readonly group?: string;
+  /** Further groups (with hardNegatives): the pair's draws take `group` and these in turn. */
+  readonly groups?: readonly string[];
+  /** Pairs and negatives with the same meaning are never each other's negatives (masked out). */
+  readonly meaning?: string;
+  /** Explicit hard negatives (with hardNegatives): one per draw joins the batch as extra columns. */
+  readonly negatives?: readonly EncodedNegative[];
+}
+
+/** One use of a pair in an epoch, with the hard negative drawn for it. */
+interface Draw {
+  readonly p: EncodedPair;
+  readonly group: string | undefined;
+  readonly neg: EncodedNegative | undefined;
 }
 
 /** Training settings. */
@@ -30,6 +51,11 @@ export interface TrainOptions {
   readonly repeat?: Readonly<Record<string, number>>;
   /** Length of the same-group runs (0: no grouping). */
   readonly groupRun?: number;
+  /**
+   * Use the pairs' explicit negatives and extra groups: each draw of a pair with negatives brings
+   * one into the batch, scored against every anchor of the other side in the InfoNCE denominator.
+   */
+  readonly hardNegatives?: boolean;
 }
 
 /** Sentence vector: s = sum_t w_t E_t over `ids`, returned unnormalised with its norm. */
@@ -55,80 +81,113 @@ function sentence(
   return n;
 }
 
-/** out[i, j] = scale * dot(a[i, :], b[j, :]) for a (m x k) and b (n x k); k a multiple of 4. */
-function matmulNT(
-  a: Float32Array,
-  b: Float32Array,
-  m: number,
-  n: number,
-  k: number,
-  scale: number,
-  out: Float32Array,
-): void {
-  for (let i = 0; i < m; i++) {
-    const io = i * k;
-    for (let j = 0; j < n; j++) {
-      // Four accumulators: about twice as fast as one in V8.
-      let s0 = 0;
-      let s1 = 0;
-      let s2 = 0;
-      let s3 = 0;
-      const jo = j * k;
-      for (let c = 0; c < k; c += 4) {
-        s0 += a[io + c]! * b[jo + c]!;
-        s1 += a[io + c + 1]! * b[jo + c + 1]!;
-        s2 += a[io + c + 2]! * b[jo + c + 2]!;
-        s3 += a[io + c + 3]! * b[jo + c + 3]!;
-      }
-      out[i * n + j] = (s0 + s1 + s2 + s3) * scale;
-    }
-  }
-}
-
-/** out (cols x rows) = a (rows x cols) transposed. */
-function transpose(a: Float32Array, rows: number, cols: number, out: Float32Array): void {
-  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[c * rows + r] = a[r * cols + c]!;
-}
-
 /**
  * The draw of pairs for one epoch: each source sampled (or repeated) to its per-epoch count, then
  * shuffled as units, where a unit is one ungrouped pair or a run of up to `groupRun` pairs of one
- * group (tools of one server tell apart siblings such as create_issue and update_issue).
+ * group (tools of one server tell apart siblings such as create_issue and update_issue). With hard
+ * negatives, a pair's successive draws take its groups in turn (its server, then its object across
+ * servers) and each draw gets one of its negatives from a separate stream, so that the v1 recipe
+ * (no negatives) consumes `random` exactly as before.
  */
-function epochPairs(pairs: readonly EncodedPair[], options: TrainOptions, random: () => number): EncodedPair[] {
+function epochPairs(
+  pairs: readonly EncodedPair[],
+  options: TrainOptions,
+  random: () => number,
+  negRandom: () => number,
+): Draw[] {
+  const hard = options.hardNegatives ?? false;
   const bySource = new Map<string, EncodedPair[]>();
   for (const p of pairs) {
     const list = bySource.get(p.source);
     if (list) list.push(p);
     else bySource.set(p.source, [p]);
   }
-  const drawn: EncodedPair[] = [];
+  const drawn: Draw[] = [];
   for (const [source, list] of [...bySource].sort((a, b) => (a[0] < b[0] ? -1 : 1))) {
     const want = options.perEpoch?.[source] ?? Math.round(list.length * (options.repeat?.[source] ?? 1));
     const pool = shuffle([...list], random);
-    for (let i = 0; i < want; i++) drawn.push(pool[i % pool.length]!);
+    for (let i = 0; i < want; i++) {
+      const p = pool[i % pool.length]!;
+      const groups = [p.group, ...(hard ? (p.groups ?? []) : [])].filter((g) => g !== undefined);
+      const group = groups.length ? groups[Math.floor(i / pool.length) % groups.length] : undefined;
+      const neg = hard && p.negatives?.length ? p.negatives[Math.floor(negRandom() * p.negatives.length)] : undefined;
+      drawn.push({ p, group, neg });
+    }
   }
   const run = options.groupRun ?? 0;
-  const units: EncodedPair[][] = [];
-  const groups = new Map<string, EncodedPair[]>();
-  for (const p of shuffle(drawn, random)) {
-    if (!run || p.group === undefined) units.push([p]);
-    else groups.set(p.group, [...(groups.get(p.group) ?? []), p]);
+  const units: Draw[][] = [];
+  const groups = new Map<string, Draw[]>();
+  for (const d of shuffle(drawn, random)) {
+    if (!run || d.group === undefined) units.push([d]);
+    else groups.set(d.group, [...(groups.get(d.group) ?? []), d]);
   }
   // A run never holds the same pair twice (repeated sources draw a pair several times per epoch):
   // a pair would then be its own in-batch negative.
   for (const [, list] of [...groups].sort((a, b) => (a[0] < b[0] ? -1 : 1))) {
-    let current: EncodedPair[] = [];
-    for (const p of list) {
-      if (current.length === run || current.includes(p)) {
+    let current: Draw[] = [];
+    for (const d of list) {
+      if (current.length === run || current.some((c) => c.p === d.p)) {
         units.push(current);
         current = [];
       }
-      current.push(p);
+      current.push(d);
     }
     if (current.length) units.push(current);
   }
   return shuffle(units, random).flat();
+}
+
+/**
+ * Symmetric InfoNCE over a batch of B pairs plus K hard negatives: row i scores a_i against every
+ * b_j and every negative like b (lnb, B x K); column j scores b_j against every a_i and every
+ * negative like a (lna, K x B). An entry whose two sides mean the same thing (two pairs for one
+ * action on one object, or a pair and a negative that is that very tool) is left out: it would be a
+ * false negative. Writes the gradients of the mean loss into dl, dlnb and dlna; returns the summed loss.
+ */
+function infoNce(
+  meanings: readonly (string | undefined)[],
+  negMeanings: readonly string[],
+  logits: Float32Array,
+  lnb: Float32Array,
+  lna: Float32Array,
+  dl: Float32Array,
+  dlnb: Float32Array,
+  dlna: Float32Array,
+): number {
+  const B = meanings.length;
+  const K = negMeanings.length;
+  // Only pairs with a meaning that recurs in the batch need a mask; none do in the v1 recipe.
+  const count = new Map<string, number>();
+  for (const m of meanings) if (m !== undefined) count.set(m, (count.get(m) ?? 0) + 1);
+  const clash = meanings.map((m) => m !== undefined && (count.get(m) ?? 0) > 1);
+  const same = (i: number, j: number) => i !== j && clash[i]! && meanings[i] === meanings[j];
+  const negOk = (i: number, k: number) => meanings[i] === undefined || meanings[i] !== negMeanings[k];
+  let loss = 0;
+  for (let i = 0; i < B; i++) {
+    let max = -Infinity;
+    for (let j = 0; j < B; j++) if (!same(i, j)) max = Math.max(max, logits[i * B + j]!);
+    for (let k = 0; k < K; k++) if (negOk(i, k)) max = Math.max(max, lnb[i * K + k]!);
+    let z = 0;
+    for (let j = 0; j < B; j++) if (!same(i, j)) z += Math.exp(logits[i * B + j]! - max);
+    for (let k = 0; k < K; k++) if (negOk(i, k)) z += Math.exp(lnb[i * K + k]! - max);
+    loss += Math.log(z) + max - logits[i * B + i]!;
+    for (let j = 0; j < B; j++)
+      if (!same(i, j)) dl[i * B + j]! += (Math.exp(logits[i * B + j]! - max) / z - (i === j ? 1 : 0)) / (2 * B);
+    for (let k = 0; k < K; k++) if (negOk(i, k)) dlnb[i * K + k] = Math.exp(lnb[i * K + k]! - max) / z / (2 * B);
+  }
+  for (let j = 0; j < B; j++) {
+    let max = -Infinity;
+    for (let i = 0; i < B; i++) if (!same(i, j)) max = Math.max(max, logits[i * B + j]!);
+    for (let k = 0; k < K; k++) if (negOk(j, k)) max = Math.max(max, lna[k * B + j]!);
+    let z = 0;
+    for (let i = 0; i < B; i++) if (!same(i, j)) z += Math.exp(logits[i * B + j]! - max);
+    for (let k = 0; k < K; k++) if (negOk(j, k)) z += Math.exp(lna[k * B + j]! - max);
+    loss += Math.log(z) + max - logits[j * B + j]!;
+    for (let i = 0; i < B; i++)
+      if (!same(i, j)) dl[i * B + j]! += (Math.exp(logits[i * B + j]! - max) / z - (i === j ? 1 : 0)) / (2 * B);
+    for (let k = 0; k < K; k++) if (negOk(j, k)) dlna[k * B + j] = Math.exp(lna[k * B + j]! - max) / z / (2 * B);
+  }
+  return loss;
 }
 
 /** Trains `e` (rows x dim, in place) with fixed per-row weights `w`; returns the mean loss per epoch. */
@@ -156,43 +215,60 @@ export function train(
   const uaT = new Float32Array(batch * dim);
   const ubT = new Float32Array(batch * dim);
   const dlT = new Float32Array(batch * batch);
+  // At most one hard negative per draw: K <= batch.
+  const vna = new Float32Array(batch * dim);
+  const vnb = new Float32Array(batch * dim);
+  const dvna = new Float32Array(batch * dim);
+  const dvnb = new Float32Array(batch * dim);
+  const nna = new Float32Array(batch);
+  const nnb = new Float32Array(batch);
+  const lna = new Float32Array(batch * batch);
+  const lnb = new Float32Array(batch * batch);
+  const dlna = new Float32Array(batch * batch);
+  const dlnb = new Float32Array(batch * batch);
+  const negRandom = prng(options.seed + 7919);
   if (dim % 4 !== 0 || batch % 4 !== 0) throw new Error('dim and batch must be multiples of 4');
   const beta1 = 0.9;
   const beta2 = 0.999;
   let step = 0;
   const losses: number[] = [];
   for (let epoch = 0; epoch < options.epochs; epoch++) {
-    const order = epochPairs(pairs, options, random);
+    const order = epochPairs(pairs, options, random, negRandom);
     let lossSum = 0;
     let batches = 0;
     for (let start = 0; start + batch <= order.length; start += batch) {
       const B = batch;
+      const draws = order.slice(start, start + B);
       for (let i = 0; i < B; i++) {
-        na[i] = sentence(order[start + i]!.a, e, w, dim, ua, i * dim);
-        nb[i] = sentence(order[start + i]!.b, e, w, dim, ub, i * dim);
+        na[i] = sentence(draws[i]!.p.a, e, w, dim, ua, i * dim);
+        nb[i] = sentence(draws[i]!.p.b, e, w, dim, ub, i * dim);
+      }
+      // This batch's hard negatives: extra columns for the a side (texts like b) and rows for the b side.
+      const negs = draws.flatMap((d) => (d.neg ? [d.neg] : []));
+      const K = negs.length;
+      for (let k = 0; k < K; k++) {
+        nnb[k] = sentence(negs[k]!.b, e, w, dim, vnb, k * dim);
+        nna[k] = sentence(negs[k]!.a, e, w, dim, vna, k * dim);
       }
       // Logits and the symmetric InfoNCE gradient dL = (softmax_rows - I + softmax_cols - I) / 2B.
       matmulNT(ua, ub, B, B, dim, 1 / tau, logits);
+      if (K) {
+        matmulNT(ua, vnb, B, K, dim, 1 / tau, lnb);
+        matmulNT(vna, ub, K, B, dim, 1 / tau, lna);
+      }
       const dl = new Float32Array(B * B);
-      let loss = 0;
-      for (let i = 0; i < B; i++) {
-        let max = -Infinity;
-        for (let j = 0; j < B; j++) max = Math.max(max, logits[i * B + j]!);
-        let z = 0;
-        for (let j = 0; j < B; j++) z += Math.exp(logits[i * B + j]! - max);
-        loss += Math.log(z) + max - logits[i * B + i]!;
-        for (let j = 0; j < B; j++)
-          dl[i * B + j]! += (Math.exp(logits[i * B + j]! - max) / z - (i === j ? 1 : 0)) / (2 * B);
-      }
-      for (let j = 0; j < B; j++) {
-        let max = -Infinity;
-        for (let i = 0; i < B; i++) max = Math.max(max, logits[i * B + j]!);
-        let z = 0;
-        for (let i = 0; i < B; i++) z += Math.exp(logits[i * B + j]! - max);
-        loss += Math.log(z) + max - logits[j * B + j]!;
-        for (let i = 0; i < B; i++)
-          dl[i * B + j]! += (Math.exp(logits[i * B + j]! - max) / z - (i === j ? 1 : 0)) / (2 * B);
-      }
+      dlnb.fill(0, 0, B * K);
+      dlna.fill(0, 0, B * K);
+      const loss = infoNce(
+        draws.map((d) => d.p.meaning),
+        negs.map((n) => n.meaning),
+        logits,
+        lnb,
+        lna,
+        dl,
+        dlnb,
+        dlna,
+      );
       lossSum += loss / (2 * B);
       batches++;
       // d u_a = dL u_b / tau and d u_b = dL^T u_a / tau, as row-by-row dot products over transposes.
@@ -201,6 +277,18 @@ export function train(
       transpose(dl, B, B, dlT);
       matmulNT(dl, ubT, B, dim, B, 1 / tau, dua);
       matmulNT(dlT, uaT, B, dim, B, 1 / tau, dub);
+      if (K) {
+        // The negatives' share: d u_a += dLnb v_nb / tau, d v_nb = dLnb^T u_a / tau (and the same for the b side).
+        dvnb.fill(0, 0, K * dim);
+        dvna.fill(0, 0, K * dim);
+        for (let i = 0; i < B; i++)
+          for (let k = 0; k < K; k++) {
+            const g = dlnb[i * K + k]! / tau;
+            if (g !== 0) axpy2(g, vnb, k * dim, dua, i * dim, ua, i * dim, dvnb, k * dim, dim);
+            const h = dlna[k * B + i]! / tau;
+            if (h !== 0) axpy2(h, vna, k * dim, dub, i * dim, ub, i * dim, dvna, k * dim, dim);
+          }
+      }
       // Through the normalisation (ds = (du - u (u.du)) / |s|), then scattered to the rows.
       const scatter = (ids: Int32Array, u: Float32Array, du: Float32Array, o: number, norm: number) => {
         let dot = 0;
@@ -215,8 +303,12 @@ export function train(
         }
       };
       for (let i = 0; i < B; i++) {
-        scatter(order[start + i]!.a, ua, dua, i * dim, na[i]!);
-        scatter(order[start + i]!.b, ub, dub, i * dim, nb[i]!);
+        scatter(draws[i]!.p.a, ua, dua, i * dim, na[i]!);
+        scatter(draws[i]!.p.b, ub, dub, i * dim, nb[i]!);
+      }
+      for (let k = 0; k < K; k++) {
+        scatter(negs[k]!.b, vnb, dvnb, k * dim, nnb[k]!);
+        scatter(negs[k]!.a, vna, dvna, k * dim, nna[k]!);
       }
       // Lazy Adam on touched rows only (bias correction by the global step, as torch's SparseAdam).
       step++;
