@@ -167,6 +167,12 @@ function rerankerOf(config: Config, log: Logger): { reranker?: Reranker } {
   const path = join(modelsDir, `${name}.json`);
   try {
     const model = loadRerankModel(path);
+    const fittedWith = (model.trained as { embeddingModel?: string } | undefined)?.embeddingModel ?? '';
+    if (config.routing.model !== 'none' && !fittedWith.startsWith(`${config.routing.model} `))
+      log.warn(
+        { reranker: name, model: config.routing.model, fittedWith },
+        `reranker "${name}" was fitted with another embedding model; its dense weights may be off for "${config.routing.model}" (refit: npm run model:rerank -- --model ${config.routing.model} --out <file>)`,
+      );
     return { reranker: new Reranker(model, (text) => tokenize(text, { stem: true, stopwords: 'conversational' })) };
   } catch (error) {
     log.warn(

@@ -3,7 +3,7 @@
  * intent, generated example needs, the query tokenizer that keeps known product names whole, the
  * reranker's model file checks and its read-only rule in the scorer.
  */
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Bm25fIndex } from '../src/index/lexical/bm25f.js';
@@ -40,6 +40,13 @@ describe('the action lexicon', () => {
     expect(lexicon.tool('rollback', undefined, undefined)?.id).toBe('revert');
     expect(lexicon.tool('maps_geocode', undefined, 'Deletes a cached geocode')?.id).toBe('delete');
     expect(lexicon.tool('echo', undefined, 'Echoes back the input')).toBeUndefined();
+  });
+
+  it('reads "how do I ..." and "is there a way to ..." as requests to act, not questions about the world', () => {
+    expect(lexicon.need('how do I delete the staging branch').intent).toBe('change');
+    expect(lexicon.need('how can I create an issue').intent).toBe('change');
+    expect(lexicon.need('is there a way to remove a file').intent).toBe('change');
+    expect(lexicon.need('what did the deploy change').intent).toBe('read');
   });
 
   it('tells needs that only look from needs that change things', () => {
@@ -106,6 +113,17 @@ describe('the reranker model file', () => {
     const path = join(tempDir(), 'bad.json');
     writeFileSync(path, JSON.stringify({ version: 1, pool: 30, rerank: { hybrid: { features: ['a'], weights: [] } } }));
     expect(() => loadRerankModel(path)).toThrow(path);
+    // A shipped model with one weight that is not a finite number, or a feature it does not know.
+    const shipped = JSON.parse(readFileSync(join(ROOT, 'models/switchboard-rerank-v1.json'), 'utf8')) as {
+      rerank: { hybrid: { weights: unknown[]; features: string[] } };
+    };
+    shipped.rerank.hybrid.weights[0] = 'x';
+    writeFileSync(path, JSON.stringify(shipped));
+    expect(() => loadRerankModel(path)).toThrow(/finite numbers/);
+    shipped.rerank.hybrid.weights[0] = 1;
+    shipped.rerank.hybrid.features[0] = 'madeUp';
+    writeFileSync(path, JSON.stringify(shipped));
+    expect(() => loadRerankModel(path)).toThrow(/known features/);
   });
 });
 
@@ -142,6 +160,26 @@ describe('the read-only rule', () => {
 
   it('leaves a need that changes things confident', () => {
     expect(rank(fused, candidates, new Map(), settings, 5, verdict(false)).confident).toBe(true);
+  });
+
+  it("takes a tool's hints over its name: not read-only means it changes things; write_file changes things", () => {
+    const reranker = new Reranker(undefined, (t) => tokenize(t));
+    const tool = (name: string, annotations?: { readOnlyHint?: boolean; destructiveHint?: boolean }) => ({
+      id: `s/${name}`,
+      server: 's',
+      name,
+      params: [],
+      lexical: { id: `s/${name}`, fields: { name } },
+      embedText: '',
+      ...(annotations ? { annotations } : {}),
+      matchedTerms: [],
+      coverage: 0,
+      fieldCoverage: {},
+    });
+    expect(reranker.toolKind(tool('write_file')).kind).toBe('change');
+    expect(reranker.toolKind(tool('get_thing', { readOnlyHint: false })).kind).toBe('change');
+    expect(reranker.toolKind(tool('get_thing')).kind).toBe('read');
+    expect(reranker.toolKind(tool('delete_thing', { readOnlyHint: true })).kind).toBe('read');
   });
 
   it('computes one row of features per pooled candidate, in fusion order', () => {

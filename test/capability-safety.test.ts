@@ -150,7 +150,7 @@ describe('call_capability with the embedded default servers', () => {
       arguments: { capability: NEED, allowSideEffects: true, arguments: { path: notes, content: 'must not' } },
     });
     expect(existsSync(notes)).toBe(false);
-    if (readOnly(top)) {
+    if (readOnly(top) && found.confident) {
       expect((result._meta?.[ROUTED] as Routed).tool).toBe(top);
       return;
     }

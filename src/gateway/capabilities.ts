@@ -164,7 +164,8 @@ export async function routeNeed(index: CapabilityIndex, need: string, options: R
   const allowed = new Map<string, IndexCandidate>();
   for (const [id, c] of hits.candidates) {
     if (options.allow && !options.allow(id)) continue;
-    allowed.set(id, c);
+    // A tool of a server that is down is never offered, so it must not decide the verdict either.
+    if (options.signals.get(c.server)?.healthy !== false) allowed.set(id, c);
     // Terms the need's words do not explain (another tokenizer) are shown as the index has them.
     const matchedTerms = [...new Set(c.matchedTerms.map((t) => surface.get(t) ?? t))];
     candidates.set(id, { ...c, matchedTerms });

@@ -35,7 +35,19 @@ const CLUSTERS: readonly Cluster[] = [
   {
     id: 'create',
     kind: 'change',
-    verbs: ['create', 'add', 'insert', 'register', 'generate', 'build', 'provision', 'spawn', 'append'],
+    verbs: [
+      'create',
+      'add',
+      'insert',
+      'register',
+      'generate',
+      'build',
+      'provision',
+      'spawn',
+      'append',
+      'write',
+      'upsert',
+    ],
     phrases: ['set up', 'sign up', 'put in', 'make a new', 'make new', 'open a new'],
     related: ['remember', 'upload', 'send'],
   },
@@ -77,7 +89,22 @@ const CLUSTERS: readonly Cluster[] = [
   {
     id: 'update',
     kind: 'change',
-    verbs: ['update', 'edit', 'modify', 'set', 'patch', 'change', 'alter', 'tweak', 'adjust', 'rename', 'replace'],
+    verbs: [
+      'update',
+      'edit',
+      'modify',
+      'set',
+      'patch',
+      'change',
+      'alter',
+      'tweak',
+      'adjust',
+      'rename',
+      'replace',
+      'overwrite',
+      'commit',
+      'apply',
+    ],
     phrases: ['fix up', 'no longer'],
     related: ['create'],
   },
@@ -275,6 +302,13 @@ const DETERMINERS = new Set([
 /** After a question opener, these make it a request to act ("can you ...", "could we ..."). */
 const ASKING = new Set(['you', 'we', 'i', 'u']);
 
+/** Openers that ask how to do something ("how to ...", "is there a way to ..."). */
+const HOW_TO: readonly (readonly string[])[] = [
+  ['how', 'to'],
+  ['is', 'there', 'a', 'way'],
+  ['is', 'there', 'any', 'way'],
+];
+
 /** The lexicon, indexed for lookups by word form and by phrase. */
 export class ActionLexicon {
   /** Base forms only (tool names are imperative: create_issue, issues.list). */
@@ -357,10 +391,20 @@ export class ActionLexicon {
    */
   need(text: string): NeedActions {
     const actions = this.actionsIn(text);
-    const [first, second] = words(text);
+    const ws = words(text);
+    const first = ws[0];
     const question = first !== undefined && QUESTION_OPENERS.has(first);
-    const request = question && second !== undefined && ASKING.has(second);
-    const intent = question && !request ? 'read' : (actions[0]?.kind ?? (question ? 'read' : undefined));
+    // "can you delete ...", "how do I create ...", "is there a way to remove ...": the person asks
+    // how to act, which is a request, not a question about the world.
+    const request =
+      question && (ws.slice(1, 4).some((w) => ASKING.has(w)) || HOW_TO.some((p) => p.every((w, i) => ws[i] === w)));
+    // A request that changes anything changes ("is there a way to remove": "is there" reads alone).
+    const intent: ActionKind | undefined =
+      question && !request
+        ? 'read'
+        : request && actions.some((a) => a.kind === 'change')
+          ? 'change'
+          : (actions[0]?.kind ?? (question ? 'read' : undefined));
     return { actions, intent };
   }
 

@@ -116,15 +116,30 @@ export interface Reranked {
 /** Reads a model file; throws with the path on a malformed one. */
 export function loadRerankModel(path: string): RerankModel {
   const raw = JSON.parse(readFileSync(path, 'utf8')) as RerankModel;
-  const ok = (m: LinearModel | undefined) =>
-    !!m && Array.isArray(m.weights) && Array.isArray(m.features) && m.weights.length === m.features.length;
-  if (
-    raw.version !== 1 ||
-    !(raw.pool > 0) ||
-    !Object.values(raw.rerank ?? {}).every(ok) ||
-    !Object.values(raw.abstain ?? {}).every(ok)
-  )
-    throw new Error(`${path}: not a switchboard rerank model (version 1 with rerank and abstain weights)`);
+  const known = (names: readonly string[]) => (m: LinearModel | undefined) => {
+    const features: unknown = m?.features;
+    const weights: unknown = m?.weights;
+    return (
+      Array.isArray(features) &&
+      Array.isArray(weights) &&
+      weights.length === features.length &&
+      (features as unknown[]).every((f) => typeof f === 'string' && names.includes(f)) &&
+      [...(weights as unknown[]), m?.bias].every((x) => typeof x === 'number' && Number.isFinite(x))
+    );
+  };
+  const modes = ['hybrid', 'lexical'];
+  const ok =
+    raw.version === 1 &&
+    raw.pool > 0 &&
+    modes.every((mode) => known(CANDIDATE_FEATURES)(raw.rerank?.[mode])) &&
+    modes.every((mode) => {
+      const a = raw.abstain?.[mode];
+      return known(NEED_FEATURES)(a) && typeof a?.threshold === 'number' && a.threshold >= 0 && a.threshold <= 1;
+    });
+  if (!ok)
+    throw new Error(
+      `${path}: not a switchboard rerank model (version 1; rerank and abstain weights for hybrid and lexical, finite numbers, known features)`,
+    );
   return raw;
 }
 
@@ -167,7 +182,8 @@ export class Reranker {
 
   /** What a tool does and whether it reads or changes (hints first, then its action verb). */
   toolKind(c: IndexCandidate): { action: string | undefined; kind: ActionKind | undefined } {
-    const key = `${c.id}\u0000${c.name}\u0000${c.lexical.fields.title ?? ''}\u0000${(c.lexical.fields.description ?? '').slice(0, 80)}`;
+    const hints = `${c.annotations?.readOnlyHint}${c.annotations?.destructiveHint}`;
+    const key = `${c.id}\u0000${c.name}\u0000${hints}\u0000${c.lexical.fields.title ?? ''}\u0000${(c.lexical.fields.description ?? '').slice(0, 80)}`;
     let known = this.#toolKinds.get(key);
     if (!known) {
       const action = this.#lexicon.tool(
@@ -175,8 +191,13 @@ export class Reranker {
         c.lexical.fields.title,
         (c.lexical.fields.description ?? '').slice(0, 80),
       );
+      // A tool that says it is not read-only changes things, whatever its name says.
       const hinted: ActionKind | undefined =
-        c.annotations?.readOnlyHint === true ? 'read' : c.annotations?.destructiveHint === true ? 'change' : undefined;
+        c.annotations?.readOnlyHint === true
+          ? 'read'
+          : c.annotations?.destructiveHint === true || c.annotations?.readOnlyHint === false
+            ? 'change'
+            : undefined;
       known = { action: action?.id, kind: hinted ?? action?.kind };
       // Bounded: a catalog has a bounded number of tools, but ids of removed tools must not pile up.
       if (this.#toolKinds.size > 100_000) this.#toolKinds.clear();
