@@ -200,7 +200,7 @@ describe('the read-only rule', () => {
         },
       ]),
     );
-    const { rows, actions } = reranker.features('show me the things', fused, index);
+    const { rows, actions } = reranker.features('show me the things', fused, index, new Map([['thing', 1]]));
     expect(rows.map((r) => r.id)).toEqual(fused.map((f) => f.id));
     expect(actions.intent).toBe('read');
     expect(reranker.rerank('show me the things', fused, index, 'hybrid', new Map())).toBeUndefined();

@@ -4,14 +4,14 @@
  * and the hybrid the gateway ships.
  */
 import type { CatalogTool } from '../../src/catalog/snapshot.js';
-import { capabilityDoc, routeNeed } from '../../src/gateway/capabilities.js';
+import { capabilityDoc, fuseNeed, routeNeed } from '../../src/gateway/capabilities.js';
 import { CapabilityIndex, type IndexCandidate, type SearchMode } from '../../src/index/capability-index.js';
 import { Bm25Index } from '../../src/index/lexical/bm25.js';
 import { Bm25fIndex } from '../../src/index/lexical/bm25f.js';
 import { tokenize } from '../../src/index/lexical/tokenize.js';
 import type { Embedder } from '../../src/index/types.js';
 import { createVectorIndex } from '../../src/index/vector/factory.js';
-import { zFuse, type Fused } from '../../src/router/fusion.js';
+import type { Fused } from '../../src/router/fusion.js';
 import type { Reranker } from '../../src/router/rerank.js';
 import type { ConfidenceFeatures, ScorerSettings } from '../../src/router/scorer.js';
 import type { EvalSet } from './types.js';
@@ -110,12 +110,8 @@ export async function buildSystem(
     index,
     buildMs,
     async evidence(query) {
-      const hits = await index.search(query, { k: 10, mode });
-      return {
-        fused: zFuse(hits.lexical, hits.dense, mode === 'dense' ? 1 : options.denseWeight),
-        candidates: hits.candidates,
-        idf: hits.idf,
-      };
+      const { hits, fused } = await fuseNeed(index, query, { k: 10, mode, denseWeight: options.denseWeight });
+      return { fused, candidates: hits.candidates, idf: hits.idf };
     },
     async learn(examples) {
       await index.sync(

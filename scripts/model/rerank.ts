@@ -187,7 +187,7 @@ async function examplesOf(
   const out: Example[] = [];
   for (const q of set.queries) {
     const { fused, candidates, idf } = await system.evidence(q.query);
-    const { rows } = reranker.features(q.query, fused, candidates);
+    const { rows } = reranker.features(q.query, fused, candidates, idf);
     out.push({
       need: q.query,
       relevant: new Set(q.relevant),

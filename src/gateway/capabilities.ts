@@ -150,15 +150,26 @@ export function surfaceWords(need: string, options: TokenizeOptions = DEFAULT_TO
   return surface;
 }
 
-/** Routes a need through an index (shared by the gateway and the quality benchmark). */
-export async function routeNeed(index: CapabilityIndex, need: string, options: RouteOptions): Promise<Ranking> {
+/** The index's hits for a need and their z-score fusion (routeNeed's first stage; the reranker's training reads it). */
+export async function fuseNeed(
+  index: CapabilityIndex,
+  need: string,
+  options: Pick<RouteOptions, 'k' | 'servers' | 'visible' | 'mode' | 'denseWeight'>,
+): Promise<{ hits: Awaited<ReturnType<CapabilityIndex['search']>>; fused: Fused[] }> {
   const hits = await index.search(need, {
     k: options.k,
     ...(options.servers ? { servers: options.servers } : {}),
     ...(options.visible ? { visible: options.visible } : {}),
     ...(options.mode ? { mode: options.mode } : {}),
   });
-  let fused = zFuse(hits.lexical, hits.dense, options.mode === 'dense' ? 1 : options.denseWeight);
+  return { hits, fused: zFuse(hits.lexical, hits.dense, options.mode === 'dense' ? 1 : options.denseWeight) };
+}
+
+/** Routes a need through an index (shared by the gateway and the quality benchmark). */
+export async function routeNeed(index: CapabilityIndex, need: string, options: RouteOptions): Promise<Ranking> {
+  const first = await fuseNeed(index, need, options);
+  const { hits } = first;
+  let { fused } = first;
   const surface = surfaceWords(need, options.tokenize);
   const candidates = new Map<string, Candidate>();
   const allowed = new Map<string, IndexCandidate>();

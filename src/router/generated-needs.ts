@@ -8,15 +8,12 @@
  *
  * Pure: a tool's text in, one line of example words out.
  */
+import { wordGroups } from '../index/lexical/tokenize.js';
 import type { ActionLexicon } from './actions.js';
 
-/** Splits an identifier or title into lower-case words (`create_entities`, `getUserById`). */
+/** The lower-case words of an identifier or title, split as the tokenizer splits them (parts, not the joined form). */
 function nameWords(text: string): string[] {
-  return text
-    .replace(/(\p{Ll})(\p{Lu})/gu, '$1 $2')
-    .split(/[^\p{L}\p{N}]+/u)
-    .map((w) => w.toLowerCase())
-    .filter(Boolean);
+  return wordGroups(text).flatMap((group) => (group.length > 1 ? group.slice(0, -1) : group));
 }
 
 /** Verbs taken from the tool's own cluster, and from each related cluster. */

@@ -107,10 +107,8 @@ export interface Reranked {
   /** Probability that some tool serves the need (the abstainer's output). */
   readonly confidence: number;
   readonly confident: boolean;
-  readonly needFeatures: readonly number[];
-  /** The need's intent, and whether the best candidate changes things (for the read-only rule). */
+  /** The need's intent (for the read-only rule). */
   readonly intent: ActionKind | undefined;
-  readonly topChanges: boolean;
 }
 
 /** Reads a model file; throws with the path on a malformed one. */
@@ -206,15 +204,16 @@ export class Reranker {
     return known;
   }
 
-  /** Feature rows of the pool, in fused order. */
+  /** Feature rows of the pool, in fused order; `idf` holds the need's terms as the index tokenized them. */
   features(
     need: string,
     fused: readonly Fused[],
     candidates: ReadonlyMap<string, IndexCandidate>,
-    needActions?: NeedActions,
+    idf: ReadonlyMap<string, number>,
   ): { rows: { id: string; values: number[] }[]; actions: NeedActions } {
-    const actions = needActions ?? this.#lexicon.need(need);
-    const needTerms = new Set(this.#tokenize(need));
+    const actions = this.#lexicon.need(need);
+    // The index's own terms of the need (its search tokenized it already).
+    const needTerms = new Set(idf.keys());
     const pool = fused.filter((f) => candidates.has(f.id)).slice(0, this.pool);
     const named = new Map<string, boolean>();
     for (const f of pool) {
@@ -280,7 +279,7 @@ export class Reranker {
     const max = Math.max(...ranked.map((r) => r.score));
     const z = ranked.reduce((a, r) => a + Math.exp(r.score - max), 0);
     const c = candidates.get(top.id);
-    const terms = [...new Set(this.#tokenize(need))];
+    const terms = [...idf.keys()];
     const topTerms = new Set(c?.matchedTerms ?? []);
     const maxIdf = Math.max(0, ...terms.map((t) => idf.get(t) ?? 0));
     const at = (name: (typeof CANDIDATE_FEATURES)[number]) => top.features[CANDIDATE_FEATURES.indexOf(name)] ?? 0;
@@ -312,7 +311,7 @@ export class Reranker {
     const model = this.#model?.rerank[mode];
     const abstain = this.#model?.abstain[mode];
     if (!model || !abstain) return undefined;
-    const { rows, actions } = this.features(need, fused, candidates);
+    const { rows, actions } = this.features(need, fused, candidates, idf);
     const ranked = rows
       .map((r) => ({ id: r.id, score: dot(model, CANDIDATE_FEATURES, r.values), features: r.values }))
       .sort((a, b) => b.score - a.score || (a.id < b.id ? -1 : 1));
@@ -326,9 +325,7 @@ export class Reranker {
       // A tool that has every word of the need serves it, however small the catalog: the abstainer
       // was fitted on pools of 30 and misjudges a catalog of three tools ("add two numbers").
       confident: confidence >= abstain.threshold || (topCandidate?.coverage ?? 0) >= FULL_COVERAGE,
-      needFeatures,
       intent: actions.intent,
-      topChanges: topCandidate ? this.toolKind(topCandidate).kind === 'change' : false,
     };
   }
 }
