@@ -46,6 +46,7 @@ import { FileVectorStore } from './index/vector/persist.js';
 import { DEFAULT_DENSE_WEIGHT, DEFAULT_SCORER } from './router/calibration.js';
 import { loadRerankModel, Reranker } from './router/rerank.js';
 import type { Embedder } from './index/types.js';
+import { openEmbedder } from './index/embedder/load.js';
 import { holdFirstAnswers } from './startup.js';
 import { CapabilityIndex } from './index/capability-index.js';
 import { createLogger, type Logger } from './telemetry/logger.js';
@@ -100,10 +101,7 @@ async function loadEmbedder(config: Config, log: Logger): Promise<Embedder | und
   const { model, modelsDir } = config.routing;
   if (model === 'none') return undefined;
   try {
-    // Imported here, not at the top: the library takes longer to import than the upstreams take to
-    // start, and nothing else on the way to serving needs it.
-    const { TransformersEmbedder } = await import('./index/embedder/transformers.js');
-    const embedder = await TransformersEmbedder.load({ model, modelsDir: resolve(modelsDir) });
+    const embedder = await openEmbedder({ model, modelsDir: resolve(modelsDir) });
     log.info({ model, dim: embedder.dim }, 'embedding model loaded');
     return embedder;
   } catch (error) {

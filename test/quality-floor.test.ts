@@ -15,7 +15,7 @@ import { evaluate, type QueryOutcome } from '../bench/quality/metrics.js';
 import { buildSystem, type SystemName } from '../bench/quality/systems.js';
 import type { EvalSet } from '../bench/quality/types.js';
 import { loadDefaultReranker } from '../bench/sections/quality.js';
-import { TransformersEmbedder } from '../src/index/embedder/transformers.js';
+import { openEmbedder } from '../src/index/embedder/load.js';
 import { DEFAULT_DENSE_WEIGHT, DEFAULT_SCORER } from '../src/router/calibration.js';
 import { ROOT } from './helpers.js';
 
@@ -25,7 +25,7 @@ const heldOut = splitDevTest(loadSwitchboard(join(ROOT, 'data/eval/switchboard')
 async function measure(name: SystemName, on: EvalSet = set) {
   const embedder =
     name === 'hybrid' || name === 'hybrid-v1'
-      ? await TransformersEmbedder.load({ model: 'switchboard-static-v1', modelsDir: join(ROOT, 'models') })
+      ? await openEmbedder({ model: 'switchboard-static-v1', modelsDir: join(ROOT, 'models') })
       : undefined;
   const reranker = name === 'hybrid' ? loadDefaultReranker() : undefined;
   if (name === 'hybrid') expect(reranker).toBeDefined();

@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { CapabilityIndex, type CapabilityDoc } from '../src/index/capability-index.js';
-import { TransformersEmbedder } from '../src/index/embedder/transformers.js';
+import { openEmbedder } from '../src/index/embedder/load.js';
 import { Bm25fIndex } from '../src/index/lexical/bm25f.js';
 import { toolDocument } from '../src/index/lexical/document.js';
 import { tokenize } from '../src/index/lexical/tokenize.js';
@@ -53,7 +53,7 @@ class CountingEmbedder implements Embedder {
 
 let model: Embedder;
 beforeAll(async () => {
-  model = await TransformersEmbedder.load({ model: 'switchboard-static-v1', modelsDir: join(ROOT, 'models') });
+  model = await openEmbedder({ model: 'switchboard-static-v1', modelsDir: join(ROOT, 'models') });
 });
 
 function open(dir: string, embedder: Embedder, kind: 'exact' | 'hnsw', persistDelayMs = 0) {

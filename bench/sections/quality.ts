@@ -6,7 +6,7 @@
  */
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { TransformersEmbedder } from '../../src/index/embedder/transformers.js';
+import { openEmbedder } from '../../src/index/embedder/load.js';
 import type { Embedder } from '../../src/index/types.js';
 import { tokenize } from '../../src/index/lexical/tokenize.js';
 import { DEFAULT_DENSE_WEIGHT, DEFAULT_SCORER } from '../../src/router/calibration.js';
@@ -40,7 +40,7 @@ export function loadDefaultReranker(): Reranker | undefined {
 /** Loads the embedding model the gateway ships (undefined if it is not built). */
 export async function loadDefaultEmbedder(): Promise<Embedder | undefined> {
   try {
-    return await TransformersEmbedder.load({ model: 'switchboard-static-v1', modelsDir: join(ROOT, 'models') });
+    return await openEmbedder({ model: 'switchboard-static-v1', modelsDir: join(ROOT, 'models') });
   } catch {
     return undefined;
   }

@@ -20,7 +20,8 @@ import { splitDevTest } from '../../bench/quality/calibrate.js';
 import { loadSwitchboard } from '../../bench/quality/loaders.js';
 import { buildSystem } from '../../bench/quality/systems.js';
 import type { EvalSet } from '../../bench/quality/types.js';
-import { TransformersEmbedder } from '../../src/index/embedder/transformers.js';
+import type { Embedder } from '../../src/index/types.js';
+import { openEmbedder } from '../../src/index/embedder/load.js';
 import { tokenize } from '../../src/index/lexical/tokenize.js';
 import { DEFAULT_DENSE_WEIGHT, DEFAULT_SCORER } from '../../src/router/calibration.js';
 import {
@@ -176,7 +177,7 @@ async function examplesOf(
   set: EvalSet,
   mode: 'hybrid' | 'lexical',
   reranker: Reranker,
-  embedder: TransformersEmbedder | undefined,
+  embedder: Embedder | undefined,
 ): Promise<Example[]> {
   const system = await buildSystem(mode, set, {
     ...(embedder ? { embedder } : {}),
@@ -203,7 +204,7 @@ const top1 = (examples: readonly Example[], order: (e: Example) => readonly { id
   return answerable.filter((e) => e.relevant.has(order(e)[0]?.id ?? '')).length / Math.max(1, answerable.length);
 };
 
-async function fitMode(mode: 'hybrid' | 'lexical', dev: EvalSet, embedder: TransformersEmbedder | undefined) {
+async function fitMode(mode: 'hybrid' | 'lexical', dev: EvalSet, embedder: Embedder | undefined) {
   const reranker = new Reranker(undefined, (t) => tokenize(t));
   const examples = await examplesOf(dev, mode, reranker, mode === 'hybrid' ? embedder : undefined);
   // Cross-validation: folds by position in id order (the set is already shuffled by id).
@@ -273,7 +274,7 @@ function flag(name: string, fallback: string): string {
 async function main(): Promise<void> {
   const modelId = flag('model', 'switchboard-static-v1');
   const { dev } = splitDevTest(loadSwitchboard(join(ROOT, 'data/eval/switchboard')));
-  const embedder = await TransformersEmbedder.load({ model: modelId, modelsDir: join(ROOT, 'models') });
+  const embedder = await openEmbedder({ model: modelId, modelsDir: join(ROOT, 'models') });
   const hybrid = await fitMode('hybrid', dev, embedder);
   const lexical = await fitMode('lexical', dev, undefined);
   const model: RerankModel = {
