@@ -102,7 +102,7 @@ async function loadEmbedder(config: Config, log: Logger): Promise<Embedder | und
   if (model === 'none') return undefined;
   try {
     const embedder = await openEmbedder({ model, modelsDir: resolve(modelsDir) });
-    log.info({ model, dim: embedder.dim }, 'embedding model loaded');
+    log.info({ model, dim: embedder.dim, engine: embedder.engine }, 'embedding model loaded');
     return embedder;
   } catch (error) {
     log.warn(

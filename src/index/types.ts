@@ -14,6 +14,8 @@ export interface Embedder {
   /** The model id (e.g. "switchboard-static-v1" or "Xenova/all-MiniLM-L6-v2"); part of every cache key. */
   readonly id: string;
   readonly dim: number;
+  /** What computes the vectors ("static" or "transformers.js"), for logs and reports. */
+  readonly engine?: string;
   /** Embeds a batch; every returned vector has length `dim` and unit norm (text with no known word: zeros or a fixed vector, by model). */
   embed(texts: readonly string[]): Promise<Float32Array[]>;
   close?(): Promise<void>;

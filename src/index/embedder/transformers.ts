@@ -25,6 +25,7 @@ export interface TransformersEmbedderOptions {
 export class TransformersEmbedder implements Embedder {
   readonly id: string;
   readonly dim: number;
+  readonly engine = 'transformers.js';
   readonly #extract: FeatureExtractionPipeline;
   readonly #batchSize: number;
 
