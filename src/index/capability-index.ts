@@ -78,12 +78,47 @@ export interface SyncReport {
 }
 
 /** The live capability index. */
+/** The lexical fields in a fixed order: a term's field mask has bit i for FIELDS[i] (fieldCoverage lists them in this order). */
+const FIELDS: readonly LexicalField[] = [
+  'name',
+  'title',
+  'description',
+  'params',
+  'paramDescriptions',
+  'server',
+  'examples',
+];
+const FIELD_INDEX = Object.fromEntries(FIELDS.map((f, i) => [f, i])) as Record<LexicalField, number>;
+
+/** A tool as the index holds it for coverage: its terms as sorted ids, a field mask per term. */
+interface IndexedDoc {
+  readonly doc: CapabilityDoc;
+  readonly key: string;
+  readonly termIds: Int32Array;
+  readonly masks: Uint8Array;
+}
+
+/** Position of `value` in a sorted array, or -1. */
+function indexOf(sorted: Int32Array, value: number): number {
+  let lo = 0;
+  let hi = sorted.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >>> 1;
+    const v = sorted[mid]!;
+    if (v === value) return mid;
+    if (v < value) lo = mid + 1;
+    else hi = mid - 1;
+  }
+  return -1;
+}
+
 export class CapabilityIndex {
   readonly #deps: CapabilityIndexDeps;
-  readonly #docs = new Map<
-    string,
-    { doc: CapabilityDoc; key: string; terms: Set<string>; fields: [LexicalField, Set<string>][] }
-  >();
+  readonly #docs = new Map<string, IndexedDoc>();
+  /** Term -> small integer id; an id is freed for reuse when no tool has the term any more. */
+  readonly #termIds = new Map<string, number>();
+  readonly #termNames: string[] = [];
+  readonly #freeTermIds: number[] = [];
   /** Bumped by every sync that changed something: narrow sub-indexes of older generations are stale. */
   #generation = 0;
   /**
@@ -140,12 +175,12 @@ export class CapabilityIndex {
     const changed = docs.filter((d) => this.#docs.get(d.id)?.key !== keyOf(d));
     for (const doc of changed) {
       if (this.#docs.has(doc.id)) this.#drop(doc.id);
-      const fields = (Object.entries(doc.lexical.fields) as [LexicalField, string | undefined][]).map(
-        ([field, text]): [LexicalField, Set<string>] => [field, new Set(this.#deps.tokenize(text ?? ''))],
-      );
-      const terms = new Set(fields.flatMap(([, set]) => [...set]));
-      for (const t of terms) this.#df.set(t, (this.#df.get(t) ?? 0) + 1);
-      this.#docs.set(doc.id, { doc, key: keyOf(doc), terms, fields });
+      const entry = this.#indexed(doc);
+      for (const id of entry.termIds) {
+        const t = this.#termNames[id]!;
+        this.#df.set(t, (this.#df.get(t) ?? 0) + 1);
+      }
+      this.#docs.set(doc.id, entry);
       this.#deps.lexical.upsert(doc.lexical);
     }
     const { embedded, fromCache, touched } = await this.#embed(changed, docs.length);
@@ -191,25 +226,55 @@ export class CapabilityIndex {
     }
     const queryTerms = [...new Set(this.#deps.tokenize(query))];
     const n = Math.max(1, this.#docs.size);
-    const idf = (t: string) => Math.log(1 + n / (1 + (this.#df.get(t) ?? 0)));
-    const total = queryTerms.reduce((a, t) => a + idf(t), 0) || 1;
+    const weights = queryTerms.map((t) => Math.log(1 + n / (1 + (this.#df.get(t) ?? 0))));
+    const total = weights.reduce((a, w) => a + w, 0) || 1;
     const candidates = new Map<string, IndexCandidate>();
-    for (const hit of [...lexical, ...dense]) {
-      const entry = this.#docs.get(hit.id);
-      if (!entry || candidates.has(hit.id)) continue;
-      const matched = queryTerms.filter((t) => entry.terms.has(t));
-      const share = (terms: ReadonlySet<string>) =>
-        queryTerms.reduce((a, t) => (terms.has(t) ? a + idf(t) : a), 0) / total;
-      const fieldCoverage: Partial<Record<LexicalField, number>> = {};
-      for (const [field, terms] of entry.fields) fieldCoverage[field] = share(terms);
-      candidates.set(hit.id, {
-        ...entry.doc,
-        matchedTerms: matched,
-        coverage: matched.reduce((a, t) => a + idf(t), 0) / total,
-        fieldCoverage,
-      });
+    // Each hit's terms are one sorted array of ids with a field mask per term: a few binary searches
+    // in one small array per hit instead of a hash lookup per term in a set per field (this runs for
+    // up to 2 x pool hits per find, and those sets sit far apart in memory at 10k tools).
+    const ids = queryTerms.map((t) => this.#termIds.get(t) ?? -1);
+    const shares = new Float64Array(FIELDS.length);
+    for (const hits of [lexical, dense]) {
+      for (const hit of hits) {
+        const entry = this.#docs.get(hit.id);
+        if (!entry || candidates.has(hit.id)) continue;
+        const matched: string[] = [];
+        let covered = 0;
+        shares.fill(0);
+        for (let i = 0; i < queryTerms.length; i++) {
+          const at = ids[i]! < 0 ? -1 : indexOf(entry.termIds, ids[i]!);
+          if (at < 0) continue;
+          matched.push(queryTerms[i]!);
+          covered += weights[i]!;
+          const mask = entry.masks[at]!;
+          for (let f = 0; f < FIELDS.length; f++) if (mask & (1 << f)) shares[f]! += weights[i]!;
+        }
+        // Every field, in one shape (a field the tool lacks covers nothing).
+        const fieldCoverage: Record<LexicalField, number> = {
+          name: shares[0]! / total,
+          title: shares[1]! / total,
+          description: shares[2]! / total,
+          params: shares[3]! / total,
+          paramDescriptions: shares[4]! / total,
+          server: shares[5]! / total,
+          examples: shares[6]! / total,
+        };
+        const d = entry.doc;
+        candidates.set(hit.id, {
+          id: d.id,
+          server: d.server,
+          name: d.name,
+          params: d.params,
+          lexical: d.lexical,
+          embedText: d.embedText,
+          annotations: d.annotations,
+          matchedTerms: matched,
+          coverage: covered / total,
+          fieldCoverage,
+        });
+      }
     }
-    return { lexical, dense, candidates, idf: new Map(queryTerms.map((t) => [t, idf(t)])) };
+    return { lexical, dense, candidates, idf: new Map(queryTerms.map((t, i) => [t, weights[i]!])) };
   }
 
   /** The exact sub-index of a narrow view (at most a quarter of the tools, or 2,000), built once per sync. */
@@ -236,13 +301,38 @@ export class CapabilityIndex {
     return index ?? undefined;
   }
 
+  /** A document's terms as sorted term ids, each with the mask of the fields that have it. */
+  #indexed(doc: CapabilityDoc): IndexedDoc {
+    const fields = Object.keys(doc.lexical.fields) as LexicalField[];
+    const masks = new Map<number, number>();
+    for (const field of fields) {
+      const bit = 1 << FIELD_INDEX[field];
+      for (const t of this.#deps.tokenize(doc.lexical.fields[field] ?? '')) {
+        let id = this.#termIds.get(t);
+        if (id === undefined) {
+          id = this.#freeTermIds.pop() ?? this.#termNames.length;
+          this.#termIds.set(t, id);
+          this.#termNames[id] = t;
+        }
+        masks.set(id, (masks.get(id) ?? 0) | bit);
+      }
+    }
+    const termIds = Int32Array.from(masks.keys()).sort();
+    return { doc, key: keyOf(doc), termIds, masks: Uint8Array.from(termIds, (id) => masks.get(id)!) };
+  }
+
   #drop(id: string): void {
     const entry = this.#docs.get(id);
     if (!entry) return;
-    for (const t of entry.terms) {
+    for (const termId of entry.termIds) {
+      const t = this.#termNames[termId]!;
       const left = (this.#df.get(t) ?? 1) - 1;
       if (left > 0) this.#df.set(t, left);
-      else this.#df.delete(t);
+      else {
+        this.#df.delete(t);
+        this.#termIds.delete(t);
+        this.#freeTermIds.push(termId);
+      }
     }
     this.#docs.delete(id);
     this.#deps.lexical.remove(id);
