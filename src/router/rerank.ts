@@ -156,11 +156,23 @@ function dot(model: LinearModel, names: readonly string[], values: readonly numb
 }
 
 /** Rescores fused candidates with a model (or only computes features, for training). */
+/** A tool's action, its kind and its description's length, with the text they were read from. */
+interface ToolFacts {
+  readonly name: string;
+  readonly title: string | undefined;
+  readonly description: string;
+  readonly readOnly: boolean | undefined;
+  readonly destructive: boolean | undefined;
+  readonly action: string | undefined;
+  readonly kind: ActionKind | undefined;
+  readonly descriptionWords: number;
+}
+
 export class Reranker {
   readonly #model: RerankModel | undefined;
   readonly #lexicon: ActionLexicon;
   readonly #tokenize: (text: string) => string[];
-  readonly #toolKinds = new Map<string, { action: string | undefined; kind: ActionKind | undefined }>();
+  readonly #toolFacts = new Map<string, ToolFacts>();
 
   constructor(model: RerankModel | undefined, tokenize: (text: string) => string[], lexicon = new ActionLexicon()) {
     this.#model = model;
@@ -180,28 +192,42 @@ export class Reranker {
 
   /** What a tool does and whether it reads or changes (hints first, then its action verb). */
   toolKind(c: IndexCandidate): { action: string | undefined; kind: ActionKind | undefined } {
-    const hints = `${c.annotations?.readOnlyHint}${c.annotations?.destructiveHint}`;
-    const key = `${c.id}\u0000${c.name}\u0000${hints}\u0000${c.lexical.fields.title ?? ''}\u0000${(c.lexical.fields.description ?? '').slice(0, 80)}`;
-    let known = this.#toolKinds.get(key);
-    if (!known) {
-      const action = this.#lexicon.tool(
-        c.name,
-        c.lexical.fields.title,
-        (c.lexical.fields.description ?? '').slice(0, 80),
-      );
-      // A tool that says it is not read-only changes things, whatever its name says.
-      const hinted: ActionKind | undefined =
-        c.annotations?.readOnlyHint === true
-          ? 'read'
-          : c.annotations?.destructiveHint === true || c.annotations?.readOnlyHint === false
-            ? 'change'
-            : undefined;
-      known = { action: action?.id, kind: hinted ?? action?.kind };
-      // Bounded: a catalog has a bounded number of tools, but ids of removed tools must not pile up.
-      if (this.#toolKinds.size > 100_000) this.#toolKinds.clear();
-      this.#toolKinds.set(key, known);
-    }
-    return known;
+    return this.#facts(c);
+  }
+
+  /** What the reranker knows of a tool from its own text, kept per id while that text stays the same. */
+  #facts(c: IndexCandidate): ToolFacts {
+    const { title, description = '' } = c.lexical.fields;
+    const readOnly = c.annotations?.readOnlyHint;
+    const destructive = c.annotations?.destructiveHint;
+    const known = this.#toolFacts.get(c.id);
+    if (
+      known &&
+      known.name === c.name &&
+      known.title === title &&
+      known.description === description &&
+      known.readOnly === readOnly &&
+      known.destructive === destructive
+    )
+      return known;
+    const action = this.#lexicon.tool(c.name, title, description.slice(0, 80));
+    // A tool that says it is not read-only changes things, whatever its name says.
+    const hinted: ActionKind | undefined =
+      readOnly === true ? 'read' : destructive === true || readOnly === false ? 'change' : undefined;
+    const facts: ToolFacts = {
+      name: c.name,
+      title,
+      description,
+      readOnly,
+      destructive,
+      action: action?.id,
+      kind: hinted ?? action?.kind,
+      descriptionWords: description.split(/\s+/).length,
+    };
+    // Bounded: a catalog has a bounded number of tools, but ids of removed tools must not pile up.
+    if (this.#toolFacts.size > 100_000) this.#toolFacts.clear();
+    this.#toolFacts.set(c.id, facts);
+    return facts;
   }
 
   /** Feature rows of the pool, in fused order; `idf` holds the need's terms as the index tokenized them. */
@@ -228,7 +254,7 @@ export class Reranker {
     const ids = new Set(actions.actions.map((a) => a.id));
     const rows = pool.map((f, rank) => {
       const c = candidates.get(f.id) as IndexCandidate;
-      const tool = this.toolKind(c);
+      const tool = this.#facts(c);
       const same = tool.action !== undefined && ids.has(tool.action);
       const related =
         !same &&
@@ -237,7 +263,6 @@ export class Reranker {
       const conflict = !same && !related && tool.action !== undefined && ids.size > 0;
       const serverNamed = named.get(c.server) === true;
       const fc = c.fieldCoverage;
-      const descriptionWords = (c.lexical.fields.description ?? '').split(/\s+/).length;
       const values = [
         f.zLexical,
         f.zDense,
@@ -255,7 +280,7 @@ export class Reranker {
         actions.intent === 'read' && tool.kind === 'change' ? 1 : 0,
         actions.intent === 'read' && tool.kind === 'read' ? 1 : 0,
         actions.intent === 'change' && tool.kind === 'read' ? 1 : 0,
-        Math.log1p(descriptionWords) / 5,
+        Math.log1p(tool.descriptionWords) / 5,
         1 / (1 + rank),
         (f.lexical ?? 0) / maxLexical,
         f.dense ?? 0,

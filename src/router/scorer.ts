@@ -137,52 +137,75 @@ export function rank(
   k: number,
   verdict?: Verdict,
 ): Ranking {
-  const providers: (Provider & { candidate: Candidate; relevance: number })[] = [];
+  // Reasons are written only for the providers a match shows (the top k and their alternatives),
+  // and each tool's name is normalised once: the pool is a hundred tools, the answer a handful.
+  const providers: (Omit<Provider, 'reasons'> & {
+    candidate: Candidate;
+    relevance: number;
+    key: string;
+    dense: number | undefined;
+    live: string[];
+  })[] = [];
   for (const f of fused) {
     const candidate = candidates.get(f.id);
     if (!candidate) continue;
     const signal = signals.get(candidate.server);
     if (signal && !signal.healthy) continue;
-    const reasons: string[] = [];
-    if (candidate.matchedTerms.length > 0)
-      reasons.push(`matches ${candidate.matchedTerms.map((t) => `"${t}"`).join(', ')}`);
-    if (f.dense !== undefined) reasons.push(`meaning similarity ${f.dense.toFixed(2)}`);
-    const score = f.fused + liveAdjustment(signal, settings, reasons);
-    providers.push({ tool: f.id, server: candidate.server, score, reasons, candidate, relevance: f.fused });
+    const live: string[] = [];
+    const score = f.fused + liveAdjustment(signal, settings, live);
+    providers.push({
+      tool: f.id,
+      server: candidate.server,
+      score,
+      candidate,
+      relevance: f.fused,
+      key: normalizedName(candidate.name),
+      dense: f.dense,
+      live,
+    });
   }
   providers.sort((a, b) => b.score - a.score || (a.tool < b.tool ? -1 : 1));
+  const reasonsOf = (p: (typeof providers)[number]): string[] => {
+    const reasons: string[] = [];
+    if (p.candidate.matchedTerms.length > 0)
+      reasons.push(`matches ${p.candidate.matchedTerms.map((t) => `"${t}"`).join(', ')}`);
+    if (p.dense !== undefined) reasons.push(`meaning similarity ${p.dense.toFixed(2)}`);
+    return [...reasons, ...p.live];
+  };
+  const same = (a: (typeof providers)[number], b: (typeof providers)[number]) =>
+    a.server !== b.server && a.key === b.key && jaccard(a.candidate.params, b.candidate.params) >= 0.5;
 
   const matches: Match[] = [];
   const grouped = new Set<string>();
   for (const p of providers) {
     if (grouped.has(p.tool)) continue;
     grouped.add(p.tool);
-    const alternatives = providers.filter((q) => !grouped.has(q.tool) && equivalent(p.candidate, q.candidate));
+    const alternatives = providers.filter((q) => !grouped.has(q.tool) && same(p, q));
     for (const a of alternatives) grouped.add(a.tool);
     const reasons = alternatives.length
       ? [
-          ...p.reasons,
+          ...reasonsOf(p),
           `also offered by ${alternatives.map((a) => `"${a.server}"`).join(', ')}; "${p.server}" ranks best`,
         ]
-      : p.reasons;
+      : reasonsOf(p);
     matches.push({
       tool: p.tool,
       server: p.server,
       score: round(p.score),
       relevance: round(p.relevance),
       reasons,
-      alternatives: alternatives.map(({ tool, server, score, reasons: r }) => ({
-        tool,
-        server,
-        score: round(score),
-        reasons: r,
+      alternatives: alternatives.map((a) => ({
+        tool: a.tool,
+        server: a.server,
+        score: round(a.score),
+        reasons: reasonsOf(a),
       })),
     });
     if (matches.length >= k) break;
   }
 
   const top = providers[0];
-  const second = providers.find((p) => top && p !== top && !equivalent(top.candidate, p.candidate));
+  const second = providers.find((p) => top && p !== top && !same(top, p));
   const features: ConfidenceFeatures = top
     ? // A lone candidate has no margin to speak of: one weak hit must not look decisive.
       {
