@@ -47,6 +47,10 @@ describe('the action lexicon', () => {
     expect(lexicon.need('how can I create an issue').intent).toBe('change');
     expect(lexicon.need('is there a way to remove a file').intent).toBe('change');
     expect(lexicon.need('what did the deploy change').intent).toBe('read');
+    expect(lexicon.need('what can we delete safely').intent).toBe('change');
+    // The person asked is not right after the opener: a question about the world, whatever its verbs.
+    expect(lexicon.need('Which folders are you allowed to get into?').intent).toBe('read');
+    expect(lexicon.need('what files did you create yesterday').intent).toBe('read');
   });
 
   it('tells needs that only look from needs that change things', () => {

@@ -299,8 +299,11 @@ const DETERMINERS = new Set([
   'per',
 ]);
 
-/** After a question opener, these make it a request to act ("can you ...", "could we ..."). */
+/** After a question opener (or its auxiliary), these make it a request to act ("can you ...", "how do I ..."). */
 const ASKING = new Set(['you', 'we', 'i', 'u']);
+
+/** Auxiliaries between an opener and the person asked ("how do I", "what can we", "where should I"). */
+const AUXILIARIES = new Set(['do', 'does', 'can', 'could', 'would', 'will', 'should', 'shall', 'may', 'might', 'must']);
 
 /** Openers that ask how to do something ("how to ...", "is there a way to ..."). */
 const HOW_TO: readonly (readonly string[])[] = [
@@ -396,8 +399,12 @@ export class ActionLexicon {
     const question = first !== undefined && QUESTION_OPENERS.has(first);
     // "can you delete ...", "how do I create ...", "is there a way to remove ...": the person asks
     // how to act, which is a request, not a question about the world.
+    // The person must be the one asked right after the opener or its auxiliary ("can you", "how do
+    // I", "what can we"): in "which folders are you allowed to ..." the question is about the world.
+    const asks = (at: number) => ASKING.has(ws[at] ?? '');
     const request =
-      question && (ws.slice(1, 4).some((w) => ASKING.has(w)) || HOW_TO.some((p) => p.every((w, i) => ws[i] === w)));
+      question &&
+      (asks(1) || (AUXILIARIES.has(ws[1] ?? '') && asks(2)) || HOW_TO.some((p) => p.every((w, i) => ws[i] === w)));
     // A request that changes anything changes ("is there a way to remove": "is there" reads alone).
     const intent: ActionKind | undefined =
       question && !request
