@@ -3,9 +3,10 @@
  * server-memory and server-filesystem from npm, the shipped model), a real MCP client connects over
  * HTTP and asks find_capability for needs in its own words. The needs were written for this test
  * before it was first run, without looking at the tools' descriptions, and were not changed to
- * make it pass. The issue asks for the right tool first for "most needs"; the shipped default
- * reaches 9 of these 16 when this test was written, so the floor guards that level and the
- * gap is reported in the issue's note rather than hidden by rewording the needs.
+ * make it pass. The first issue asked for the right tool first for "most needs" (9 of these 16
+ * then); issue 15 asked for three quarters of 54 newer needs. Since issue 15 the default config
+ * ships operator examples per tool (examples/default.yaml), written from the tools' own
+ * descriptions by someone who had not seen these needs: 15 of 16 and 41 of 54 now.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -61,7 +62,7 @@ describe('the embedded default routes needs in plain words', () => {
     expect(hub.capabilities?.model).toBe('switchboard-static-v1');
   });
 
-  it('names the right tool first for at least half of the needs (measured 9 of 16)', async () => {
+  it('names the right tool first for most of the needs (measured 15 of 16)', async () => {
     const misses: string[] = [];
     for (const [need, right] of NEEDS) {
       const result = await agent.callTool({ name: 'find_capability', arguments: { capability: need, k: 3 } });
@@ -69,15 +70,15 @@ describe('the embedded default routes needs in plain words', () => {
       if (!right.includes(first)) misses.push(`${need} -> ${first}`);
     }
     const hits = NEEDS.length - misses.length;
-    expect(hits, misses.join('\n')).toBeGreaterThanOrEqual(Math.ceil(NEEDS.length / 2));
+    expect(hits, misses.join('\n')).toBeGreaterThanOrEqual(14);
   });
 
   // Issue 15: 54 more needs (test/fixtures/default-needs.json), written before the ranking changed
   // and never reworded since; each says whether it only reads. A tool "changes things" unless the
   // server itself annotates it read-only (from tools/list, not from the router's own judgement).
-  // The issue asks for three quarters right first (41); the fusion-only hybrid got 20 and today's
-  // routing gets 24, so the floor guards 22 and the gap stays open in the issue, not hidden here.
-  // Without the read-only rule, 4 reading needs got a writing tool confidently (measured).
+  // The issue asks for three quarters right first (41). Measured: fusion only 20, the reranker 24,
+  // with the default's operator examples 41. Without the read-only rule, 4 reading needs got a
+  // writing tool confidently (measured).
   it('never answers a reading need confidently with a writing tool, and names the right tool first for the newer needs at the measured level', async () => {
     const needs = JSON.parse(readFileSync(join(ROOT, 'test/fixtures/default-needs.json'), 'utf8')) as {
       need: string;
@@ -99,6 +100,6 @@ describe('the embedded default routes needs in plain words', () => {
       if (reads && answer.confident && !readOnly.has(first)) unsafe.push(`${need} -> ${first}`);
     }
     expect(unsafe, unsafe.join('\n')).toEqual([]);
-    expect(needs.length - misses.length, misses.join('\n')).toBeGreaterThanOrEqual(22);
+    expect(needs.length - misses.length, misses.join('\n')).toBeGreaterThanOrEqual(Math.ceil((needs.length * 3) / 4));
   });
 });
