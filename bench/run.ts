@@ -48,6 +48,7 @@ const SECTIONS: Record<string, () => Promise<Section>> = {
   'overhead-stdio': async () => (await import('./sections/overhead.js')).overheadStdio,
   'overhead-http': async () => (await import('./sections/overhead.js')).overheadHttp,
   'throughput-http': async () => (await import('./sections/throughput.js')).throughputHttp,
+  'cpu-per-call': async () => (await import('./sections/cpu.js')).cpuPerCall,
   quality: async () => (await import('./sections/quality.js')).quality,
   'routing-speed': async () => (await import('./sections/routing-speed.js')).routingSpeed,
   resilience: async () => (await import('./sections/resilience.js')).resilience,

@@ -128,18 +128,38 @@ export async function freePort(): Promise<number> {
 
 /** Starts the hub as a child process on a port we pick; resolves with its base URL once /readyz says ready. */
 export async function startHubProcess(configFile: string, timeoutMs = 30_000): Promise<string> {
+  return (await startHub(configFile, { timeoutMs })).url;
+}
+
+/** As startHubProcess, with the process itself (its pid for CPU and memory readings) and extra node flags. */
+export async function startHub(
+  configFile: string,
+  options: { timeoutMs?: number; nodeArgs?: readonly string[] } = {},
+): Promise<{ url: string; proc: ChildProcess }> {
   const port = await freePort();
   const proc = track(
     spawn(
       process.execPath,
-      ['--import', 'tsx', CLI, 'serve', '--config', configFile, '--host', '127.0.0.1', '--port', String(port)],
+      [
+        ...(options.nodeArgs ?? []),
+        '--import',
+        'tsx',
+        CLI,
+        'serve',
+        '--config',
+        configFile,
+        '--host',
+        '127.0.0.1',
+        '--port',
+        String(port),
+      ],
       { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] },
     ),
   );
   const stderr: string[] = [];
   createInterface({ input: proc.stderr! }).on('line', (line) => void (stderr.push(line) > 20 && stderr.shift()));
   const url = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + timeoutMs;
+  const deadline = Date.now() + (options.timeoutMs ?? 30_000);
   while (Date.now() < deadline) {
     if (proc.exitCode !== null)
       throw new Error(`the hub exited (${proc.exitCode}) before it was ready:\n${stderr.join('\n')}`);
@@ -147,10 +167,10 @@ export async function startHubProcess(configFile: string, timeoutMs = 30_000): P
       (r) => r.ok,
       () => false,
     );
-    if (ready) return url;
+    if (ready) return { url, proc };
     await new Promise((r) => setTimeout(r, 50));
   }
-  throw new Error(`the hub was not ready within ${timeoutMs} ms:\n${stderr.join('\n')}`);
+  throw new Error(`the hub was not ready within ${options.timeoutMs ?? 30_000} ms:\n${stderr.join('\n')}`);
 }
 
 /** Kills every child this run started. */

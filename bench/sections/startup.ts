@@ -232,16 +232,14 @@ async function directRun(): Promise<Sample> {
   }
 }
 
-/** The embedding model alone, in a fresh process: import of the library (and embedder module), then the load. */
+/** The embedding model alone, in a fresh process: import of the product's loader, then the load it does. */
 async function modelRun(built: boolean): Promise<{ importMs: number; loadMs: number }> {
-  const module = built
-    ? join(ROOT, 'dist/src/index/embedder/transformers.js')
-    : join(ROOT, 'src/index/embedder/transformers.ts');
+  const module = built ? join(ROOT, 'dist/src/index/embedder/load.js') : join(ROOT, 'src/index/embedder/load.ts');
   const script = [
     'const t0 = performance.now();',
-    `const { TransformersEmbedder } = await import(${JSON.stringify(module)});`,
+    `const { openEmbedder } = await import(${JSON.stringify(module)});`,
     'const t1 = performance.now();',
-    `await TransformersEmbedder.load({ model: 'switchboard-static-v1', modelsDir: ${JSON.stringify(join(ROOT, 'models'))} });`,
+    `await openEmbedder({ model: 'switchboard-static-v1', modelsDir: ${JSON.stringify(join(ROOT, 'models'))} });`,
     'process.stdout.write(JSON.stringify({ importMs: t1 - t0, loadMs: performance.now() - t1 }));',
   ].join('\n');
   const args = [...(built ? [] : ['--import', 'tsx']), '--input-type=module', '-e', script];
