@@ -196,9 +196,9 @@ export class StaticEmbedder implements Embedder {
     if (!tokenizer) return undefined;
     for (const id of [...tokenizer.vocab.values(), tokenizer.unk, tokenizer.cls])
       if (!Number.isInteger(id) || id < 0 || id >= rows) return undefined;
-    // Copies: the file's buffer is let go, and the scales need 4-byte alignment.
-    const int8 = new Int8Array(rows * dim);
-    int8.set(new Int8Array(table.raw.buffer, table.raw.byteOffset, table.raw.length));
+    // The table is a view into the file's buffer (no second copy: it is nearly all of the file);
+    // the scales are copied, as a Float32Array needs 4-byte alignment.
+    const int8 = new Int8Array(table.raw.buffer, table.raw.byteOffset, table.raw.length);
     const scales = new Float32Array(rows);
     new Uint8Array(scales.buffer).set(scale.raw);
     return new StaticEmbedder(options.model, int8, scales, tokenizer);
