@@ -183,7 +183,9 @@ async function profileHub(fixtureUrl: string, ms: number): Promise<ReturnType<ty
   });
   await concurrent(`${url}/mcp`, 'web__echo', ms, undefined);
   await stop(proc);
-  const file = readdirSync(dir).find((f) => f.endsWith('.cpuprofile'));
+  // One file per thread (CPU.<date>.<time>.<pid>.<thread>.<seq>.cpuprofile): the main thread is 0.
+  const files = readdirSync(dir).filter((f) => f.endsWith('.cpuprofile'));
+  const file = files.find((f) => /\.\d+\.0\.\d+\.cpuprofile$/.test(f)) ?? files[0];
   if (!file) throw new Error('the hub wrote no CPU profile (did it exit cleanly on SIGTERM?)');
   // The start-up (imports, model, first list) is in the profile too; under load for `ms` it is the minor part.
   return summarizeProfile(join(dir, file));
