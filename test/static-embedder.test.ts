@@ -103,15 +103,27 @@ describe('the static embedder', () => {
     await embedder.close?.();
   });
 
-  it('names the file when the model is not readable ONNX', () => {
+  it('names the file when the model or its config is not readable, and reads config.json first', () => {
     const dir = join(tempDir(), 'models');
     const folder = join(dir, 'broken');
     mkdirSync(join(folder, 'onnx'), { recursive: true });
     const onnx = readFileSync(join(MODELS, MODEL, 'onnx/model.onnx'));
+    copyFileSync(join(MODELS, MODEL, 'config.json'), join(folder, 'config.json'));
     writeFileSync(join(folder, 'onnx/model.onnx'), onnx.subarray(0, 1000));
     expect(() => StaticEmbedder.open({ model: 'broken', modelsDir: dir })).toThrow(
       /broken\/onnx\/model\.onnx is not a readable ONNX model: truncated protobuf/,
     );
     expect(StaticEmbedder.open({ model: 'absent', modelsDir: dir })).toBeUndefined();
+    // config.json is read first: a model with layers is never parsed here, and a broken one is named.
+    for (const f of ['tokenizer.json', 'tokenizer_config.json']) copyFileSync(join(MODELS, MODEL, f), join(folder, f));
+    writeFileSync(join(folder, 'onnx/model.onnx'), onnx);
+    writeFileSync(join(folder, 'config.json'), JSON.stringify({ model_type: 'bert', num_hidden_layers: 6 }));
+    expect(StaticEmbedder.open({ model: 'broken', modelsDir: dir })).toBeUndefined();
+    writeFileSync(join(folder, 'config.json'), '{ "num_hidden_layers": 0,');
+    expect(() => StaticEmbedder.open({ model: 'broken', modelsDir: dir })).toThrow(
+      /broken\/config\.json is not valid JSON/,
+    );
+    writeFileSync(join(folder, 'config.json'), JSON.stringify({ num_hidden_layers: 0 }));
+    expect(StaticEmbedder.open({ model: 'broken', modelsDir: dir })).toBeInstanceOf(StaticEmbedder);
   });
 });

@@ -117,6 +117,27 @@ function packedVarints(bytes: Uint8Array): number[] {
   return out;
 }
 
+/** A JSON file's value, or undefined when the file is absent. */
+function readJson(path: string): unknown {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch {
+    return undefined;
+  }
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (error) {
+    throw new Error(`${path} is not valid JSON: ${(error as Error).message}`);
+  }
+}
+
+/** config.json says the model has no layers (a static table): anything else is not read here at all. */
+function declaresNoLayers(dir: string): boolean {
+  const config = readJson(join(dir, 'config.json')) as { num_hidden_layers?: unknown } | undefined;
+  return config?.num_hidden_layers === 0;
+}
+
 interface TokenizerSpec {
   /** Word -> row id: the parsed JSON object itself, without a prototype (a Map of 87k words costs 100 ms to build). */
   readonly vocab: Readonly<Record<string, unknown>>;
@@ -127,7 +148,7 @@ interface TokenizerSpec {
 
 /** The tokenizer, if tokenizer.json is the WordLevel shape the build writes (anything else: undefined). */
 function staticTokenizer(dir: string): TokenizerSpec | undefined {
-  const spec = JSON.parse(readFileSync(join(dir, 'tokenizer.json'), 'utf8')) as {
+  const spec = (readJson(join(dir, 'tokenizer.json')) ?? {}) as {
     normalizer?: { type?: string; normalizers?: { type?: string }[] };
     pre_tokenizer?: { type?: string };
     post_processor?: { type?: string; single?: unknown[]; special_tokens?: Record<string, { ids?: number[] }> };
@@ -148,7 +169,7 @@ function staticTokenizer(dir: string): TokenizerSpec | undefined {
   const vocab = Object.setPrototypeOf(words, null) as Record<string, unknown>;
   const unk = vocab[spec.model.unk_token ?? '[UNK]'];
   if (typeof cls !== 'number' || typeof unk !== 'number') return undefined;
-  const config = JSON.parse(readFileSync(join(dir, 'tokenizer_config.json'), 'utf8')) as { model_max_length?: number };
+  const config = (readJson(join(dir, 'tokenizer_config.json')) ?? {}) as { model_max_length?: number };
   return {
     vocab,
     unk,
@@ -184,7 +205,7 @@ export class StaticEmbedder implements Embedder {
     } catch {
       return undefined;
     }
-    if (size > MAX_MODEL_BYTES) return undefined;
+    if (size > MAX_MODEL_BYTES || !declaresNoLayers(dir)) return undefined;
     let inits: Map<string, Initializer> | undefined;
     try {
       inits = staticInitializers(readFileSync(file));
