@@ -48,6 +48,7 @@ import { loadRerankModel, Reranker } from './router/rerank.js';
 import type { Embedder } from './index/types.js';
 import { openEmbedder } from './index/embedder/load.js';
 import { holdFirstAnswers } from './startup.js';
+import { accessLog } from './mcp/pipeline/stages/access-log.js';
 import { CapabilityIndex } from './index/capability-index.js';
 import { createLogger, type Logger } from './telemetry/logger.js';
 import { VERSION } from './version.js';
@@ -349,7 +350,15 @@ async function core(config: Config, options: ComposeOptions, only?: string) {
   });
   const metrics = buildMetrics(config);
   const alerts = buildAlerts(config, log);
-  const ops = buildOperations(config, db, log, [...metricsObservers(metrics), ...alertsObservers(alerts)]);
+  const access =
+    config.log.accessIntervalMs > 0
+      ? accessLog(log.child({ component: 'access' }), config.log.accessIntervalMs)
+      : undefined;
+  const ops = buildOperations(config, db, log, [
+    ...metricsObservers(metrics),
+    ...alertsObservers(alerts),
+    ...(access ? [access.observer] : []),
+  ]);
   const tracer = tracing?.tracer;
   const cores = configs.map((c, i) => tenantCore(c, { log, db, model, ops, metrics, tracer }, policies[i]));
   // One reading of the live state for both: the metrics' gauges per scrape, the alerts per evaluation.
@@ -360,6 +369,7 @@ async function core(config: Config, options: ComposeOptions, only?: string) {
   /** Closes the store after every tenant's buffered events (and the audit trail) are written; flushes the spans. */
   const closeDb = async () => {
     for (const c of cores) c.flush();
+    access?.close();
     ops.flush();
     db.close();
     void ops.close();

@@ -111,6 +111,8 @@ export function makeConfig(
     telemetry?: Record<string, unknown>;
     alerts?: Record<string, unknown>;
     tasks?: Record<string, unknown>;
+    /** Merged over `{ level: 'silent' }`. */
+    log?: Record<string, unknown>;
   } = {},
 ): Config {
   return buildConfig({
@@ -141,7 +143,7 @@ export function makeConfig(
       path: overrides.store ?? join(tempDir(), 'switchboard.db'),
       ...(overrides.redis !== undefined ? { redis: overrides.redis } : {}),
     },
-    log: { level: 'silent' },
+    log: { level: 'silent', ...overrides.log },
     servers,
   });
 }

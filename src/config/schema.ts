@@ -507,7 +507,11 @@ export const configSchema = z
     /** The built-in alert engine (alerts-schema.ts); absent: off. */
     alerts: alertsSchema.optional(),
     log: z
-      .object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') })
+      .object({
+        level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+        /** One `access` line per interval at info (requests, outcomes, latency, busiest tools); 0: none. */
+        accessIntervalMs: z.number().int().min(0).max(86_400_000).default(10_000),
+      })
       .strict()
       .prefault({}),
     /** Gateway-owned tools that fan a call out over tools of several servers and aggregate the results. */
