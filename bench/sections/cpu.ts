@@ -18,6 +18,9 @@ import { CLI, fixtureArgs, ROOT, startHttpFixtureProcess, startHub, writeGateway
 import { summarizeProfile } from '../lib/profile.js';
 import { summarize, type Summary } from '../lib/stats.js';
 import type { BenchOptions, SectionResult } from '../run.js';
+import type { AuditEvent } from '../../src/core/audit-event.js';
+import { accessLog } from '../../src/mcp/pipeline/stages/access-log.js';
+import { createLogger } from '../../src/telemetry/logger.js';
 
 const CLIENTS = 16;
 const TICK_MS = 1000 / (Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100);
@@ -175,6 +178,38 @@ async function bareRoundTrip(n: number): Promise<number> {
   }
 }
 
+/** CPU per request of the access log's observer: at info (counted, one line per interval) and at debug (a line per request). */
+function accessLogCost(n: number): { infoUs: number; debugUs: number } {
+  const sink = { write: () => {} };
+  const event: AuditEvent = {
+    time: Date.now(),
+    tenant: 'default',
+    agent: 'bench',
+    method: 'tools/call',
+    tool: 'web__echo',
+    server: 'web',
+    instance: 'web',
+    decision: 'allow',
+    outcome: 'success',
+    latencyMs: 1.5,
+    bytesIn: 80,
+    bytesOut: 120,
+  };
+  const time = (level: string) => {
+    const access = accessLog(createLogger({ level, destination: sink }), 3_600_000);
+    try {
+      for (let i = 0; i < 1000; i++) access.observer(event);
+      const c0 = process.cpuUsage();
+      for (let i = 0; i < n; i++) access.observer({ ...event, latencyMs: i % 97 });
+      const c = process.cpuUsage(c0);
+      return round((c.user + c.system) / n, 3);
+    } finally {
+      access.close();
+    }
+  };
+  return { infoUs: time('info'), debugUs: time('debug') };
+}
+
 /** Runs the hub with --cpu-prof under 16 clients, stops it, and summarises the profile by module. */
 async function profileHub(fixtureUrl: string, ms: number): Promise<ReturnType<typeof summarizeProfile>> {
   const dir = mkdtempSync(join(tmpdir(), 'switchboard-prof-'));
@@ -250,6 +285,7 @@ export async function cpuPerCall(options: BenchOptions): Promise<SectionResult> 
     const loadHub = await concurrent(`${hub.url}/mcp`, 'web__echo', options.durationMs, hubPid);
     const profile = await profileHub(fixture.url, options.durationMs);
     const yardstick = await bareRoundTrip(options.calls);
+    const access = accessLogCost(100_000);
 
     const rows = { ...http, ...stdio };
     const httpGateway = [http['HTTP via hub (2025)']!, http[`HTTP via hub (${MODERN_REVISION})`]!];
@@ -271,6 +307,8 @@ export async function cpuPerCall(options: BenchOptions): Promise<SectionResult> 
       '',
       `Yardstick of this machine: a bare HTTP round trip (Node's fetch to a node:http echo, client and server in one process) costs ${yardstick} µs of CPU; the hub's CPU per HTTP call is ${round(worstHttp / yardstick, 2)} of those.`,
       '',
+      `Access log (in process, 100,000 requests): ${access.infoUs} µs per request at info (counted; one line per interval), ${access.debugUs} µs at debug (a line per request, to a null sink).`,
+      '',
       `Under ${CLIENTS} concurrent 2025-era HTTP clients: direct ${loadDirect.perSecond} calls/s, via the hub ${loadHub.perSecond} calls/s (${loadHub.errors} errors) at ${loadHub.cpuUsPerCall} µs of hub CPU per call. Hub resident memory at start (model loaded, one upstream listed, one find answered): ${rssAtStart} MB.`,
       '',
       `CPU profile of the hub under the same load (${options.durationMs} ms, start-up included), self time by module:`,
@@ -287,6 +325,7 @@ export async function cpuPerCall(options: BenchOptions): Promise<SectionResult> 
         concurrent: { clients: CLIENTS, durationMs: options.durationMs, direct: loadDirect, hub: loadHub },
         rssAtStartMb: rssAtStart,
         bareRoundTripCpuUs: yardstick,
+        accessLogUsPerRequest: access,
         stdioOverheadP50Us: stdioOverhead,
         profile,
       },
@@ -294,6 +333,7 @@ export async function cpuPerCall(options: BenchOptions): Promise<SectionResult> 
       notes: [
         `hub CPU per HTTP call (worse era): ${worstHttp} µs; issue 17: <= 250 µs ${worstHttp <= 250 ? 'met' : 'NOT met'}, goal <= 150 µs ${worstHttp <= 150 ? 'met' : 'NOT met'}`,
         `stdio overhead p50: ${stdioOverhead} µs; goal <= 200 µs ${stdioOverhead <= 200 ? 'met' : 'NOT met'}`,
+        `access log at info: ${access.infoUs} µs per request; goal < 10 µs ${access.infoUs < 10 ? 'met' : 'NOT met'}`,
         `hub RSS at start: ${rssAtStart} MB; goal <= 100 MB ${rssAtStart <= 100 ? 'met' : 'NOT met'}`,
       ],
       markdown,
