@@ -13,7 +13,10 @@ import { connectAgent, fixtureEntry, makeConfig, onCleanup, waitFor } from './he
 
 function capture(level: string) {
   const lines: Record<string, unknown>[] = [];
-  const log = createLogger({ level, destination: { write: (line: string) => void lines.push(JSON.parse(line)) } });
+  const log = createLogger({
+    level,
+    destination: { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) },
+  });
   return { log, lines };
 }
 
