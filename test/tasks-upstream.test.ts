@@ -173,6 +173,9 @@ describe('an upstream task across a gateway restart', () => {
     });
     const taskId = created.result?.taskId as string;
     await waitFor(() => jobEvents(events('h26')).includes(`start ${label}`));
+    // The job starts upstream a moment before the gateway has recorded the upstream task's id (it
+    // does so when the upstream's answer arrives): this scenario is a restart after that point.
+    await waitFor(async () => ((await view(first, taskId)).mode === 'upstream' ? true : undefined));
     await first.close();
     // The upstream task went on: the shutdown did not cancel it.
     expect(jobEvents(events('h26'))).not.toContain(`cancelled ${label}`);
