@@ -25,8 +25,8 @@ const EDGES = [
   'Führe eine SQL-Abfrage aus; café naïve résumé',
   '日本語のテキストを検索する',
   'send 🙂 a message',
-  // "constructor" reaches the vocabulary as a word (identifiers like toString are split first): an
-  // object vocabulary with a prototype would answer it with a function.
+  // "constructor" reaches the vocabulary as a word (identifiers like toString are split first) and
+  // must read as unknown, as in transformers.js, not as Object.prototype's function.
   'constructor of the prototype',
   'createPullRequest get_file_contents s3.bucket/upload ec2-instance',
   // Past model_max_length: the pipeline truncates at 1,024 tokens, words past it must not count.

@@ -29,9 +29,16 @@ function checkEra(c: Client, era: Era, where: string): Client {
 
 /** A client connected over stdio to a spawned command. */
 export async function stdioClient(args: string[], era: Era = 'legacy'): Promise<Client> {
+  return (await stdioProcess(args, era)).client;
+}
+
+/** As stdioClient, with the spawned process's pid (for CPU and memory readings). */
+export async function stdioProcess(args: string[], era: Era = 'legacy'): Promise<{ client: Client; pid: number }> {
   const c = client(era);
-  await c.connect(new StdioClientTransport({ command: process.execPath, args, cwd: ROOT, stderr: 'ignore' }));
-  return checkEra(c, era, args.join(' '));
+  const transport = new StdioClientTransport({ command: process.execPath, args, cwd: ROOT, stderr: 'ignore' });
+  await c.connect(transport);
+  if (!transport.pid) throw new Error(`no pid for ${args.join(' ')}`);
+  return { client: checkEra(c, era, args.join(' ')), pid: transport.pid };
 }
 
 /** A client connected over Streamable HTTP. */

@@ -11,10 +11,9 @@ import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Client } from '@modelcontextprotocol/client';
-import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
-import { BLOCK, httpClient, MODERN_REVISION, waitForTool, type Era } from '../lib/clients.js';
-import { CLI, fixtureArgs, ROOT, startHttpFixtureProcess, startHub, writeGatewayConfig } from '../lib/procs.js';
+import type { Client } from '@modelcontextprotocol/client';
+import { BLOCK, httpClient, MODERN_REVISION, stdioProcess, waitForTool, type Era } from '../lib/clients.js';
+import { CLI, fixtureArgs, startHttpFixtureProcess, startHub, writeGatewayConfig } from '../lib/procs.js';
 import { summarizeProfile } from '../lib/profile.js';
 import { summarize, type Summary } from '../lib/stats.js';
 import type { BenchOptions, SectionResult } from '../run.js';
@@ -104,14 +103,6 @@ const side = (name: string, client: Client, tool: string, upstreamPid: number, g
   gatewayMs: 0,
   upstreamMs: 0,
 });
-
-async function stdioSide(args: string[]): Promise<{ client: Client; pid: number }> {
-  const client = new Client({ name: 'bench', version: '1.0.0' });
-  const transport = new StdioClientTransport({ command: process.execPath, args, cwd: ROOT, stderr: 'ignore' });
-  await client.connect(transport);
-  if (!transport.pid) throw new Error(`no pid for ${args.join(' ')}`);
-  return { client, pid: transport.pid };
-}
 
 /** 16 clients calling in a loop for `ms`: calls/s and the gateway's CPU per call meanwhile. */
 async function concurrent(
@@ -269,8 +260,8 @@ export async function cpuPerCall(options: BenchOptions): Promise<SectionResult> 
       options.calls,
     );
     const config = writeGatewayConfig({ fx: { command: process.execPath, args: fixtureArgs('fx') } });
-    const direct = await stdioSide(fixtureArgs('fx'));
-    const sidecar = await stdioSide(['--import', 'tsx', CLI, 'stdio', '--config', config]);
+    const direct = await stdioProcess(fixtureArgs('fx'));
+    const sidecar = await stdioProcess(['--import', 'tsx', CLI, 'stdio', '--config', config]);
     keep(direct.client);
     keep(sidecar.client);
     // The sidecar's upstream is its own child: its CPU is not the gateway's, so only the sidecar is read.

@@ -8,7 +8,15 @@
  * and a confidence.
  */
 import { createHash } from 'node:crypto';
-import type { Embedder, Hit, LexicalDocument, LexicalField, LexicalIndex, VectorIndex } from './types.js';
+import {
+  LEXICAL_FIELDS,
+  type Embedder,
+  type Hit,
+  type LexicalDocument,
+  type LexicalField,
+  type LexicalIndex,
+  type VectorIndex,
+} from './types.js';
 import { ExactIndex } from './vector/exact.js';
 import type { VectorSnapshotStore } from './vector/persist.js';
 
@@ -77,18 +85,8 @@ export interface SyncReport {
   readonly fromCache: number;
 }
 
-/** The live capability index. */
-/** The lexical fields in a fixed order: a term's field mask has bit i for FIELDS[i] (fieldCoverage lists them in this order). */
-const FIELDS: readonly LexicalField[] = [
-  'name',
-  'title',
-  'description',
-  'params',
-  'paramDescriptions',
-  'server',
-  'examples',
-];
-const FIELD_INDEX = Object.fromEntries(FIELDS.map((f, i) => [f, i])) as Record<LexicalField, number>;
+/** A term's field mask has bit i for LEXICAL_FIELDS[i] (fieldCoverage lists the fields in that order too). */
+const FIELD_INDEX = Object.fromEntries(LEXICAL_FIELDS.map((f, i) => [f, i])) as Record<LexicalField, number>;
 
 /** A tool as the index holds it for coverage: its terms as sorted ids, a field mask per term. */
 interface IndexedDoc {
@@ -112,6 +110,7 @@ function indexOf(sorted: Int32Array, value: number): number {
   return -1;
 }
 
+/** The live capability index. */
 export class CapabilityIndex {
   readonly #deps: CapabilityIndexDeps;
   readonly #docs = new Map<string, IndexedDoc>();
@@ -233,7 +232,7 @@ export class CapabilityIndex {
     // in one small array per hit instead of a hash lookup per term in a set per field (this runs for
     // up to 2 x pool hits per find, and those sets sit far apart in memory at 10k tools).
     const ids = queryTerms.map((t) => this.#termIds.get(t) ?? -1);
-    const shares = new Float64Array(FIELDS.length);
+    const shares = new Float64Array(LEXICAL_FIELDS.length);
     for (const hits of [lexical, dense]) {
       for (const hit of hits) {
         const entry = this.#docs.get(hit.id);
@@ -247,7 +246,7 @@ export class CapabilityIndex {
           matched.push(queryTerms[i]!);
           covered += weights[i]!;
           const mask = entry.masks[at]!;
-          for (let f = 0; f < FIELDS.length; f++) if (mask & (1 << f)) shares[f]! += weights[i]!;
+          for (let f = 0; f < LEXICAL_FIELDS.length; f++) if (mask & (1 << f)) shares[f]! += weights[i]!;
         }
         // Every field, in one shape (a field the tool lacks covers nothing).
         const fieldCoverage: Record<LexicalField, number> = {

@@ -45,6 +45,17 @@ export interface VectorIndex {
 /** The text fields of a tool that the lexical index weighs separately. */
 export type LexicalField = 'name' | 'title' | 'description' | 'params' | 'paramDescriptions' | 'server' | 'examples';
 
+/** The fields in one fixed order (BM25F's weight arrays and the capability index's field masks use it). */
+export const LEXICAL_FIELDS: readonly LexicalField[] = [
+  'name',
+  'title',
+  'description',
+  'params',
+  'paramDescriptions',
+  'server',
+  'examples',
+];
+
 /** A document for the lexical index. */
 export interface LexicalDocument {
   readonly id: string;

@@ -398,9 +398,8 @@ export class ActionLexicon {
     const first = ws[0];
     const question = first !== undefined && QUESTION_OPENERS.has(first);
     // "can you delete ...", "how do I create ...", "is there a way to remove ...": the person asks
-    // how to act, which is a request, not a question about the world.
-    // The person must be the one asked right after the opener or its auxiliary ("can you", "how do
-    // I", "what can we"): in "which folders are you allowed to ..." the question is about the world.
+    // how to act, a request, not a question about the world. The person asked must follow the
+    // opener or its auxiliary: "which folders are you allowed to ..." is about the world.
     const asks = (at: number) => ASKING.has(ws[at] ?? '');
     const request =
       question &&

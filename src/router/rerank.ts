@@ -155,7 +155,6 @@ function dot(model: LinearModel, names: readonly string[], values: readonly numb
   return sum;
 }
 
-/** Rescores fused candidates with a model (or only computes features, for training). */
 /** A tool's action, its kind and its description's length, with the text they were read from. */
 interface ToolFacts {
   readonly name: string;
@@ -168,6 +167,7 @@ interface ToolFacts {
   readonly descriptionWords: number;
 }
 
+/** Rescores fused candidates with a model (or only computes features, for training). */
 export class Reranker {
   readonly #model: RerankModel | undefined;
   readonly #lexicon: ActionLexicon;

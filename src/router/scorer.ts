@@ -102,11 +102,14 @@ function normalizedName(name: string): string {
   return name.toLowerCase().replace(/[^a-z0-9]/g, '');
 }
 
-/** True when two tools on different servers offer the same capability (same name, similar parameters). */
-export function equivalent(a: Candidate, b: Candidate): boolean {
-  return (
-    a.server !== b.server && normalizedName(a.name) === normalizedName(b.name) && jaccard(a.params, b.params) >= 0.5
-  );
+/** True when two tools on different servers offer the same capability (same name, similar parameters); the normalised names may be passed in when already known. */
+export function equivalent(
+  a: Candidate,
+  b: Candidate,
+  nameA = normalizedName(a.name),
+  nameB = normalizedName(b.name),
+): boolean {
+  return a.server !== b.server && nameA === nameB && jaccard(a.params, b.params) >= 0.5;
 }
 
 function liveAdjustment(signal: ServerSignal | undefined, settings: ScorerSettings, reasons: string[]): number {
@@ -173,7 +176,7 @@ export function rank(
     return [...reasons, ...p.live];
   };
   const same = (a: (typeof providers)[number], b: (typeof providers)[number]) =>
-    a.server !== b.server && a.key === b.key && jaccard(a.candidate.params, b.candidate.params) >= 0.5;
+    equivalent(a.candidate, b.candidate, a.key, b.key);
 
   const matches: Match[] = [];
   const grouped = new Set<string>();
